@@ -1,0 +1,320 @@
+"""What every importer shares: opening sources (file, folder, .gz, .zip), decoding text,
+parsing XML safely, parsing dates, and the registry that picks an importer from content.
+
+An importer is a module-level object with
+  name: str                                   e.g. "cn_biblio"
+  record_types: tuple[str, ...]               what it yields
+  sniff(head: bytes, name: str) -> int        0 = not mine; higher = more certain (max 100)
+  parse(source: Source, options: dict) -> ItemStream
+and registers itself with `register(importer)` in its module.
+"""
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import gzip
+import io
+import os
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Callable, Iterator, Protocol
+
+from xjip.hub.records import ItemStream, Locator, RecordError, SourceError
+
+HEAD_BYTES = 64 * 1024
+MAX_ZIP_MEMBERS = 100_000
+MAX_ZIP_RATIO = 200  # decompressed / compressed, per member: beyond it a zip bomb is likely
+
+
+@dataclass
+class Source:
+    """One logical input: a file, a member of a zip, or a gunzipped stream."""
+
+    name: str  # what errors show: "folder/file.xml", "archive.zip!/member.csv"
+    opener: Callable[[], IO[bytes]]  # fresh binary stream, decompressed
+    size: int | None = None  # compressed size on disk (progress is counted against it)
+    raw_size_opener: Callable[[], int] | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def open(self) -> IO[bytes]:
+        return self.opener()
+
+    def head(self, n: int = HEAD_BYTES) -> bytes:
+        with self.open() as fh:
+            return fh.read(n)
+
+
+class Importer(Protocol):
+    name: str
+    record_types: tuple[str, ...]
+
+    def sniff(self, head: bytes, name: str) -> int: ...
+
+    def parse(self, source: Source, options: dict[str, Any]) -> ItemStream: ...
+
+
+REGISTRY: dict[str, Importer] = {}
+
+
+def register(importer: Importer) -> Importer:
+    REGISTRY[importer.name] = importer
+    return importer
+
+
+def load_importers() -> dict[str, Importer]:
+    """Import every importer module so that each registers itself."""
+    import importlib
+    import pkgutil
+
+    import xjip.hub.importers as pkg
+
+    for mod in pkgutil.iter_modules(pkg.__path__):
+        if mod.name not in ("base",) and not mod.name.startswith("_"):
+            importlib.import_module(f"xjip.hub.importers.{mod.name}")
+    return REGISTRY
+
+
+def detect(source: Source, forced: str | None = None) -> Importer:
+    importers = load_importers()
+    if forced:
+        if forced not in importers:
+            raise SourceError(Locator(source.name), "unknown_format", detail=f"--format {forced}")
+        return importers[forced]
+    head = source.head()
+    if not head.strip(b" \t\r\n\x00\xef\xbb\xbf"):
+        raise SourceError(Locator(source.name), "empty_file")
+    scored = sorted(((imp.sniff(head, source.name), imp.name) for imp in importers.values()), reverse=True)
+    if not scored or scored[0][0] <= 0:
+        preview = head[:80].decode("utf-8", "replace").replace("\n", " ")
+        raise SourceError(Locator(source.name), "unknown_format", detail=preview)
+    return importers[scored[0][1]]
+
+
+# --- opening sources -------------------------------------------------------------------
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def _is_zip(path: Path) -> bool:
+    return zipfile.is_zipfile(path) and not path.suffix.lower() == ".xlsx"
+
+
+def iter_sources(path: str | os.PathLike[str]) -> Iterator[Source]:
+    """Every logical input below `path`, in a stable (sorted) order so that resume works."""
+    root = Path(path)
+    if root.is_dir():
+        for child in sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".")):
+            yield from _file_sources(child, display=str(child.relative_to(root.parent)))
+    elif root.is_file():
+        yield from _file_sources(root, display=root.name)
+    else:
+        raise SourceError(Locator(str(path)), "read_error", detail="no such file or folder / 文件或目录不存在")
+
+
+def _file_sources(path: Path, display: str) -> Iterator[Source]:
+    size = path.stat().st_size
+    if size and _is_gzip(path):
+        yield Source(display, lambda p=path: gzip.open(p, "rb"), size)  # type: ignore[misc]
+    elif size and zipfile.is_zipfile(path) and not _is_office_zip(path):
+        yield from _zip_sources(path, display)
+    else:
+        yield Source(display, lambda p=path: open(p, "rb"), size)  # type: ignore[misc]
+
+
+def _is_office_zip(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return "[Content_Types].xml" in zf.namelist()
+    except zipfile.BadZipFile:
+        return False
+
+
+def _zip_sources(path: Path, display: str) -> Iterator[Source]:
+    with zipfile.ZipFile(path) as zf:
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+    if len(infos) > MAX_ZIP_MEMBERS:
+        raise SourceError(Locator(display), "zip_unsafe", detail=f"{len(infos)} members")
+    for info in sorted(infos, key=lambda i: i.filename):
+        base = os.path.basename(info.filename)
+        if not base or base.startswith(".") or info.filename.startswith("__MACOSX/"):
+            continue
+        if info.compress_size and info.file_size / max(info.compress_size, 1) > MAX_ZIP_RATIO:
+            raise SourceError(Locator(f"{display}!/{info.filename}"), "zip_unsafe",
+                              detail=f"ratio {info.file_size // max(info.compress_size, 1)}:1")
+
+        def opener(p: Path = path, name: str = info.filename) -> IO[bytes]:
+            zf = zipfile.ZipFile(p)
+            member = zf.open(name)
+            head = member.peek(2) if hasattr(member, "peek") else b""
+            if head[:2] == b"\x1f\x8b":
+                return gzip.GzipFile(fileobj=member)  # type: ignore[return-value]
+            return member  # type: ignore[return-value]
+
+        if base.lower().endswith((".xlsx", ".xlsm")):
+            # openpyxl needs a seekable file: read the member into memory (xlsx are small).
+            def xlsx_opener(p: Path = path, name: str = info.filename) -> IO[bytes]:
+                with zipfile.ZipFile(p) as zf:
+                    return io.BytesIO(zf.read(name))
+            yield Source(f"{display}!/{info.filename}", xlsx_opener, info.compress_size)
+        else:
+            yield Source(f"{display}!/{info.filename}", opener, info.compress_size)
+
+
+# --- text ------------------------------------------------------------------------------
+
+BOMS = [(codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
+
+
+def detect_encoding(head: bytes, name: str = "") -> str:
+    """UTF-8 (with or without BOM), UTF-16 by BOM, else GB18030 (a superset of GBK/GB2312).
+    Raises SourceError when the bytes are none of these."""
+    for bom, enc in BOMS:
+        if head.startswith(bom):
+            return enc
+    sample = head
+    try:
+        sample.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut by the sample's end is not an error.
+        if exc.start >= len(sample) - 4:
+            return "utf-8"
+    try:
+        text = sample.decode("gb18030")
+        if _looks_like_text(text):
+            return "gb18030"
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(sample) - 4 and _looks_like_text(sample[:exc.start].decode("gb18030", "replace")):
+            return "gb18030"
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(sample).best()
+    if best is not None and best.encoding and _looks_like_text(str(best)):
+        return best.encoding
+    raise SourceError(Locator(name), "encoding", detail=repr(head[:40]))
+
+
+def _looks_like_text(text: str) -> bool:
+    if not text:
+        return False
+    bad = sum(1 for ch in text if (ord(ch) < 32 and ch not in "\r\n\t") or 0xE000 <= ord(ch) <= 0xF8FF)
+    return bad / len(text) < 0.01
+
+
+def open_text(source: Source) -> tuple[IO[str], str]:
+    encoding = detect_encoding(source.head(), source.name)
+    return io.TextIOWrapper(source.open(), encoding=encoding, errors="strict", newline=""), encoding
+
+
+# --- XML -------------------------------------------------------------------------------
+
+_ENTITY_DECL = re.compile(rb"<!ENTITY\s+(%\s+)?[^\s>]+\s+(?P<rest>[^>]*)>", re.S)
+
+
+def check_xml_prolog(head: bytes, name: str) -> None:
+    """Refuse internal entity declarations (billion laughs, external entities).
+    Unparsed NDATA entities (USPTO image references) cannot expand and are allowed."""
+    for m in _ENTITY_DECL.finditer(head):
+        if b"NDATA" not in m.group("rest"):
+            raise SourceError(Locator(name), "xml_entities_forbidden")
+
+
+def safe_xml_parser(**kwargs: Any):  # noqa: ANN201
+    """An lxml parser that never resolves entities, loads DTDs or touches the network."""
+    from lxml import etree
+
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                           remove_comments=True, remove_pis=True, **kwargs)
+
+
+def parse_xml_bytes(data: bytes, name: str, record: int | None = None, max_mb: int = 64):  # noqa: ANN201
+    """Parse one XML document held in memory, safely; located errors on failure."""
+    from lxml import etree
+
+    if len(data) > max_mb * 1024 * 1024:
+        raise SourceError(Locator(name, record), "xml_too_large", limit_mb=max_mb)
+    check_xml_prolog(data[:HEAD_BYTES], name)
+    try:
+        return etree.fromstring(data, parser=safe_xml_parser())
+    except etree.XMLSyntaxError as exc:
+        line = exc.lineno if exc.lineno else None
+        msg = str(exc)
+        code = "xml_truncated" if ("Premature end" in msg or "EndTag" in msg or "end of data" in msg
+                                   or "Extra content" not in msg and data.rstrip()[-1:] != b">") else "xml_malformed"
+        raise SourceError(Locator(name, record, line), code, detail=msg) from None
+
+
+def local(tag: Any) -> str:
+    """Tag name without namespace."""
+    if not isinstance(tag, str):
+        return ""
+    return tag.rsplit("}", 1)[-1]
+
+
+def text_of(el: Any) -> str | None:
+    """All text inside an element, whitespace collapsed; None when empty."""
+    if el is None:
+        return None
+    text = " ".join("".join(el.itertext()).split())
+    return text or None
+
+
+# --- fields ----------------------------------------------------------------------------
+
+_DATE_PATTERNS = [
+    re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
+    re.compile(r"^(\d{4})[-./年](\d{1,2})[-./月](\d{1,2})日?(?:[ T].*)?$"),
+]
+
+
+def parse_date(value: Any, field_name: str | None = None) -> dt.date | None:
+    """YYYYMMDD, YYYY-MM-DD, YYYY.MM.DD, YYYY/MM/DD, 2023年2月3日, Excel dates; '', 0 → None.
+    An impossible date (2023-02-30) raises RecordError('invalid_date')."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value == 0:
+            return None
+        value = str(int(value))
+    text = str(value).strip()
+    if text in ("", "0", "-", "—", "null", "NULL", "None", "nan"):
+        return None
+    for pattern in _DATE_PATTERNS:
+        m = pattern.match(text)
+        if m:
+            try:
+                return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            except ValueError:
+                raise RecordError("invalid_date", field_name, value=text) from None
+    raise RecordError("invalid_date", field_name, value=text)
+
+
+def split_multi(value: Any, seps: str = ";；,，、|") -> list[str]:
+    """Split a multi-valued cell ('a;b；c') into stripped, non-empty, de-duplicated parts."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        items = [str(v) for v in value]
+    else:
+        items = re.split("[" + re.escape(seps) + "]", str(value))
+    seen: dict[str, None] = {}
+    for item in items:
+        item = item.strip()
+        if item and item not in seen:
+            seen[item] = None
+    return list(seen)
+
+
+def clean(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None

@@ -1,0 +1,604 @@
+"""The hub's schema: one store for every kind of right, on SQLite and PostgreSQL alike.
+
+Conventions
+- Every right table has a unique `key` (its normalised natural key) and the provenance
+  columns of `ProvenanceMixin`; the raw source records live in `source_record`.
+- Places are stored as GB/T 2260 codes at three levels (`region_code` = the most precise
+  code found, `prefecture_code`, `county_code`); foreign or unresolved records keep NULLs.
+- Lists that are read whole (inventors, IPC, classes) are JSON; anything queried row-wise
+  (applicants, events, family, areas) has its own table.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON, BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text,
+    UniqueConstraint, func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, list[str]: JSON}
+
+
+Base.metadata.naming_convention = NAMING
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class ProvenanceMixin:
+    """Where the normalised row came from last, and whether it is real."""
+
+    source: Mapped[str | None] = mapped_column(String(300))
+    source_format: Mapped[str | None] = mapped_column(String(40))
+    licence: Mapped[str | None] = mapped_column(String(200))
+    imported_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    import_job_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    is_synthetic: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+
+
+class PlaceMixin:
+    region_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    prefecture_code: Mapped[str | None] = mapped_column(String(6), index=True)
+    county_code: Mapped[str | None] = mapped_column(String(6), index=True)
+    place_method: Mapped[str | None] = mapped_column(String(20))  # gazetteer | province_code | given | none
+
+
+# --- reference data ---------------------------------------------------------------------
+
+class Region(Base):
+    """GB/T 2260 units, versioned: a row is valid from `valid_from` to `valid_to` (exclusive)."""
+
+    __tablename__ = "region"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(6), index=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    level: Mapped[int] = mapped_column(Integer)  # 1 region, 2 prefecture, 3 county, 4 township
+    unit_type_zh: Mapped[str | None] = mapped_column(String(40))
+    parent_code: Mapped[str | None] = mapped_column(String(6), index=True)
+    prefecture_code: Mapped[str | None] = mapped_column(String(6))
+    administered_by: Mapped[str | None] = mapped_column(String(6))  # 塔城/阿勒泰 → 伊犁州
+    is_xpcc: Mapped[bool] = mapped_column(Boolean, default=False)
+    xpcc_division: Mapped[str | None] = mapped_column(String(40))
+    name_pinyin: Mapped[str | None] = mapped_column(String(200))
+    name_ug: Mapped[str | None] = mapped_column(String(200))
+    valid_from: Mapped[dt.date | None] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    source: Mapped[str | None] = mapped_column(String(300))
+    __table_args__ = (UniqueConstraint("code", "valid_from", name="uq_region_code_valid_from"),)
+
+
+class RegionAlias(Base):
+    """Other names of a unit: old names (库车县), short names (库尔勒), XPCC 师/团 names, towns."""
+
+    __tablename__ = "region_alias"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alias: Mapped[str] = mapped_column(String(100), index=True)
+    code: Mapped[str] = mapped_column(String(12))
+    kind: Mapped[str] = mapped_column(String(20))  # short | former | xpcc_division | xpcc_regiment | township
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    source: Mapped[str | None] = mapped_column(String(300))
+    __table_args__ = (UniqueConstraint("alias", "code", "kind", name="uq_region_alias"),)
+
+
+class RegionPopulation(Base):
+    __tablename__ = "region_population"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(6), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    indicator: Mapped[str] = mapped_column(String(60))
+    reference_date: Mapped[str | None] = mapped_column(String(20))
+    persons: Mapped[int] = mapped_column(BigInteger)
+    confidence: Mapped[str | None] = mapped_column(String(20))
+    scope_note: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)
+    __table_args__ = (UniqueConstraint("code", "year", "indicator", name="uq_region_population"),)
+
+
+class IpcClass(Base):
+    __tablename__ = "ipc_class"
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)
+    level: Mapped[str] = mapped_column(String(12))
+    title_zh: Mapped[str | None] = mapped_column(Text)
+    title_en: Mapped[str | None] = mapped_column(Text)
+    edition_zh: Mapped[str | None] = mapped_column(String(20))
+    edition_en: Mapped[str | None] = mapped_column(String(20))
+
+
+class SeiIndustry(Base):
+    """Strategic emerging industries (CNIPA 2021 IPC reference table)."""
+
+    __tablename__ = "sei_industry"
+    code: Mapped[str] = mapped_column(String(10), primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+
+
+class SeiRule(Base):
+    __tablename__ = "sei_rule"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sei_code: Mapped[str] = mapped_column(String(10), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class IpcSei(Base):
+    __tablename__ = "ipc_sei"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ipc_code: Mapped[str] = mapped_column(String(20), index=True)
+    rule_id: Mapped[int] = mapped_column(Integer, index=True)
+    __table_args__ = (UniqueConstraint("ipc_code", "rule_id", name="uq_ipc_sei"),)
+
+
+class NiceClass(Base):
+    __tablename__ = "nice_class"
+    code: Mapped[str] = mapped_column(String(2), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    heading_zh: Mapped[str] = mapped_column(Text)
+    heading_en: Mapped[str | None] = mapped_column(Text)
+
+
+class SimilarGroup(Base):
+    """China's 类似群 (e.g. 3001) and items of the 类似商品和服务区分表."""
+
+    __tablename__ = "similar_group"
+    code: Mapped[str] = mapped_column(String(4), primary_key=True)
+    nice_class: Mapped[str] = mapped_column(String(2), index=True)
+    name_zh: Mapped[str] = mapped_column(Text)
+    edition: Mapped[str | None] = mapped_column(String(10))
+
+
+class SimilarItem(Base):
+    __tablename__ = "similar_item"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_code: Mapped[str] = mapped_column(String(12), index=True)
+    group_code: Mapped[str] = mapped_column(String(4), index=True)
+    nice_class: Mapped[str] = mapped_column(String(2))
+    name_zh: Mapped[str] = mapped_column(Text)
+    cn_supplementary: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = (UniqueConstraint("item_code", "group_code", "name_zh", name="uq_similar_item"),)
+
+
+class Law(Base):
+    __tablename__ = "law"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)  # title@version_date
+    title: Mapped[str] = mapped_column(String(200), index=True)
+    category: Mapped[str | None] = mapped_column(String(40))
+    version_date: Mapped[dt.date | None] = mapped_column(Date)
+    source: Mapped[str | None] = mapped_column(Text)
+
+
+class LawArticle(Base):
+    __tablename__ = "law_article"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    law_id: Mapped[int] = mapped_column(ForeignKey("law.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(40))  # 第二十二条
+    chapter: Mapped[str | None] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    __table_args__ = (UniqueConstraint("law_id", "seq", name="uq_law_article"),)
+
+
+# --- owners -----------------------------------------------------------------------------
+
+class Entity(PlaceMixin, Base):
+    """An owner (company, university, institute, person) behind many spellings of its name."""
+
+    __tablename__ = "entity"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    name_key: Mapped[str] = mapped_column(String(300), unique=True)
+    kind: Mapped[str | None] = mapped_column(String(20))  # company | university | institute | government | individual | other
+    country: Mapped[str | None] = mapped_column(String(2))
+    merged_into: Mapped[int | None] = mapped_column(Integer, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class EntityAlias(Base):
+    __tablename__ = "entity_alias"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity_id: Mapped[int] = mapped_column(ForeignKey("entity.id"), index=True)
+    alias: Mapped[str] = mapped_column(String(300))
+    alias_key: Mapped[str] = mapped_column(String(300), unique=True)
+    source: Mapped[str | None] = mapped_column(String(20))  # import | manual | split
+
+
+# --- rights -----------------------------------------------------------------------------
+
+class Patent(ProvenanceMixin, PlaceMixin, Base):
+    __tablename__ = "patent"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), unique=True)
+    country: Mapped[str] = mapped_column(String(2), index=True)
+    app_number: Mapped[str | None] = mapped_column(String(40), index=True)
+    app_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    pub_number: Mapped[str | None] = mapped_column(String(40), index=True)
+    pub_date: Mapped[dt.date | None] = mapped_column(Date)
+    grant_number: Mapped[str | None] = mapped_column(String(40), index=True)
+    grant_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    patent_type: Mapped[str | None] = mapped_column(String(20), index=True)
+    kind_code: Mapped[str | None] = mapped_column(String(4))
+    title: Mapped[str | None] = mapped_column(Text)
+    title_en: Mapped[str | None] = mapped_column(Text)
+    abstract: Mapped[str | None] = mapped_column(Text)
+    first_claim: Mapped[str | None] = mapped_column(Text)
+    claims_count: Mapped[int | None] = mapped_column(Integer)
+    language: Mapped[str | None] = mapped_column(String(5))
+    inventors: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    agency: Mapped[str | None] = mapped_column(String(300))
+    agents: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    ipc_main: Mapped[str | None] = mapped_column(String(20), index=True)
+    ipc: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    ipc_edition: Mapped[str | None] = mapped_column(String(20))
+    cpc: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    priorities: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    pct_app_number: Mapped[str | None] = mapped_column(String(40))
+    family_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    citations: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    legal_status: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str | None] = mapped_column(String(20), index=True)
+    transfer_count: Mapped[int | None] = mapped_column(Integer)
+    license_count: Mapped[int | None] = mapped_column(Integer)
+    pledge_count: Mapped[int | None] = mapped_column(Integer)
+    province_code: Mapped[str | None] = mapped_column(String(2), index=True)
+    first_applicant: Mapped[str | None] = mapped_column(String(300))
+    first_applicant_entity_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class PatentText(Base):
+    """Full text (claims, description) kept apart so listing patents stays cheap."""
+
+    __tablename__ = "patent_text"
+    patent_id: Mapped[int] = mapped_column(ForeignKey("patent.id", ondelete="CASCADE"), primary_key=True)
+    claims: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+class PatentParty(PlaceMixin, Base):
+    __tablename__ = "patent_party"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patent_id: Mapped[int] = mapped_column(ForeignKey("patent.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    seq: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(300))
+    address: Mapped[str | None] = mapped_column(Text)
+    country: Mapped[str | None] = mapped_column(String(2))
+    entity_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    __table_args__ = (UniqueConstraint("patent_id", "role", "seq", name="uq_patent_party"),)
+
+
+class PatentEvent(Base):
+    __tablename__ = "patent_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patent_id: Mapped[int] = mapped_column(ForeignKey("patent.id", ondelete="CASCADE"), index=True)
+    event_key: Mapped[str] = mapped_column(String(64))  # hash of (category, date, code, description)
+    category: Mapped[str] = mapped_column(String(20), index=True)
+    event_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    code: Mapped[str | None] = mapped_column(String(40))
+    description: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    source: Mapped[str | None] = mapped_column(String(300))
+    __table_args__ = (UniqueConstraint("patent_id", "event_key", name="uq_patent_event"),)
+
+
+class PatentFamilyMember(Base):
+    __tablename__ = "patent_family_member"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patent_id: Mapped[int] = mapped_column(ForeignKey("patent.id", ondelete="CASCADE"), index=True)
+    number: Mapped[str] = mapped_column(String(40))
+    country: Mapped[str | None] = mapped_column(String(2), index=True)
+    kind: Mapped[str | None] = mapped_column(String(4))
+    date: Mapped[dt.date | None] = mapped_column(Date)
+    granted: Mapped[bool | None] = mapped_column(Boolean)
+    __table_args__ = (UniqueConstraint("patent_id", "number", name="uq_patent_family_member"),)
+
+
+class Trademark(ProvenanceMixin, PlaceMixin, Base):
+    __tablename__ = "trademark"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(60), unique=True)
+    office: Mapped[str] = mapped_column(String(4), index=True)
+    app_number: Mapped[str | None] = mapped_column(String(40), index=True)
+    reg_number: Mapped[str | None] = mapped_column(String(40), index=True)
+    app_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    reg_date: Mapped[dt.date | None] = mapped_column(Date)
+    expiry_date: Mapped[dt.date | None] = mapped_column(Date)
+    word_element: Mapped[str | None] = mapped_column(Text)
+    transliterations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    mark_feature: Mapped[str | None] = mapped_column(String(30))
+    mark_kind: Mapped[str | None] = mapped_column(String(20), index=True)
+    nice_classes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    similar_groups: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    goods: Mapped[str | None] = mapped_column(Text)
+    owner_name: Mapped[str | None] = mapped_column(String(300))
+    owner_address: Mapped[str | None] = mapped_column(Text)
+    owner_entity_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    agent: Mapped[str | None] = mapped_column(String(300))
+    status: Mapped[str | None] = mapped_column(String(60), index=True)
+    status_date: Mapped[dt.date | None] = mapped_column(Date)
+    events: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class GeographicalIndication(ProvenanceMixin, PlaceMixin, Base):
+    __tablename__ = "gi"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)  # name|system
+    name: Mapped[str] = mapped_column(String(100), index=True)
+    gi_system: Mapped[str] = mapped_column(String(30), index=True)
+    status: Mapped[str | None] = mapped_column(String(60))
+    category: Mapped[str | None] = mapped_column(String(40))
+    protected_area_text: Mapped[str | None] = mapped_column(Text)
+    authority: Mapped[str | None] = mapped_column(String(200))
+    announcement_no: Mapped[str | None] = mapped_column(String(200))
+    approval_date: Mapped[dt.date | None] = mapped_column(Date)
+    approval_date_text: Mapped[str | None] = mapped_column(String(60))
+    standard: Mapped[str | None] = mapped_column(String(200))
+    applicant: Mapped[str | None] = mapped_column(String(300))
+    applicant_entity_id: Mapped[int | None] = mapped_column(Integer)
+    registration_no: Mapped[str | None] = mapped_column(String(60))
+    nice_class: Mapped[str | None] = mapped_column(String(10))
+    confidence: Mapped[str | None] = mapped_column(String(10))
+    source_url: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class GIArea(Base):
+    """One row per unit of a GI's protected area (county or prefecture; XPCC cities too)."""
+
+    __tablename__ = "gi_area"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gi_id: Mapped[int] = mapped_column(ForeignKey("gi.id", ondelete="CASCADE"), index=True)
+    region_code: Mapped[str] = mapped_column(String(12), index=True)
+    prefecture_code: Mapped[str | None] = mapped_column(String(6), index=True)
+    __table_args__ = (UniqueConstraint("gi_id", "region_code", name="uq_gi_area"),)
+
+
+class GIMarkUser(ProvenanceMixin, PlaceMixin, Base):
+    """An enterprise authorised to use the GI special mark (地理标志专用标志)."""
+
+    __tablename__ = "gi_mark_user"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    gi_id: Mapped[int | None] = mapped_column(ForeignKey("gi.id"), index=True)
+    gi_name: Mapped[str] = mapped_column(String(100))
+    user_name: Mapped[str] = mapped_column(String(300))
+    entity_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    address: Mapped[str | None] = mapped_column(Text)
+    credit_code: Mapped[str | None] = mapped_column(String(30))
+    approved_date: Mapped[dt.date | None] = mapped_column(Date)
+    revoked_date: Mapped[dt.date | None] = mapped_column(Date)
+    announcement_no: Mapped[str | None] = mapped_column(String(100))
+
+
+class Copyright(ProvenanceMixin, PlaceMixin, Base):
+    __tablename__ = "copyright"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(60), unique=True)
+    kind: Mapped[str | None] = mapped_column(String(20), index=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(60))
+    authors: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    owner_name: Mapped[str | None] = mapped_column(String(300))
+    owner_address: Mapped[str | None] = mapped_column(Text)
+    owner_entity_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    completion_date: Mapped[dt.date | None] = mapped_column(Date)
+    first_publication_date: Mapped[dt.date | None] = mapped_column(Date)
+    reg_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
+
+
+class PlantVariety(ProvenanceMixin, PlaceMixin, Base):
+    __tablename__ = "plant_variety"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(60), unique=True)
+    grant_number: Mapped[str | None] = mapped_column(String(60))
+    name: Mapped[str | None] = mapped_column(String(200))
+    species: Mapped[str | None] = mapped_column(String(100))
+    applicant: Mapped[str | None] = mapped_column(String(300))
+    applicant_address: Mapped[str | None] = mapped_column(Text)
+    applicant_entity_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    breeders: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    app_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    grant_date: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str | None] = mapped_column(String(40))
+
+
+class RightTransaction(ProvenanceMixin, PlaceMixin, Base):
+    """Transfers, licences and open licences (开放许可) of any right."""
+
+    __tablename__ = "right_transaction"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    right_type: Mapped[str] = mapped_column(String(20), index=True)
+    right_number: Mapped[str] = mapped_column(String(60), index=True)
+    from_party: Mapped[str | None] = mapped_column(String(300))
+    to_party: Mapped[str | None] = mapped_column(String(300))
+    to_address: Mapped[str | None] = mapped_column(Text)
+    to_entity_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    licence_type: Mapped[str | None] = mapped_column(String(20))
+    date: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    end_date: Mapped[dt.date | None] = mapped_column(Date)
+    amount_wan: Mapped[float | None] = mapped_column(Float)
+    record_number: Mapped[str | None] = mapped_column(String(60))
+
+
+class Pledge(ProvenanceMixin, PlaceMixin, Base):
+    __tablename__ = "pledge"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(60), unique=True)
+    right_type: Mapped[str] = mapped_column(String(20), index=True)
+    right_numbers: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    pledgor: Mapped[str | None] = mapped_column(String(300))
+    pledgor_address: Mapped[str | None] = mapped_column(Text)
+    pledgor_entity_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    pledgee: Mapped[str | None] = mapped_column(String(300))
+    amount_wan: Mapped[float | None] = mapped_column(Float)
+    reg_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    end_date: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str | None] = mapped_column(String(40))
+
+
+class EnforcementCase(ProvenanceMixin, PlaceMixin, Base):
+    __tablename__ = "enforcement_case"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str | None] = mapped_column(String(20), index=True)
+    right_type: Mapped[str | None] = mapped_column(String(20), index=True)
+    cause: Mapped[str | None] = mapped_column(Text)
+    plaintiffs: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    defendants: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    authority: Mapped[str | None] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(Text)
+    accepted_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    closed_date: Mapped[dt.date | None] = mapped_column(Date)
+    result: Mapped[str | None] = mapped_column(Text)
+    amount_wan: Mapped[float | None] = mapped_column(Float)
+
+
+class Institution(ProvenanceMixin, PlaceMixin, Base):
+    """Service institutions and agencies: patent/trademark agencies, TISCs, service outlets."""
+
+    __tablename__ = "institution"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    name: Mapped[str] = mapped_column(String(300), index=True)
+    kind: Mapped[str | None] = mapped_column(String(30), index=True)
+    credit_code: Mapped[str | None] = mapped_column(String(30))
+    licence_number: Mapped[str | None] = mapped_column(String(60))
+    address: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(60))
+    contact: Mapped[str | None] = mapped_column(String(100))
+    established_date: Mapped[dt.date | None] = mapped_column(Date)
+    staff_count: Mapped[int | None] = mapped_column(Integer)
+    agents_count: Mapped[int | None] = mapped_column(Integer)
+    entity_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+# --- provenance, jobs, users -----------------------------------------------------------
+
+class SourceRecord(Base):
+    """The raw record as the source gave it, one row per (record, source file)."""
+
+    __tablename__ = "source_record"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_type: Mapped[str] = mapped_column(String(20))
+    record_key: Mapped[str] = mapped_column(String(300))
+    source: Mapped[str] = mapped_column(String(300))
+    source_format: Mapped[str] = mapped_column(String(40))
+    locator: Mapped[str | None] = mapped_column(String(400))
+    licence: Mapped[str | None] = mapped_column(String(200))
+    content_hash: Mapped[str] = mapped_column(String(40))
+    raw: Mapped[str | None] = mapped_column(Text)
+    import_job_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    is_synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = (
+        UniqueConstraint("record_type", "record_key", "source", name="uq_source_record"),
+    )
+
+
+class ImportJob(Base):
+    __tablename__ = "import_job"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(Text)
+    display_name: Mapped[str] = mapped_column(String(300))
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)  # sha256 of the source bytes
+    format: Mapped[str | None] = mapped_column(String(40))
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # queued | running | done | failed | interrupted
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(100))
+    bytes_total: Mapped[int | None] = mapped_column(BigInteger)
+    bytes_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    checkpoint: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {source name: records committed}
+    read_count: Mapped[int] = mapped_column(Integer, default=0)
+    inserted_count: Mapped[int] = mapped_column(Integer, default=0)
+    updated_count: Mapped[int] = mapped_column(Integer, default=0)
+    unchanged_count: Mapped[int] = mapped_column(Integer, default=0)
+    rejected_count: Mapped[int] = mapped_column(Integer, default=0)
+    placed_count: Mapped[int] = mapped_column(Integer, default=0)  # records with an address resolved to a place
+    addressed_count: Mapped[int] = mapped_column(Integer, default=0)  # records that carried an address at all
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class ImportLock(Base):
+    """One row while a source (by fingerprint) is being imported: a second start is refused."""
+
+    __tablename__ = "import_lock"
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    job_id: Mapped[int] = mapped_column(Integer)
+    pid: Mapped[int] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(String(100))
+    acquired_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ImportRejection(Base):
+    __tablename__ = "import_rejection"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("import_job.id", ondelete="CASCADE"), index=True)
+    file: Mapped[str] = mapped_column(Text)
+    record: Mapped[int | None] = mapped_column(Integer)
+    line: Mapped[int | None] = mapped_column(Integer)
+    cell: Mapped[str | None] = mapped_column(String(20))
+    field: Mapped[str | None] = mapped_column(String(100))
+    code: Mapped[str] = mapped_column(String(60))
+    message_zh: Mapped[str] = mapped_column(Text)
+    message_en: Mapped[str] = mapped_column(Text)
+    raw: Mapped[str | None] = mapped_column(Text)
+
+
+class User(Base):
+    __tablename__ = "app_user"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    role: Mapped[str] = mapped_column(String(20))  # admin | staff | viewer
+    display_name: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class AuditEvent(Base):
+    """`source:subject:action` events: imports, entity merges/splits, logins."""
+
+    __tablename__ = "audit_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tag: Mapped[str] = mapped_column(String(100), index=True)
+    actor: Mapped[str | None] = mapped_column(String(100))
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+Index("ix_patent_pref_year", Patent.prefecture_code, Patent.app_date)
+Index("ix_source_record_key", SourceRecord.record_type, SourceRecord.record_key)
+
+RIGHT_MODELS: dict[str, type[Base]] = {
+    "patent": Patent,
+    "trademark": Trademark,
+    "gi": GeographicalIndication,
+    "gi_mark_user": GIMarkUser,
+    "copyright": Copyright,
+    "plant_variety": PlantVariety,
+    "transaction": RightTransaction,
+    "pledge": Pledge,
+    "case": EnforcementCase,
+    "institution": Institution,
+}

@@ -1,0 +1,111 @@
+"""One registry of settings: name, type, default, help. `XJIP_<NAME>` in the environment overrides."""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_shared_data() -> str:
+    # The project lives beside ../shared/data (the real public data); never copied in.
+    for base in (Path.cwd(), REPO_ROOT):
+        candidate = (base / ".." / "shared" / "data").resolve()
+        if candidate.is_dir():
+            return str(candidate)
+    return str((REPO_ROOT / ".." / "shared" / "data").resolve())
+
+
+@dataclass
+class Setting:
+    name: str
+    type: type
+    default: Any
+    help: str
+
+
+REGISTRY: list[Setting] = [
+    Setting("database_url", str, "", "SQLAlchemy URL. Empty: SQLite file <data_dir>/xjip.db (embedded default). "
+            "Server mode: postgresql://user@host:5432/db"),
+    Setting("data_dir", str, str(REPO_ROOT / "var"), "Where the SQLite file, uploads and import reports live"),
+    Setting("shared_data_dir", str, "", "The real public data folder (../shared/data); empty: found beside the repository"),
+    Setting("secret_key", str, "", "Signs session cookies. Empty: a random key kept in <data_dir>/secret_key"),
+    Setting("environment", str, "development", "development | production (production refuses default secrets)"),
+    Setting("host", str, "127.0.0.1", "Address the web server binds"),
+    Setting("port", int, 8000, "Port the web server binds"),
+    Setting("admin_password", str, "", "Password of the first admin account. Empty: generated and written "
+            "to <data_dir>/admin_password.txt on first run"),
+    Setting("max_upload_mb", int, 100, "Largest file the upload page accepts (MB); larger files: use `xjip import`"),
+    Setting("import_batch_size", int, 2000, "Records per import transaction"),
+    Setting("max_xml_document_mb", int, 64, "Largest single XML document accepted (MB); concatenated files may be larger"),
+    Setting("heartbeat_stale_seconds", int, 60, "An import job whose heartbeat is older than this is taken as dead"),
+    Setting("default_language", str, "zh", "zh | en"),
+]
+
+
+@dataclass
+class Settings:
+    database_url: str = ""
+    data_dir: str = ""
+    shared_data_dir: str = ""
+    secret_key: str = ""
+    environment: str = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    admin_password: str = ""
+    max_upload_mb: int = 100
+    import_batch_size: int = 2000
+    max_xml_document_mb: int = 64
+    heartbeat_stale_seconds: int = 60
+    default_language: str = "zh"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> "Settings":
+        values: dict[str, Any] = {}
+        for s in REGISTRY:
+            raw = os.environ.get(f"XJIP_{s.name.upper()}")
+            values[s.name] = s.type(raw) if raw not in (None, "") else s.default
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.finish()
+        return settings
+
+    def finish(self) -> None:
+        if not self.data_dir:
+            self.data_dir = str(REPO_ROOT / "var")
+        Path(self.data_dir).mkdir(parents=True, exist_ok=True)
+        if not self.shared_data_dir:
+            self.shared_data_dir = _default_shared_data()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{Path(self.data_dir) / 'xjip.db'}"
+        if not self.secret_key:
+            if self.environment == "production":
+                raise RuntimeError("XJIP_SECRET_KEY must be set in production / 生产环境必须设置 XJIP_SECRET_KEY")
+            key_file = Path(self.data_dir) / "secret_key"
+            if not key_file.exists():
+                key_file.write_text(secrets.token_urlsafe(32))
+                key_file.chmod(0o600)
+            self.secret_key = key_file.read_text().strip()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def uploads_dir(self) -> Path:
+        path = Path(self.data_dir) / "uploads"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [{"name": s.name, "env": f"XJIP_{s.name.upper()}", "type": s.type.__name__,
+                 "default": s.default, "help": s.help,
+                 "value": "***" if s.name in ("secret_key", "admin_password") else getattr(self, s.name)}
+                for s in REGISTRY]
+
+
+assert {s.name for s in REGISTRY} == {f.name for f in fields(Settings)} - {"extra"}
