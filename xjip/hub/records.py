@@ -7,7 +7,8 @@ natural key and commits one batch at a time.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Any, Iterator, Union
 
 
@@ -39,7 +40,7 @@ class Rejection:
     locator: Locator
     code: str
     field: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = dc_field(default_factory=dict)
     raw: Any = None
 
 
@@ -77,7 +78,7 @@ class LegalEvent:
     date: dt.date | None = None
     code: str | None = None
     description: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = dc_field(default_factory=dict)
 
 
 @dataclass
@@ -98,9 +99,9 @@ class Priority:
 
 @dataclass
 class BaseRecord:
-    locator: Locator | None = field(default=None, kw_only=True)
-    raw: Any = field(default=None, kw_only=True)  # the source record as read (dict or XML text)
-    is_synthetic: bool = field(default=False, kw_only=True)
+    locator: Locator | None = dc_field(default=None, kw_only=True)
+    raw: Any = dc_field(default=None, kw_only=True)  # the source record as read (dict or XML text)
+    is_synthetic: bool = dc_field(default=False, kw_only=True)
 
     record_type = "base"
 
@@ -124,24 +125,24 @@ class PatentRecord(BaseRecord):
     title: str | None = None
     title_en: str | None = None
     abstract: str | None = None
-    claims: list[str] = field(default_factory=list)
+    claims: list[str] = dc_field(default_factory=list)
     description: str | None = None
     language: str | None = None
-    applicants: list[Party] = field(default_factory=list)
-    inventors: list[str] = field(default_factory=list)
+    applicants: list[Party] = dc_field(default_factory=list)
+    inventors: list[str] = dc_field(default_factory=list)
     agency: str | None = None
-    agents: list[str] = field(default_factory=list)
-    ipc: list[str] = field(default_factory=list)  # canonical "A01B1/00"
+    agents: list[str] = dc_field(default_factory=list)
+    ipc: list[str] = dc_field(default_factory=list)  # canonical "A01B1/00"
     ipc_main: str | None = None
     ipc_edition: str | None = None
-    cpc: list[str] = field(default_factory=list)
-    priorities: list[Priority] = field(default_factory=list)
+    cpc: list[str] = dc_field(default_factory=list)
+    priorities: list[Priority] = dc_field(default_factory=list)
     family_id: str | None = None
-    family: list[FamilyMember] = field(default_factory=list)
-    citations: list[str] = field(default_factory=list)
+    family: list[FamilyMember] = dc_field(default_factory=list)
+    citations: list[str] = dc_field(default_factory=list)
     legal_status: str | None = None  # as printed by the source
     status: str | None = None  # pending | granted | lapsed | invalidated | withdrawn | rejected | expired
-    events: list[LegalEvent] = field(default_factory=list)
+    events: list[LegalEvent] = dc_field(default_factory=list)
     transfer_count: int | None = None
     license_count: int | None = None
     pledge_count: int | None = None
@@ -163,17 +164,17 @@ class TrademarkRecord(BaseRecord):
     reg_date: dt.date | None = None
     expiry_date: dt.date | None = None
     word_element: str | None = None
-    transliterations: dict[str, str] = field(default_factory=dict)  # {"pinyin": …, "en": …, "ug": …}
+    transliterations: dict[str, str] = dc_field(default_factory=dict)  # {"pinyin": …, "en": …, "ug": …}
     mark_feature: str | None = None  # word | figurative | combined | 3d | sound | …
     mark_kind: str | None = None  # ordinary | collective | certification | gi
-    nice_classes: list[str] = field(default_factory=list)  # "01".."45"
-    similar_groups: list[str] = field(default_factory=list)  # "0101"
+    nice_classes: list[str] = dc_field(default_factory=list)  # "01".."45"
+    similar_groups: list[str] = dc_field(default_factory=list)  # "0101"
     goods: str | None = None
-    owners: list[Party] = field(default_factory=list)
+    owners: list[Party] = dc_field(default_factory=list)
     agent: str | None = None
     status: str | None = None
     status_date: dt.date | None = None
-    events: list[LegalEvent] = field(default_factory=list)
+    events: list[LegalEvent] = dc_field(default_factory=list)
 
     def natural_key(self) -> str:
         return f"{self.office}:{self.app_number or self.reg_number or ''}"
@@ -188,7 +189,7 @@ class GIRecord(BaseRecord):
     status: str | None = None
     category: str | None = None
     protected_area_text: str | None = None
-    region_codes: list[str] = field(default_factory=list)  # counties (or prefectures) as given
+    region_codes: list[str] = dc_field(default_factory=list)  # counties (or prefectures) as given
     authority: str | None = None
     announcement_no: str | None = None
     approval_date: dt.date | None = None
@@ -230,8 +231,8 @@ class CopyrightRecord(BaseRecord):
     kind: str | None = None  # works | software
     title: str | None = None
     category: str | None = None
-    authors: list[str] = field(default_factory=list)
-    owners: list[Party] = field(default_factory=list)
+    authors: list[str] = dc_field(default_factory=list)
+    owners: list[Party] = dc_field(default_factory=list)
     completion_date: dt.date | None = None
     first_publication_date: dt.date | None = None
     reg_date: dt.date | None = None
@@ -248,8 +249,8 @@ class PlantVarietyRecord(BaseRecord):
     grant_number: str | None = None
     name: str | None = None
     species: str | None = None
-    applicants: list[Party] = field(default_factory=list)
-    breeders: list[str] = field(default_factory=list)
+    applicants: list[Party] = dc_field(default_factory=list)
+    breeders: list[str] = dc_field(default_factory=list)
     app_date: dt.date | None = None
     grant_date: dt.date | None = None
     status: str | None = None
@@ -288,7 +289,7 @@ class PledgeRecord(BaseRecord):
 
     reg_number: str = ""
     right_type: str = "patent"
-    right_numbers: list[str] = field(default_factory=list)
+    right_numbers: list[str] = dc_field(default_factory=list)
     pledgor: str | None = None
     pledgor_address: str | None = None
     pledgee: str | None = None
@@ -309,8 +310,8 @@ class CaseRecord(BaseRecord):
     kind: str | None = None  # administrative | civil | criminal | mediation | arbitration
     right_type: str | None = None
     cause: str | None = None
-    plaintiffs: list[str] = field(default_factory=list)
-    defendants: list[str] = field(default_factory=list)
+    plaintiffs: list[str] = dc_field(default_factory=list)
+    defendants: list[str] = dc_field(default_factory=list)
     authority: str | None = None
     address: str | None = None
     accepted_date: dt.date | None = None
