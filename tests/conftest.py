@@ -40,7 +40,7 @@ def _pg_available() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def pg_database(worker_id: str = "master") -> Iterator[str]:
+def pg_database() -> Iterator[str]:
     """A throwaway PostgreSQL database for this test session, migrated once."""
     problem = _pg_available()
     if problem:

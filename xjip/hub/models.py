@@ -28,8 +28,12 @@ NAMING = {
 }
 
 
+# SQL NULL (not JSON null) for None, so that COALESCE in upserts keeps earlier values.
+JSONN = JSON(none_as_null=True)
+
+
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, list[str]: JSON}
+    type_annotation_map = {dict[str, Any]: JSONN, list[Any]: JSONN, list[str]: JSONN}
 
 
 Base.metadata.naming_convention = NAMING
@@ -130,7 +134,7 @@ class SeiRule(Base):
     __tablename__ = "sei_rule"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sei_code: Mapped[str] = mapped_column(String(10), index=True)
-    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONN)
 
 
 class IpcSei(Base):
@@ -236,17 +240,18 @@ class Patent(ProvenanceMixin, PlaceMixin, Base):
     first_claim: Mapped[str | None] = mapped_column(Text)
     claims_count: Mapped[int | None] = mapped_column(Integer)
     language: Mapped[str | None] = mapped_column(String(5))
-    inventors: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    inventors: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)
     agency: Mapped[str | None] = mapped_column(String(300))
-    agents: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    agency_code: Mapped[str | None] = mapped_column(String(10))
+    agents: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)
     ipc_main: Mapped[str | None] = mapped_column(String(20), index=True)
-    ipc: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    ipc: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)
     ipc_edition: Mapped[str | None] = mapped_column(String(20))
-    cpc: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    priorities: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    cpc: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)
+    priorities: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)
     pct_app_number: Mapped[str | None] = mapped_column(String(40))
     family_id: Mapped[str | None] = mapped_column(String(40), index=True)
-    citations: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    citations: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)
     legal_status: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str | None] = mapped_column(String(20), index=True)
     transfer_count: Mapped[int | None] = mapped_column(Integer)
@@ -263,7 +268,7 @@ class PatentText(Base):
 
     __tablename__ = "patent_text"
     patent_id: Mapped[int] = mapped_column(ForeignKey("patent.id", ondelete="CASCADE"), primary_key=True)
-    claims: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    claims: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)
     description: Mapped[str | None] = mapped_column(Text)
 
 
@@ -289,7 +294,7 @@ class PatentEvent(Base):
     event_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
     code: Mapped[str | None] = mapped_column(String(40))
     description: Mapped[str | None] = mapped_column(Text)
-    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSONN, default=dict)
     source: Mapped[str | None] = mapped_column(String(300))
     __table_args__ = (UniqueConstraint("patent_id", "event_key", name="uq_patent_event"),)
 
@@ -317,11 +322,11 @@ class Trademark(ProvenanceMixin, PlaceMixin, Base):
     reg_date: Mapped[dt.date | None] = mapped_column(Date)
     expiry_date: Mapped[dt.date | None] = mapped_column(Date)
     word_element: Mapped[str | None] = mapped_column(Text)
-    transliterations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    transliterations: Mapped[dict[str, Any] | None] = mapped_column(JSONN, default=dict)
     mark_feature: Mapped[str | None] = mapped_column(String(30))
     mark_kind: Mapped[str | None] = mapped_column(String(20), index=True)
-    nice_classes: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    similar_groups: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    nice_classes: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)
+    similar_groups: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)
     goods: Mapped[str | None] = mapped_column(Text)
     owner_name: Mapped[str | None] = mapped_column(String(300))
     owner_address: Mapped[str | None] = mapped_column(Text)
@@ -329,7 +334,7 @@ class Trademark(ProvenanceMixin, PlaceMixin, Base):
     agent: Mapped[str | None] = mapped_column(String(300))
     status: Mapped[str | None] = mapped_column(String(60), index=True)
     status_date: Mapped[dt.date | None] = mapped_column(Date)
-    events: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    events: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)
 
 
 class GeographicalIndication(ProvenanceMixin, PlaceMixin, Base):
@@ -390,7 +395,7 @@ class Copyright(ProvenanceMixin, PlaceMixin, Base):
     kind: Mapped[str | None] = mapped_column(String(20), index=True)
     title: Mapped[str | None] = mapped_column(Text)
     category: Mapped[str | None] = mapped_column(String(60))
-    authors: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    authors: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)
     owner_name: Mapped[str | None] = mapped_column(String(300))
     owner_address: Mapped[str | None] = mapped_column(Text)
     owner_entity_id: Mapped[int | None] = mapped_column(Integer, index=True)
@@ -409,7 +414,7 @@ class PlantVariety(ProvenanceMixin, PlaceMixin, Base):
     applicant: Mapped[str | None] = mapped_column(String(300))
     applicant_address: Mapped[str | None] = mapped_column(Text)
     applicant_entity_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    breeders: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    breeders: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)
     app_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
     grant_date: Mapped[dt.date | None] = mapped_column(Date)
     status: Mapped[str | None] = mapped_column(String(40))
@@ -440,7 +445,7 @@ class Pledge(ProvenanceMixin, PlaceMixin, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(60), unique=True)
     right_type: Mapped[str] = mapped_column(String(20), index=True)
-    right_numbers: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    right_numbers: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)
     pledgor: Mapped[str | None] = mapped_column(String(300))
     pledgor_address: Mapped[str | None] = mapped_column(Text)
     pledgor_entity_id: Mapped[int | None] = mapped_column(Integer, index=True)
@@ -458,8 +463,8 @@ class EnforcementCase(ProvenanceMixin, PlaceMixin, Base):
     kind: Mapped[str | None] = mapped_column(String(20), index=True)
     right_type: Mapped[str | None] = mapped_column(String(20), index=True)
     cause: Mapped[str | None] = mapped_column(Text)
-    plaintiffs: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    defendants: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    plaintiffs: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)
+    defendants: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)
     authority: Mapped[str | None] = mapped_column(String(200))
     address: Mapped[str | None] = mapped_column(Text)
     accepted_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
@@ -517,7 +522,7 @@ class ImportJob(Base):
     display_name: Mapped[str] = mapped_column(String(300))
     fingerprint: Mapped[str] = mapped_column(String(64), index=True)  # sha256 of the source bytes
     format: Mapped[str | None] = mapped_column(String(40))
-    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSONN, default=dict)
     status: Mapped[str] = mapped_column(String(20), index=True)  # queued | running | done | failed | interrupted
     created_by: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
@@ -528,7 +533,7 @@ class ImportJob(Base):
     host: Mapped[str | None] = mapped_column(String(100))
     bytes_total: Mapped[int | None] = mapped_column(BigInteger)
     bytes_done: Mapped[int] = mapped_column(BigInteger, default=0)
-    checkpoint: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {source name: records committed}
+    checkpoint: Mapped[dict[str, Any] | None] = mapped_column(JSONN, default=dict)  # {source name: records committed}
     read_count: Mapped[int] = mapped_column(Integer, default=0)
     inserted_count: Mapped[int] = mapped_column(Integer, default=0)
     updated_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -536,7 +541,7 @@ class ImportJob(Base):
     rejected_count: Mapped[int] = mapped_column(Integer, default=0)
     placed_count: Mapped[int] = mapped_column(Integer, default=0)  # records with an address resolved to a place
     addressed_count: Mapped[int] = mapped_column(Integer, default=0)  # records that carried an address at all
-    error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSONN)
 
 
 class ImportLock(Base):
@@ -584,7 +589,7 @@ class AuditEvent(Base):
     tag: Mapped[str] = mapped_column(String(100), index=True)
     actor: Mapped[str | None] = mapped_column(String(100))
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
-    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSONN, default=dict)
 
 
 Index("ix_patent_pref_year", Patent.prefecture_code, Patent.app_date)

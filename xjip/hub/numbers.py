@@ -57,6 +57,17 @@ def canonical_cn_app(value: str, field: str | None = None, verify: bool = True) 
     return f"CN{body}.{check}"
 
 
+def canonical_foreign_app(value: str, country: str) -> str:
+    """Non-CN application numbers: country + digits/letters without separators, the EPO check
+    digit dropped as OPS does ('EP 05 255 002.7' → 'EP05255002', '13/797,521' + US → 'US13797521')."""
+    text = _compact(value).replace("/", "").replace(",", "").replace("-", "")
+    if text[:2].isalpha() and text[:2] == country.upper():
+        text = text[2:]
+    if country.upper() == "EP" and "." in text:
+        text = text.split(".")[0]
+    return f"{country.upper()}{text.replace('.', '')}"
+
+
 def cn_type_from_app(app_number: str | None) -> str | None:
     """Patent type from a canonical CN application number (5th digit of the 12-digit form,
     3rd digit of the old 8-digit form)."""

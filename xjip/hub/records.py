@@ -56,8 +56,9 @@ class SourceError(Exception):
 class RecordError(Exception):
     """Raised by field parsers inside one record; the importer turns it into a Rejection."""
 
-    def __init__(self, code: str, field: str | None = None, **params: Any):
+    def __init__(self, code: str, field: str | None = None, *, line: int | None = None, **params: Any):
         self.code, self.field, self.params = code, field, params
+        self.line = line  # line in the source where the bad field stands, when the parser knows it
         super().__init__(f"{field}: {code} {params}")
 
 
@@ -131,6 +132,7 @@ class PatentRecord(BaseRecord):
     applicants: list[Party] = dc_field(default_factory=list)
     inventors: list[str] = dc_field(default_factory=list)
     agency: str | None = None
+    agency_code: str | None = None  # CNIPA 5-digit 代理机构代码
     agents: list[str] = dc_field(default_factory=list)
     ipc: list[str] = dc_field(default_factory=list)  # canonical "A01B1/00"
     ipc_main: str | None = None

@@ -34,16 +34,59 @@ class Source:
 
     name: str  # what errors show: "folder/file.xml", "archive.zip!/member.csv"
     opener: Callable[[], IO[bytes]]  # fresh binary stream, decompressed
-    size: int | None = None  # compressed size on disk (progress is counted against it)
-    raw_size_opener: Callable[[], int] | None = None
-    options: dict[str, Any] = field(default_factory=dict)
+    size: int | None = None  # size on disk (compressed)
+    total: int | None = None  # decompressed size when known (progress is counted against it)
+    bytes_read: int = 0  # decompressed bytes read by the latest stream opened with `open()`
 
     def open(self) -> IO[bytes]:
-        return self.opener()
+        return _Counting(self.opener(), self)
 
     def head(self, n: int = HEAD_BYTES) -> bytes:
         with self.open() as fh:
             return fh.read(n)
+
+
+class _Counting:
+    """Passes reads through and records progress on the Source (seek/tell kept for openpyxl)."""
+
+    def __init__(self, inner: IO[bytes], source: Source):
+        self._inner, self._source = inner, source
+        source.bytes_read = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._inner.read(n)
+        self._source.bytes_read += len(data)
+        return data
+
+    def read1(self, n: int = -1) -> bytes:
+        data = self._inner.read1(n) if hasattr(self._inner, "read1") else self._inner.read(n)
+        self._source.bytes_read += len(data)
+        return data
+
+    def readinto(self, buf: Any) -> int:
+        n = self._inner.readinto(buf)  # type: ignore[attr-defined]
+        self._source.bytes_read += n or 0
+        return n
+
+    def readline(self, limit: int = -1) -> bytes:
+        data = self._inner.readline(limit)
+        self._source.bytes_read += len(data)
+        return data
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.readline, b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def __enter__(self) -> "_Counting":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
 class Importer(Protocol):
@@ -118,11 +161,23 @@ def iter_sources(path: str | os.PathLike[str]) -> Iterator[Source]:
 def _file_sources(path: Path, display: str) -> Iterator[Source]:
     size = path.stat().st_size
     if size and _is_gzip(path):
-        yield Source(display, lambda p=path: gzip.open(p, "rb"), size)  # type: ignore[misc]
+        yield Source(display, lambda p=path: gzip.open(p, "rb"), size, _gzip_size(path, size))  # type: ignore[misc]
     elif size and zipfile.is_zipfile(path) and not _is_office_zip(path):
         yield from _zip_sources(path, display)
     else:
-        yield Source(display, lambda p=path: open(p, "rb"), size)  # type: ignore[misc]
+        yield Source(display, lambda p=path: open(p, "rb"), size, size)  # type: ignore[misc]
+
+
+def _gzip_size(path: Path, size: int) -> int | None:
+    """The ISIZE trailer (RFC 1952): decompressed size mod 2**32, a good progress estimate."""
+    if size < 18:
+        return None
+    with open(path, "rb") as fh:
+        fh.seek(-4, os.SEEK_END)
+        isize = int.from_bytes(fh.read(4), "little")
+    while isize < size:  # wrapped past 4 GiB
+        isize += 2**32
+    return isize
 
 
 def _is_office_zip(path: Path) -> bool:
@@ -159,9 +214,9 @@ def _zip_sources(path: Path, display: str) -> Iterator[Source]:
             def xlsx_opener(p: Path = path, name: str = info.filename) -> IO[bytes]:
                 with zipfile.ZipFile(p) as zf:
                     return io.BytesIO(zf.read(name))
-            yield Source(f"{display}!/{info.filename}", xlsx_opener, info.compress_size)
+            yield Source(f"{display}!/{info.filename}", xlsx_opener, info.compress_size, info.file_size)
         else:
-            yield Source(f"{display}!/{info.filename}", opener, info.compress_size)
+            yield Source(f"{display}!/{info.filename}", opener, info.compress_size, info.file_size)
 
 
 # --- text ------------------------------------------------------------------------------
@@ -217,7 +272,11 @@ _ENTITY_DECL = re.compile(rb"<!ENTITY\s+(%\s+)?[^\s>]+\s+(?P<rest>[^>]*)>", re.S
 
 def check_xml_prolog(head: bytes, name: str) -> None:
     """Refuse internal entity declarations (billion laughs, external entities).
-    Unparsed NDATA entities (USPTO image references) cannot expand and are allowed."""
+    Unparsed NDATA entities (USPTO image references) cannot expand and are allowed.
+    Declarations can only stand in the DOCTYPE before the root element, but the whole buffer is
+    scanned: `find` is cheap and a DOCTYPE can be padded past any fixed prefix."""
+    if b"<!ENTITY" not in head:
+        return
     for m in _ENTITY_DECL.finditer(head):
         if b"NDATA" not in m.group("rest"):
             raise SourceError(Locator(name), "xml_entities_forbidden")
@@ -237,14 +296,16 @@ def parse_xml_bytes(data: bytes, name: str, record: int | None = None, max_mb: i
 
     if len(data) > max_mb * 1024 * 1024:
         raise SourceError(Locator(name, record), "xml_too_large", limit_mb=max_mb)
-    check_xml_prolog(data[:HEAD_BYTES], name)
+    check_xml_prolog(data, name)
     try:
         return etree.fromstring(data, parser=safe_xml_parser())
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if exc.lineno else None
         msg = str(exc)
-        code = "xml_truncated" if ("Premature end" in msg or "EndTag" in msg or "end of data" in msg
-                                   or "Extra content" not in msg and data.rstrip()[-1:] != b">") else "xml_malformed"
+        # Truncated only when the parser failed on the document's last line; otherwise malformed.
+        last_line = data.rstrip().count(b"\n") + 1
+        code = "xml_truncated" if line is not None and line >= last_line and data.rstrip()[-1:] != b">" \
+            or "Premature end of data" in msg and line is not None and line >= last_line else "xml_malformed"
         raise SourceError(Locator(name, record, line), code, detail=msg) from None
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 23:27:48.346307
+Create Date: 2026-11-23 23:45:30.919410
 """
 from alembic import op
 import sqlalchemy as sa
@@ -32,7 +32,7 @@ def upgrade() -> None:
     sa.Column('tag', sa.String(length=100), nullable=False),
     sa.Column('actor', sa.String(length=100), nullable=True),
     sa.Column('at', sa.DateTime(), nullable=False),
-    sa.Column('details', sa.JSON(), nullable=False),
+    sa.Column('details', sa.JSON(none_as_null=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_event'))
     )
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
@@ -45,7 +45,7 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=20), nullable=True),
     sa.Column('title', sa.Text(), nullable=True),
     sa.Column('category', sa.String(length=60), nullable=True),
-    sa.Column('authors', sa.JSON(), nullable=False),
+    sa.Column('authors', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('owner_name', sa.String(length=300), nullable=True),
     sa.Column('owner_address', sa.Text(), nullable=True),
     sa.Column('owner_entity_id', sa.Integer(), nullable=True),
@@ -80,8 +80,8 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=20), nullable=True),
     sa.Column('right_type', sa.String(length=20), nullable=True),
     sa.Column('cause', sa.Text(), nullable=True),
-    sa.Column('plaintiffs', sa.JSON(), nullable=False),
-    sa.Column('defendants', sa.JSON(), nullable=False),
+    sa.Column('plaintiffs', sa.JSON(none_as_null=True), nullable=True),
+    sa.Column('defendants', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('authority', sa.String(length=200), nullable=True),
     sa.Column('address', sa.Text(), nullable=True),
     sa.Column('accepted_date', sa.Date(), nullable=True),
@@ -178,7 +178,7 @@ def upgrade() -> None:
     sa.Column('display_name', sa.String(length=300), nullable=False),
     sa.Column('fingerprint', sa.String(length=64), nullable=False),
     sa.Column('format', sa.String(length=40), nullable=True),
-    sa.Column('options', sa.JSON(), nullable=False),
+    sa.Column('options', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('created_by', sa.String(length=100), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
@@ -189,7 +189,7 @@ def upgrade() -> None:
     sa.Column('host', sa.String(length=100), nullable=True),
     sa.Column('bytes_total', sa.BigInteger(), nullable=True),
     sa.Column('bytes_done', sa.BigInteger(), nullable=False),
-    sa.Column('checkpoint', sa.JSON(), nullable=False),
+    sa.Column('checkpoint', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('read_count', sa.Integer(), nullable=False),
     sa.Column('inserted_count', sa.Integer(), nullable=False),
     sa.Column('updated_count', sa.Integer(), nullable=False),
@@ -197,7 +197,7 @@ def upgrade() -> None:
     sa.Column('rejected_count', sa.Integer(), nullable=False),
     sa.Column('placed_count', sa.Integer(), nullable=False),
     sa.Column('addressed_count', sa.Integer(), nullable=False),
-    sa.Column('error', sa.JSON(), nullable=True),
+    sa.Column('error', sa.JSON(none_as_null=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_import_job'))
     )
     with op.batch_alter_table('import_job', schema=None) as batch_op:
@@ -306,17 +306,18 @@ def upgrade() -> None:
     sa.Column('first_claim', sa.Text(), nullable=True),
     sa.Column('claims_count', sa.Integer(), nullable=True),
     sa.Column('language', sa.String(length=5), nullable=True),
-    sa.Column('inventors', sa.JSON(), nullable=False),
+    sa.Column('inventors', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('agency', sa.String(length=300), nullable=True),
-    sa.Column('agents', sa.JSON(), nullable=False),
+    sa.Column('agency_code', sa.String(length=10), nullable=True),
+    sa.Column('agents', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('ipc_main', sa.String(length=20), nullable=True),
-    sa.Column('ipc', sa.JSON(), nullable=False),
+    sa.Column('ipc', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('ipc_edition', sa.String(length=20), nullable=True),
-    sa.Column('cpc', sa.JSON(), nullable=False),
-    sa.Column('priorities', sa.JSON(), nullable=False),
+    sa.Column('cpc', sa.JSON(none_as_null=True), nullable=True),
+    sa.Column('priorities', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('pct_app_number', sa.String(length=40), nullable=True),
     sa.Column('family_id', sa.String(length=40), nullable=True),
-    sa.Column('citations', sa.JSON(), nullable=False),
+    sa.Column('citations', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('legal_status', sa.String(length=200), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=True),
     sa.Column('transfer_count', sa.Integer(), nullable=True),
@@ -367,7 +368,7 @@ def upgrade() -> None:
     sa.Column('applicant', sa.String(length=300), nullable=True),
     sa.Column('applicant_address', sa.Text(), nullable=True),
     sa.Column('applicant_entity_id', sa.Integer(), nullable=True),
-    sa.Column('breeders', sa.JSON(), nullable=False),
+    sa.Column('breeders', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('app_date', sa.Date(), nullable=True),
     sa.Column('grant_date', sa.Date(), nullable=True),
     sa.Column('status', sa.String(length=40), nullable=True),
@@ -396,7 +397,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=60), nullable=False),
     sa.Column('right_type', sa.String(length=20), nullable=False),
-    sa.Column('right_numbers', sa.JSON(), nullable=False),
+    sa.Column('right_numbers', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('pledgor', sa.String(length=300), nullable=True),
     sa.Column('pledgor_address', sa.Text(), nullable=True),
     sa.Column('pledgor_entity_id', sa.Integer(), nullable=True),
@@ -526,7 +527,7 @@ def upgrade() -> None:
     op.create_table('sei_rule',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('sei_code', sa.String(length=10), nullable=False),
-    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('data', sa.JSON(none_as_null=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sei_rule'))
     )
     with op.batch_alter_table('sei_rule', schema=None) as batch_op:
@@ -586,11 +587,11 @@ def upgrade() -> None:
     sa.Column('reg_date', sa.Date(), nullable=True),
     sa.Column('expiry_date', sa.Date(), nullable=True),
     sa.Column('word_element', sa.Text(), nullable=True),
-    sa.Column('transliterations', sa.JSON(), nullable=False),
+    sa.Column('transliterations', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('mark_feature', sa.String(length=30), nullable=True),
     sa.Column('mark_kind', sa.String(length=20), nullable=True),
-    sa.Column('nice_classes', sa.JSON(), nullable=False),
-    sa.Column('similar_groups', sa.JSON(), nullable=False),
+    sa.Column('nice_classes', sa.JSON(none_as_null=True), nullable=True),
+    sa.Column('similar_groups', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('goods', sa.Text(), nullable=True),
     sa.Column('owner_name', sa.String(length=300), nullable=True),
     sa.Column('owner_address', sa.Text(), nullable=True),
@@ -598,7 +599,7 @@ def upgrade() -> None:
     sa.Column('agent', sa.String(length=300), nullable=True),
     sa.Column('status', sa.String(length=60), nullable=True),
     sa.Column('status_date', sa.Date(), nullable=True),
-    sa.Column('events', sa.JSON(), nullable=False),
+    sa.Column('events', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('source', sa.String(length=300), nullable=True),
     sa.Column('source_format', sa.String(length=40), nullable=True),
     sa.Column('licence', sa.String(length=200), nullable=True),
@@ -726,7 +727,7 @@ def upgrade() -> None:
     sa.Column('event_date', sa.Date(), nullable=True),
     sa.Column('code', sa.String(length=40), nullable=True),
     sa.Column('description', sa.Text(), nullable=True),
-    sa.Column('details', sa.JSON(), nullable=False),
+    sa.Column('details', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('source', sa.String(length=300), nullable=True),
     sa.ForeignKeyConstraint(['patent_id'], ['patent.id'], name=op.f('fk_patent_event_patent_id_patent'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_patent_event')),
@@ -779,7 +780,7 @@ def upgrade() -> None:
 
     op.create_table('patent_text',
     sa.Column('patent_id', sa.Integer(), nullable=False),
-    sa.Column('claims', sa.JSON(), nullable=False),
+    sa.Column('claims', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('description', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['patent_id'], ['patent.id'], name=op.f('fk_patent_text_patent_id_patent'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('patent_id', name=op.f('pk_patent_text'))

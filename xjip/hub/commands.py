@@ -1,0 +1,258 @@
+"""Hub subcommands: `xjip db`, `xjip init`, `xjip import`, `xjip jobs`, `xjip demo`."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from xjip.cli import emit, format_option
+from xjip.hub.records import SourceError
+from xjip.i18n import both
+
+
+def _fail(zh: str, en: str, code: int = 2) -> None:
+    click.echo(f"错误：{zh}\nError: {en}", err=True)
+    sys.exit(code)
+
+
+@click.group("db")
+def db() -> None:
+    """Database schema / 数据库结构."""
+
+
+@db.command("upgrade")
+@click.pass_obj
+def db_upgrade(obj: Any) -> None:
+    """Apply migrations up to head / 迁移到最新版本."""
+    obj.store  # noqa: B018 - opening the store migrates
+    click.echo(f"schema at {obj.store.current_revision()} ({obj.store.dialect})")
+
+
+@click.command("init")
+@click.option("--no-reference", is_flag=True, help="Skip loading reference data")
+@click.pass_obj
+def init(obj: Any, no_reference: bool) -> None:
+    """Create the schema and load reference data (regions, IPC, Nice, laws) / 初始化数据库与参考数据."""
+    store = obj.store
+    if not no_reference:
+        load_reference(store)
+    click.echo(f"ready: {store.url.split('@')[-1]} ({store.dialect})")
+
+
+def load_reference(store: Any) -> dict[str, int]:
+    from xjip.hub.reference import load_all
+
+    shared = store.settings.shared_data_dir
+    with click.progressbar(length=1, label="参考数据 / reference data") as bar, store.session() as s:
+        counts = load_all(s, shared)
+        bar.update(1)
+    click.echo(", ".join(f"{k}={v}" for k, v in counts.items()))
+    return counts
+
+
+class _Progress:
+    """A tqdm bar over the bytes of the source, with live counts."""
+
+    def __init__(self, enabled: bool):
+        self.bar = None
+        self.enabled = enabled
+
+    def __call__(self, job: Any) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=job.bytes_total or 0, unit="B", unit_scale=True, desc=f"job {job.id}",
+                            file=sys.stderr)
+        self.bar.n = job.bytes_done or 0
+        self.bar.set_postfix(read=job.read_count, new=job.inserted_count, upd=job.updated_count,
+                             same=job.unchanged_count, rej=job.rejected_count, refresh=False)
+        self.bar.refresh()
+        if job.status in ("done", "failed", "interrupted"):
+            self.bar.close()
+
+
+def job_summary(job: Any) -> dict[str, Any]:
+    share = (job.placed_count / job.addressed_count) if job.addressed_count else None
+    return {"id": job.id, "status": job.status, "source": job.display_name, "format": job.format,
+            "read": job.read_count, "inserted": job.inserted_count, "updated": job.updated_count,
+            "unchanged": job.unchanged_count, "rejected": job.rejected_count,
+            "addressed": job.addressed_count, "placed": job.placed_count,
+            "place_resolved_share": round(share, 4) if share is not None else None,
+            "error": job.error, "created_at": job.created_at, "finished_at": job.finished_at}
+
+
+def _print_job(data: dict[str, Any]) -> None:
+    click.echo(f"作业/job {data['id']}: {data['status']}  {data['source']} [{data['format']}]")
+    click.echo(f"  读取 read {data['read']}  新增 inserted {data['inserted']}  更新 updated {data['updated']}  "
+               f"未变 unchanged {data['unchanged']}  拒绝 rejected {data['rejected']}")
+    if data["place_resolved_share"] is not None:
+        click.echo(f"  地址解析到行政区 places resolved: {data['placed']}/{data['addressed']} "
+                   f"({data['place_resolved_share']:.1%})")
+    if data["error"]:
+        click.echo(f"  错误 {data['error'].get('locator')}: {data['error'].get('message_zh')}")
+        click.echo(f"  error {data['error'].get('locator')}: {data['error'].get('message_en')}")
+
+
+@click.command("import")
+@click.argument("path", type=click.Path(exists=False))
+@click.option("--format", "source_format", help="Force an importer (see `xjip import-formats`)")
+@click.option("--mapping", type=click.Path(exists=True, dir_okay=False), help="Column-mapping file for other layouts")
+@click.option("--licence", help="Licence of the source, kept as provenance")
+@click.option("--synthetic", is_flag=True, help="Mark every record as synthetic")
+@click.option("--batch-size", type=int, help="Records per transaction")
+@click.option("--report", type=click.Path(dir_okay=False), help="Write rejected records to this CSV")
+@click.option("--quiet", is_flag=True, help="No progress bar")
+@format_option
+@click.pass_obj
+def import_(obj: Any, path: str, source_format: str | None, mapping: str | None, licence: str | None,
+            synthetic: bool, batch_size: int | None, report: str | None, quiet: bool, fmt: str) -> None:
+    """Import a file, folder, .gz or .zip (format detected from content) / 导入数据.
+
+    Re-running changes nothing; an interrupted import resumes where it stopped."""
+    from xjip.hub.pipeline import ImportAlreadyRunning, run_import, write_rejection_report
+
+    options: dict[str, Any] = {}
+    if mapping:
+        options["mapping"] = str(Path(mapping).resolve())
+    if licence:
+        options["licence"] = licence
+    if synthetic:
+        options["synthetic"] = True
+    if batch_size:
+        options["batch_size"] = batch_size
+    try:
+        job = run_import(obj.store, path, format=source_format, options=options,
+                         progress=_Progress(not quiet and fmt == "text"))
+    except ImportAlreadyRunning as exc:
+        _fail(*both("import.error.already_running", job_id=exc.job_id), code=3)
+        return
+    except SourceError as exc:
+        r = exc.rejection
+        zh, en = both(f"import.error.{r.code}", **r.params)
+        _fail(f"{r.locator}: {zh}", f"{r.locator}: {en}")
+        return
+    data = job_summary(job)
+    if report:
+        data["report"] = report
+        data["report_rows"] = write_rejection_report(obj.store, job.id, report)
+    emit(data, fmt, _print_job)
+    if job.status == "failed":
+        sys.exit(1)
+
+
+@click.command("import-formats")
+@format_option
+def import_formats(fmt: str) -> None:
+    """List the importers and what they read / 支持的导入格式."""
+    from xjip.hub.importers.base import load_importers
+
+    data = [{"name": name, "record_types": list(getattr(imp, "record_types", ())),
+             "doc": (sys.modules[type(imp).__module__].__doc__ or "").strip().splitlines()[0]
+             if sys.modules.get(type(imp).__module__) else ""}
+            for name, imp in sorted(load_importers().items())]
+    emit(data, fmt, lambda d: [click.echo(f"{x['name']:<22} {','.join(x['record_types']):<28} {x['doc']}")
+                               for x in d])
+
+
+@click.group("jobs")
+def jobs() -> None:
+    """Import jobs / 导入作业."""
+
+
+@jobs.command("list")
+@click.option("--limit", default=20, show_default=True)
+@format_option
+@click.pass_obj
+def jobs_list(obj: Any, limit: int, fmt: str) -> None:
+    from xjip.hub.pipeline import iter_jobs
+
+    data = [job_summary(j) for j in iter_jobs(obj.store, limit)]
+    emit(data, fmt, lambda d: [click.echo(f"{x['id']:>5} {x['status']:<11} {x['read']:>9} read "
+                                          f"{x['rejected']:>6} rejected  {x['source']}") for x in d])
+
+
+@jobs.command("show")
+@click.argument("job_id", type=int)
+@format_option
+@click.pass_obj
+def jobs_show(obj: Any, job_id: int, fmt: str) -> None:
+    from xjip.hub import models as m
+
+    with obj.store.session() as s:
+        job = s.get(m.ImportJob, job_id)
+        if job is None:
+            _fail(f"作业 {job_id} 不存在", f"job {job_id} not found")
+        emit(job_summary(job), fmt, _print_job)
+
+
+@jobs.command("resume")
+@click.argument("job_id", type=int)
+@format_option
+@click.pass_obj
+def jobs_resume(obj: Any, job_id: int, fmt: str) -> None:
+    """Resume an interrupted or failed job / 继续中断的作业."""
+    from xjip.hub.pipeline import ImportAlreadyRunning, run_job
+
+    try:
+        job = run_job(obj.store, job_id, progress=_Progress(fmt == "text"))
+    except ImportAlreadyRunning as exc:
+        _fail(*both("import.error.already_running", job_id=exc.job_id), code=3)
+        return
+    emit(job_summary(job), fmt, _print_job)
+
+
+@jobs.command("report")
+@click.argument("job_id", type=int)
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.pass_obj
+def jobs_report(obj: Any, job_id: int, path: str) -> None:
+    """Write the rejected records of a job to CSV / 导出拒绝记录."""
+    from xjip.hub.pipeline import write_rejection_report
+
+    n = write_rejection_report(obj.store, job_id, path)
+    click.echo(f"{n} rejected records → {path}")
+
+
+commands = [db, init, import_, import_formats, jobs]
+
+
+@click.command("demo")
+@click.option("--synthetic-patents", default=2000, show_default=True, help="Size of the synthetic sample")
+@click.pass_obj
+def demo(obj: Any, synthetic_patents: int) -> None:
+    """Load the demo data: reference data, the real public data in ../shared/data and a small
+    synthetic sample (every synthetic record labelled) / 加载演示数据."""
+    from xjip.hub.demo import demo_paths
+    from xjip.hub.pipeline import ImportAlreadyRunning, run_import
+
+    store = obj.store
+    load_reference(store)
+    for path, source in demo_paths(store.settings.shared_data_dir):
+        try:
+            job = run_import(store, path, options={"licence": source.licence}, display_name=source.path,
+                             progress=_Progress(True))
+        except ImportAlreadyRunning as exc:
+            _fail(*both("import.error.already_running", job_id=exc.job_id), code=3)
+            return
+        except SourceError as exc:
+            click.echo(f"skipped {source.path}: {exc}", err=True)
+            continue
+        _print_job(job_summary(job))
+    if synthetic_patents:
+        from xjip.hub.synth import write_cn_biblio_csv
+
+        out = Path(store.settings.data_dir) / "synth" / f"synthetic_patents_{synthetic_patents}.csv"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if not out.exists():
+            write_cn_biblio_csv(out, synthetic_patents, seed=2026)
+        job = run_import(store, out, options={"synthetic": True, "licence": "synthetic (xjip synth)"},
+                         display_name=f"synthetic sample ({synthetic_patents})", progress=_Progress(True))
+        _print_job(job_summary(job))
+
+
+commands.append(demo)

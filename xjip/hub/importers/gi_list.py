@@ -1,0 +1,121 @@
+"""The compiled list of Xinjiang geographical indications (``gi/xinjiang_gi_records.csv``):
+one row per (name, GI system), columns record_id, name_zh, gi_type, status, product_category,
+protected_area_text, prefecture_codes/names, county_codes/names, authority, announcement_no,
+approval_date, applicant_or_holder, registration_no, nice_class, special_mark_or_other_events,
+confidence, source_url, source_note (see the folder README).
+
+Rules
+- region_codes: the county codes when given, else the prefecture codes (`;`-separated, 6 digits).
+- approval_date is printed as found (``2011``, ``2013-01``, ``2003 (publicised 2003-09-02)``,
+  ``before 2009-10``): `approval_date_text` keeps it verbatim, `approval_date` is set only when the
+  text starts with a full date. A partial or descriptive date never rejects a row.
+- The natural key is name|gi_system, as for GIs imported through the `tpl_gi` template.
+
+``xinjiang_gi_special_mark_events.csv`` is not imported: its rows are aggregate facts (counts of
+authorised enterprises, an association's founding) with enterprise names, where any, inside
+English prose; none is one enterprise's authorisation with a GI and a date, which is what a
+`GIMarkUserRecord` is.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from xjip.hub.importers._tabular import head_rows, iter_rows, normalise_header
+from xjip.hub.importers.base import Source, clean, register, split_multi
+from xjip.hub.importers.templates import GI_SYSTEMS, nice_class, split_partial_date
+from xjip.hub.records import GIRecord, ItemStream, Locator, RecordError, Rejection
+
+COLUMNS = ("record_id", "name_zh", "gi_type", "status", "product_category", "protected_area_text",
+           "prefecture_codes", "prefecture_names", "county_codes", "county_names", "authority", "announcement_no",
+           "approval_date", "applicant_or_holder", "registration_no", "nice_class", "special_mark_or_other_events",
+           "confidence", "source_url", "source_note")
+REQUIRED = {"name_zh", "gi_type"}
+SYSTEMS = {c.value for c in GI_SYSTEMS}
+CONFIDENCE = {"high", "medium", "low"}
+
+
+def _codes(value: Any, column: str) -> list[str]:
+    codes = split_multi(value, ";；,，")
+    for code in codes:
+        if not (code.isdigit() and len(code) == 6):
+            raise RecordError("bad_value", column, value=code)
+    return codes
+
+
+def row_to_record(values: dict[str, Any]) -> GIRecord:
+    """One row (column → value) → GIRecord; RecordError on a missing or bad value."""
+    name = clean(values.get("name_zh"))
+    if not name:
+        raise RecordError("missing_field", "name_zh")
+    system = clean(values.get("gi_type"))
+    if not system:
+        raise RecordError("missing_field", "gi_type")
+    if system not in SYSTEMS:
+        raise RecordError("bad_value", "gi_type", value=system)
+    confidence = clean(values.get("confidence"))
+    if confidence is not None and confidence not in CONFIDENCE:
+        raise RecordError("bad_value", "confidence", value=confidence)
+    counties = _codes(values.get("county_codes"), "county_codes")
+    prefectures = _codes(values.get("prefecture_codes"), "prefecture_codes")
+    approval, approval_text = split_partial_date(values.get("approval_date"), "approval_date", strict=False)
+    nice = clean(values.get("nice_class"))
+    try:
+        nice = nice_class(nice) if nice else None
+    except ValueError:
+        raise RecordError("bad_value", "nice_class", value=nice) from None
+    notes = [clean(values.get(k)) for k in ("special_mark_or_other_events", "source_note")]
+    return GIRecord(
+        name=name,
+        gi_system=system,
+        status=clean(values.get("status")),
+        category=clean(values.get("product_category")),
+        protected_area_text=clean(values.get("protected_area_text")),
+        region_codes=counties or prefectures,
+        authority=clean(values.get("authority")),
+        announcement_no=clean(values.get("announcement_no")),
+        approval_date=approval,
+        approval_date_text=approval_text,
+        applicant=clean(values.get("applicant_or_holder")),
+        registration_no=clean(values.get("registration_no")),
+        nice_class=nice,
+        confidence=confidence,
+        source_url=clean(values.get("source_url")),
+        notes="\n".join(n for n in notes if n) or None,
+    )
+
+
+class GIListImporter:
+    name = "gi_list"
+    record_types = ("gi",)
+
+    def sniff(self, head: bytes, name: str) -> int:
+        for row in head_rows(head)[:3]:
+            cols = {normalise_header(c) for c in row}
+            if {"namezh", "gitype"} <= cols:
+                known = len(cols & {normalise_header(c) for c in COLUMNS})
+                return 70 + min(25, known)
+        return 0
+
+    def parse(self, source: Source, options: dict[str, Any]) -> ItemStream:
+        seen: dict[str, int | None] = {}
+        for item in iter_rows(source, required=REQUIRED, aliases={c: c for c in COLUMNS}):
+            if isinstance(item, Rejection):
+                yield item
+                continue
+            try:
+                record = row_to_record(item.values)
+            except RecordError as err:
+                loc = item.locator
+                yield Rejection(Locator(loc.file, loc.record, loc.line, item.cell_of(err.field or "")), err.code,
+                                err.field, err.params, item.raw)
+                continue
+            key = record.natural_key()
+            if key in seen:
+                yield Rejection(item.locator, "duplicate_key", None, {"key": key, "first": seen[key]}, item.raw)
+                continue
+            seen[key] = item.locator.record
+            record.locator, record.raw = item.locator, item.raw
+            yield record
+
+
+gi_list = register(GIListImporter())

@@ -1,0 +1,837 @@
+"""Read-only queries over the hub, shared by the web pages, the JSON API and the CLI.
+
+Every function takes a Session and returns plain data (dicts, lists, dates); none commits.
+Lists are bounded and paged by keyset (an opaque `after` token), never by OFFSET.
+
+Privacy: `record_detail`, `list_records` and `entity_detail` take `masked`; with `masked=True`
+(the default, used for anonymous visitors) personal data is withheld — see `MASKING_POLICY`.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import (
+    Integer, and_, case, cast, exists, extract, false, func, literal, literal_column, or_, select, true, union_all,
+)
+from sqlalchemy.orm import Session, aliased
+
+from xjip.hub import models as m
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+MAX_QUERY_TEXT = 100
+XPCC_NODE = "659000"  # statistical pseudo-node "自治区直辖县级行政区划" above the XPCC cities
+UNRESOLVED = "none"
+OUTSIDE = "other"
+MISSING_KINDS = ("title", "date", "party", "place")
+
+
+class UnknownRecordType(LookupError):
+    pass
+
+
+class BadPageToken(ValueError):
+    pass
+
+
+# --- record types --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TypeSpec:
+    """How one right table is listed, counted and searched."""
+
+    name: str
+    model: type[m.Base]
+    date: str  # the column that gives the record's year (application / filing / registration)
+    title: str  # what names the record
+    number: str | None  # the official number shown first
+    party: str | None  # the applicant / owner column
+    entity: str | None  # the owner's entity id column
+    status: str | None = None
+    kind: str | None = None  # sub-type column (patent type, mark kind, GI system…)
+    search: tuple[str, ...] = ()
+    columns: tuple[str, ...] = ()  # listing columns, after number/title
+    address: tuple[tuple[str, str], ...] = ()  # (address column, name column whose holder it belongs to)
+    amounts: tuple[str, ...] = ()
+
+
+TYPES: dict[str, TypeSpec] = {
+    "patent": TypeSpec("patent", m.Patent, "app_date", "title", "app_number", "first_applicant",
+                       "first_applicant_entity_id", status="status", kind="patent_type",
+                       search=("title", "app_number", "pub_number", "grant_number", "first_applicant"),
+                       columns=("first_applicant", "patent_type", "app_date", "status")),
+    "trademark": TypeSpec("trademark", m.Trademark, "app_date", "word_element", "app_number", "owner_name",
+                          "owner_entity_id", status="status", kind="mark_kind",
+                          search=("word_element", "app_number", "reg_number", "owner_name"),
+                          columns=("reg_number", "nice_classes", "owner_name", "app_date", "status"),
+                          address=(("owner_address", "owner_name"),)),
+    "gi": TypeSpec("gi", m.GeographicalIndication, "approval_date", "name", "registration_no", "applicant",
+                   "applicant_entity_id", status="status", kind="gi_system",
+                   search=("name", "applicant", "protected_area_text", "announcement_no"),
+                   columns=("gi_system", "category", "applicant", "approval_date", "status", "confidence")),
+    "gi_mark_user": TypeSpec("gi_mark_user", m.GIMarkUser, "approved_date", "user_name", "credit_code", "user_name",
+                             "entity_id", search=("user_name", "gi_name", "credit_code"),
+                             columns=("gi_name", "approved_date", "revoked_date"),
+                             address=(("address", "user_name"),)),
+    "copyright": TypeSpec("copyright", m.Copyright, "reg_date", "title", "key", "owner_name", "owner_entity_id",
+                          kind="kind", search=("title", "key", "owner_name"),
+                          columns=("kind", "category", "owner_name", "reg_date"),
+                          address=(("owner_address", "owner_name"),)),
+    "plant_variety": TypeSpec("plant_variety", m.PlantVariety, "app_date", "name", "key", "applicant",
+                              "applicant_entity_id", status="status",
+                              search=("name", "species", "applicant", "key", "grant_number"),
+                              columns=("species", "applicant", "app_date", "grant_number", "status"),
+                              address=(("applicant_address", "applicant"),)),
+    "transaction": TypeSpec("transaction", m.RightTransaction, "date", "right_number", "record_number", "to_party",
+                            "to_entity_id", kind="kind",
+                            search=("right_number", "record_number", "from_party", "to_party"),
+                            columns=("kind", "right_type", "from_party", "to_party", "date", "amount_wan"),
+                            address=(("to_address", "to_party"),), amounts=("amount_wan",)),
+    "pledge": TypeSpec("pledge", m.Pledge, "reg_date", "key", None, "pledgor", "pledgor_entity_id",
+                       status="status", search=("key", "pledgor", "pledgee"),
+                       columns=("right_type", "pledgor", "pledgee", "reg_date", "amount_wan", "status"),
+                       address=(("pledgor_address", "pledgor"),), amounts=("amount_wan",)),
+    "case": TypeSpec("case", m.EnforcementCase, "accepted_date", "cause", "key", "authority", None,
+                     kind="kind", search=("key", "cause", "authority"),
+                     columns=("kind", "right_type", "authority", "accepted_date", "closed_date")),
+    "institution": TypeSpec("institution", m.Institution, "established_date", "name", "credit_code", "name",
+                            "entity_id", kind="kind", search=("name", "credit_code", "licence_number", "address"),
+                            columns=("kind", "address", "established_date")),
+}
+
+
+def spec_for(record_type: str) -> TypeSpec:
+    try:
+        return TYPES[record_type]
+    except KeyError:
+        raise UnknownRecordType(record_type) from None
+
+
+# --- privacy --------------------------------------------------------------------------------
+
+MASKING_POLICY = {
+    "always_public": "Names of applicants, owners, inventors, breeders, authors, agents and agencies, numbers, titles, "
+                     "classes, dates and statuses: all are printed in the official gazettes and registers.",
+    "masked_for_public": [
+        "Addresses of natural persons (patent parties, trademark/copyright owners, plant-variety applicants, "
+        "licensees, pledgors, GI special-mark users): only the place (prefecture/county) is shown.",
+        "Phone and contact person of institutions.",
+        "Contract amounts of transactions and pledges (aggregates stay public).",
+        "Enforcement cases: names of natural-person parties become surname + 某, the case address is hidden "
+        "(最高人民法院关于人民法院在互联网公布裁判文书的规定, 法释〔2016〕19号, art. 8 and 10).",
+        "Raw source records (they carry the unmasked fields) and the internal import job id.",
+    ],
+    "who_sees_everything": "Any logged-in account (viewer, staff, admin).",
+}
+
+_ORG_MARKERS_ZH = ("公司", "集团", "大学", "学院", "学校", "研究", "中心", "医院", "协会", "学会", "委员会", "政府",
+                   "办公室", "合作社", "事务所", "农场", "牧场", "商行", "商店", "银行", "有限", "股份", "企业", "工作室",
+                   "基地", "联社", "管委会", "部队", "团场", "兵团", "实验室", "试验站", "科技", "电站")
+# One-character endings (厂, 所, 院…) also occur in personal names: they count only on longer names.
+_ORG_ENDINGS_ZH = ("厂", "局", "站", "所", "院", "社", "会", "馆", "队", "处", "部", "店", "行", "场", "厅", "师", "室", "团")
+_ORG_MARKERS_EN = re.compile(
+    r"\b(co|corp|corporation|company|ltd|limited|inc|llc|gmbh|ag|sa|bv|plc|kg|university|univ|institute|academy|"
+    r"college|school|group|center|centre|laboratory|labs?|foundation|association|hospital|office|ministry|"
+    r"government|bank|station|bureau|cooperative|council|society|farm|factory|trust|partnership)\b", re.I)
+
+
+def is_individual(name: str | None, kind: str | None = None) -> bool:
+    """Is this party a natural person? The entity kind decides when known; otherwise a name without any
+    organisation marker counts as a person (masking too much is the safe error)."""
+    if kind:
+        return kind == "individual"
+    if not name or not name.strip():
+        return False
+    text = name.strip()
+    if text.lower() == "individual":
+        return True
+    if re.search(r"[\u4e00-\u9fff]", text):
+        if any(marker in text for marker in _ORG_MARKERS_ZH):
+            return False
+        return not (len(text) >= 4 and "·" not in text and text.endswith(_ORG_ENDINGS_ZH))
+    return not _ORG_MARKERS_EN.search(text)
+
+
+def mask_person_name(name: str | None) -> str | None:
+    """张三 → 张某; 阿不都·热合曼 → 阿不都·某; Latin names → initial + '.'"""
+    if not name:
+        return name
+    text = name.strip()
+    if re.search(r"[\u4e00-\u9fff]", text):
+        head = text.split("·")[0] if "·" in text else text[0]
+        return f"{head}{'·' if '·' in text else ''}某"
+    return text[0].upper() + "."
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+def _col(model: type[m.Base], name: str) -> Any:
+    return getattr(model, name)
+
+
+def _year_expr(column: Any) -> Any:
+    return cast(extract("year", column), Integer)
+
+
+def _bucket_expr(prefecture: Any, county: Any, province: Any = None) -> Any:
+    """The prefecture-level bucket a record is counted in: XPCC cities count as themselves; a patent
+    with no prefecture but another province's code (国省代码) counts as outside Xinjiang."""
+    # Literals, not bound parameters: PostgreSQL must see the same expression in SELECT and GROUP BY.
+    node = literal_column(f"'{XPCC_NODE}'")
+    whens = [(prefecture == node, func.coalesce(county, node))]
+    if province is not None:
+        whens.append((and_(prefecture.is_(None), province.is_not(None), province != literal_column("'65'")),
+                      literal_column(f"'{OUTSIDE}'")))
+    return case(*whens, else_=prefecture)
+
+
+def _spec_bucket(spec: TypeSpec) -> Any:
+    model = spec.model
+    return _bucket_expr(model.prefecture_code, model.county_code,
+                        model.province_code if spec.name == "patent" else None)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _iso(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+@dataclass
+class RegionInfo:
+    code: str
+    name: str
+    level: int
+    parent_code: str | None
+    is_xpcc: bool
+    xpcc_division: str | None
+    administered_by: str | None
+    unit_type: str | None
+
+
+def region_index(session: Session) -> dict[str, RegionInfo]:
+    """Current GB/T 2260 units by code (a retired code keeps its last name)."""
+    rows = session.execute(select(m.Region).order_by(m.Region.valid_to.is_(None), m.Region.valid_from)).scalars()
+    index: dict[str, RegionInfo] = {}
+    for r in rows:  # later rows (current ones last) overwrite older names
+        index[r.code] = RegionInfo(r.code, r.name_zh, r.level, r.parent_code, bool(r.is_xpcc), r.xpcc_division,
+                                   r.administered_by, r.unit_type_zh)
+    return index
+
+
+def _place(regions: dict[str, RegionInfo], region_code: str | None, prefecture: str | None,
+           county: str | None) -> dict[str, Any]:
+    def name(code: str | None) -> str | None:
+        return regions[code].name if code and code in regions else None
+
+    return {"region_code": region_code, "prefecture_code": prefecture, "prefecture": name(prefecture),
+            "county_code": county, "county": name(county), "region": name((region_code or "")[:6] or None)}
+
+
+# --- overview --------------------------------------------------------------------------------
+
+def _gi_buckets() -> Any:
+    """(gi_id, bucket) pairs: a GI counts in every prefecture of its protected area (an XPCC city as
+    itself; the bare XPCC node only when no XPCC city is named); a GI without area rows counts where
+    its own place is."""
+    node = literal_column(f"'{XPCC_NODE}'")
+    other = aliased(m.GIArea)
+    names_xpcc_city = exists().where(other.gi_id == m.GIArea.gi_id, other.region_code.like("6590%"),
+                                     other.region_code != node)
+    area = (select(m.GIArea.gi_id.label("gi_id"),
+                   case((m.GIArea.prefecture_code == node, m.GIArea.region_code),
+                        else_=m.GIArea.prefecture_code).label("bucket"))
+            .where(~and_(m.GIArea.region_code == node, names_xpcc_city)))
+    no_area = ~exists().where(m.GIArea.gi_id == m.GeographicalIndication.id)
+    own = select(m.GeographicalIndication.id.label("gi_id"),
+                 _bucket_expr(m.GeographicalIndication.prefecture_code,
+                              m.GeographicalIndication.county_code).label("bucket")).where(no_area)
+    return union_all(area, own).subquery("gi_bucket")
+
+
+def _bucket_rows(session: Session, spec: TypeSpec) -> list[tuple[str | None, int]]:
+    if spec.name == "gi":
+        sub = _gi_buckets()
+        stmt = select(sub.c.bucket, func.count(func.distinct(sub.c.gi_id))).group_by(sub.c.bucket)
+    else:
+        bucket = _spec_bucket(spec)
+        stmt = select(bucket, func.count()).select_from(spec.model).group_by(bucket)
+    return [(code, int(n)) for code, n in session.execute(stmt)]
+
+
+def _classify(code: str | None, regions: dict[str, RegionInfo]) -> str:
+    if code is None:
+        return UNRESOLVED
+    if not code.startswith("65"):
+        return OUTSIDE
+    return code
+
+
+def overview(session: Session) -> dict[str, Any]:
+    """Counts by right type, year, prefecture and status, and data-quality figures per type.
+
+    >>> overview(session)["by_type"][0]
+    {'record_type': 'patent', 'total': 58, 'real': 58, 'synthetic': 0}
+    """
+    regions = region_index(session)
+    by_type, quality, by_year, by_status = [], [], {}, {}
+    prefecture_counts: dict[str, dict[str, int]] = {}
+    for name, spec in TYPES.items():
+        model = spec.model
+        date_col, title_col = _col(model, spec.date), _col(model, spec.title)
+        party = _col(model, spec.party) if spec.party else None
+        row = session.execute(select(
+            func.count(),
+            func.sum(case((model.is_synthetic == true(), 1), else_=0)),
+            func.sum(case((or_(title_col.is_(None), title_col == ""), 1), else_=0)),
+            func.sum(case((date_col.is_(None), 1), else_=0)),
+            func.sum(case((or_(party.is_(None), party == ""), 1), else_=0)) if party is not None else literal(None),
+        ).select_from(model)).one()
+        total, synthetic = int(row[0] or 0), int(row[1] or 0)
+        by_type.append({"record_type": name, "total": total, "real": total - synthetic, "synthetic": synthetic})
+        unplaced = session.scalar(select(func.count()).select_from(model)
+                                  .where(_place_condition(spec, UNRESOLVED))) or 0
+        quality.append({"record_type": name, "total": total, "real": total - synthetic, "synthetic": synthetic,
+                        "unplaced": int(unplaced), "missing_title": int(row[2] or 0), "missing_date": int(row[3] or 0),
+                        "missing_party": None if row[4] is None else int(row[4])})
+        year = _year_expr(date_col)
+        by_year[name] = [{"year": int(y), "count": int(n)} for y, n in session.execute(
+            select(year, func.count()).where(date_col.is_not(None)).group_by(year).order_by(year))]
+        if spec.status:
+            status_col = _col(model, spec.status)
+            by_status[name] = [{"status": s, "count": int(n)} for s, n in session.execute(
+                select(status_col, func.count()).group_by(status_col).order_by(func.count().desc()))]
+        for code, n in _bucket_rows(session, spec):
+            bucket = _classify(code, regions)
+            prefecture_counts.setdefault(bucket, {})
+            prefecture_counts[bucket][name] = prefecture_counts[bucket].get(name, 0) + n
+    return {
+        "record_types": list(TYPES),
+        "by_type": by_type,
+        "total": sum(t["total"] for t in by_type),
+        "by_year": by_year,
+        "years": sorted({y["year"] for rows in by_year.values() for y in rows}),
+        "by_prefecture": _prefecture_table(prefecture_counts, regions),
+        "by_status": by_status,
+        "quality": quality,
+    }
+
+
+def _prefecture_table(counts: dict[str, dict[str, int]], regions: dict[str, RegionInfo]) -> list[dict[str, Any]]:
+    """Every prefecture of the gazetteer (zeros included), each XPCC city, then 'other' and 'unresolved'."""
+    codes = {c for c, r in regions.items() if r.level == 2 and c != XPCC_NODE}
+    codes |= {c for c, r in regions.items() if r.is_xpcc and r.level == 3}
+    codes |= {c for c in counts if c not in (UNRESOLVED, OUTSIDE)}
+    rows = []
+    for code in sorted(codes):
+        info = regions.get(code)
+        kind = ("xpcc_node" if code == XPCC_NODE else "xpcc_city" if (info and info.is_xpcc) or code.startswith("6590")
+                else "prefecture")
+        rows.append({"code": code, "name": info.name if info else code, "kind": kind,
+                     "xpcc_division": info.xpcc_division if info else None,
+                     "administered_by": info.administered_by if info else None,
+                     "counts": counts.get(code, {}), "total": sum(counts.get(code, {}).values())})
+    for code, kind in ((OUTSIDE, "other"), (UNRESOLVED, "unresolved")):
+        rows.append({"code": code, "name": None, "kind": kind, "xpcc_division": None, "administered_by": None,
+                     "counts": counts.get(code, {}), "total": sum(counts.get(code, {}).values())})
+    return rows
+
+
+# --- listing ---------------------------------------------------------------------------------
+
+@dataclass
+class RecordFilters:
+    year: int | None = None
+    prefecture: str | None = None  # a code, "none" (unresolved) or "other" (outside Xinjiang)
+    county: str | None = None
+    status: str | None = None
+    kind: str | None = None  # patent type, mark kind, GI system, copyright kind…
+    synthetic: bool | None = None
+    q: str | None = None
+    missing: str | None = None  # title | date | party | place
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_params(self) -> dict[str, Any]:
+        out = {k: v for k, v in (("year", self.year), ("prefecture", self.prefecture), ("county", self.county),
+                                 ("status", self.status), ("kind", self.kind), ("q", self.q),
+                                 ("missing", self.missing)) if v not in (None, "")}
+        if self.synthetic is not None:
+            out["synthetic"] = "true" if self.synthetic else "false"
+        return out
+
+
+def _place_condition(spec: TypeSpec, code: str) -> Any:
+    model = spec.model
+    if code == UNRESOLVED:
+        own = model.prefecture_code.is_(None)
+        if spec.name == "gi":
+            return and_(own, ~exists().where(m.GIArea.gi_id == model.id))
+        if spec.name == "patent":
+            return and_(own, or_(model.province_code.is_(None), model.province_code == "65"))
+        return own
+    if code == OUTSIDE:
+        outside = and_(model.prefecture_code.is_not(None), ~model.prefecture_code.like("65%"))
+        if spec.name == "patent":
+            outside = or_(outside, and_(model.prefecture_code.is_(None), model.province_code.is_not(None),
+                                        model.province_code != "65"))
+        return outside
+    if code.startswith("6590") and code != XPCC_NODE:  # an XPCC city
+        own = or_(model.prefecture_code == code, model.county_code == code)
+        area = exists().where(m.GIArea.gi_id == model.id, m.GIArea.region_code == code)
+    else:
+        own = model.prefecture_code == code
+        area = exists().where(m.GIArea.gi_id == model.id, m.GIArea.prefecture_code == code)
+    if spec.name == "gi":
+        return or_(area, and_(own, ~exists().where(m.GIArea.gi_id == model.id)))
+    return own
+
+
+def _conditions(spec: TypeSpec, f: RecordFilters) -> list[Any]:
+    model = spec.model
+    conds: list[Any] = []
+    date_col = _col(model, spec.date)
+    if f.year is not None:
+        conds += [date_col >= dt.date(f.year, 1, 1), date_col < dt.date(f.year + 1, 1, 1)]
+    if f.prefecture:
+        conds.append(_place_condition(spec, f.prefecture))
+    if f.county:
+        county = or_(model.county_code == f.county, model.region_code.like(_like_escape(f.county) + "%", escape="\\"))
+        if spec.name == "gi":
+            county = or_(county, exists().where(m.GIArea.gi_id == model.id, m.GIArea.region_code == f.county))
+        conds.append(county)
+    if f.status and spec.status:
+        conds.append(_col(model, spec.status) == f.status)
+    if f.kind and spec.kind:
+        conds.append(_col(model, spec.kind) == f.kind)
+    if f.synthetic is not None:
+        conds.append(model.is_synthetic == (true() if f.synthetic else false()))
+    if f.q:
+        pattern = "%" + _like_escape(f.q.strip()[:MAX_QUERY_TEXT]) + "%"
+        conds.append(or_(*[_col(model, c).like(pattern, escape="\\") for c in spec.search]))
+    if f.missing:
+        if f.missing == "title":
+            conds.append(or_(_col(model, spec.title).is_(None), _col(model, spec.title) == ""))
+        elif f.missing == "date":
+            conds.append(date_col.is_(None))
+        elif f.missing == "party" and spec.party:
+            conds.append(or_(_col(model, spec.party).is_(None), _col(model, spec.party) == ""))
+        elif f.missing == "place":
+            conds.append(_place_condition(spec, UNRESOLVED))
+        elif f.missing not in MISSING_KINDS:
+            raise ValueError(f"missing={f.missing}")
+    return conds
+
+
+def encode_token(record_type: str, date: Any, row_id: int) -> str:
+    raw = json.dumps({"t": record_type, "d": _iso(date), "i": row_id}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_token(record_type: str, token: str) -> tuple[dt.date | None, int]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if data["t"] != record_type or not isinstance(data["i"], int):
+            raise ValueError("type")
+        date = dt.date.fromisoformat(data["d"]) if data["d"] is not None else None
+        return date, data["i"]
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        raise BadPageToken(token[:40]) from exc
+
+
+def _bounded(page_size: int | None) -> int:
+    if page_size is None:
+        return DEFAULT_PAGE_SIZE
+    return max(1, min(int(page_size), MAX_PAGE_SIZE))
+
+
+def list_records(session: Session, record_type: str, filters: RecordFilters | None = None,
+                 page_size: int | None = DEFAULT_PAGE_SIZE, after: str | None = None, *,
+                 masked: bool = True) -> dict[str, Any]:
+    """One page of records, newest date first (records without a date last), with the total matching.
+
+    `after` is the `next` token of the previous page; tokens are opaque and tied to the record type."""
+    spec = spec_for(record_type)
+    filters = filters or RecordFilters()
+    size = _bounded(page_size)
+    model = spec.model
+    date_col = _col(model, spec.date)
+    conds = _conditions(spec, filters)
+    total = session.scalar(select(func.count()).select_from(model).where(*conds)) or 0
+    page_conds = list(conds)
+    if after:
+        after_date, after_id = decode_token(record_type, after)
+        if after_date is None:
+            page_conds.append(and_(date_col.is_(None), model.id < after_id))
+        else:
+            page_conds.append(or_(date_col < after_date, and_(date_col == after_date, model.id < after_id),
+                                  date_col.is_(None)))
+    names = ["id", spec.date, spec.title, *([spec.number] if spec.number else []), *spec.columns,
+             "is_synthetic", "region_code", "prefecture_code", "county_code"]
+    names = list(dict.fromkeys(names))
+    stmt = (select(*[_col(model, n) for n in names]).where(*page_conds)
+            .order_by(date_col.desc().nulls_last(), model.id.desc()).limit(size + 1))
+    rows = session.execute(stmt).all()
+    regions = region_index(session)
+    items = []
+    for row in rows[:size]:
+        item = dict(zip(names, row))
+        item["place"] = _place(regions, item.pop("region_code"), item.pop("prefecture_code"), item.pop("county_code"))
+        item["masked"] = []
+        if masked:
+            for amount in spec.amounts:
+                if amount in item and item[amount] is not None:
+                    item[amount] = None
+                    item["masked"].append(amount)
+        items.append(item)
+    next_token = None
+    if len(rows) > size:
+        last = rows[size - 1]
+        next_token = encode_token(record_type, last[names.index(spec.date)], last[0])
+    return {"record_type": record_type, "total": int(total), "page_size": size, "items": items, "next": next_token,
+            "filters": filters.as_params(), "columns": [c for c in names if c not in
+                                                         ("id", "is_synthetic", "region_code", "prefecture_code",
+                                                          "county_code")]}
+
+
+# --- detail ----------------------------------------------------------------------------------
+
+def _row_dict(row: m.Base) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in row.__mapper__.column_attrs}
+
+
+def _entity_kinds(session: Session, ids: set[int]) -> dict[int, str | None]:
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    return dict(session.execute(select(m.Entity.id, m.Entity.kind).where(m.Entity.id.in_(ids))).all())
+
+
+def _mask_fields(spec: TypeSpec, data: dict[str, Any], kinds: dict[int, str | None]) -> list[str]:
+    masked = []
+    owner_kind = kinds.get(data.get(spec.entity)) if spec.entity else None
+    for address, name_col in spec.address:
+        if data.get(address) and is_individual(data.get(name_col), owner_kind):
+            data[address] = None
+            masked.append(address)
+    for amount in spec.amounts:
+        if data.get(amount) is not None:
+            data[amount] = None
+            masked.append(amount)
+    if spec.name == "institution":
+        for key in ("phone", "contact"):
+            if data.get(key):
+                data[key] = None
+                masked.append(key)
+    if spec.name == "case":
+        for key in ("plaintiffs", "defendants"):
+            people = data.get(key) or []
+            cleaned = [mask_person_name(p) if isinstance(p, str) and is_individual(p) else p for p in people]
+            if cleaned != people:
+                data[key] = cleaned
+                masked.append(key)
+        if data.get("address"):
+            data["address"] = None
+            masked.append("address")
+    if data.get("import_job_id") is not None:
+        data["import_job_id"] = None
+        masked.append("import_job_id")
+    return masked
+
+
+def _sources(session: Session, record_type: str, key: str, masked: bool) -> list[dict[str, Any]]:
+    rows = session.execute(select(m.SourceRecord).where(
+        m.SourceRecord.record_type == record_type, m.SourceRecord.record_key == key)
+        .order_by(m.SourceRecord.imported_at.desc(), m.SourceRecord.id.desc()).limit(50)).scalars()
+    out = []
+    for s in rows:
+        item = {"source": s.source, "source_format": s.source_format, "locator": s.locator, "licence": s.licence,
+                "content_hash": s.content_hash, "imported_at": s.imported_at, "is_synthetic": s.is_synthetic,
+                "import_job_id": None if masked else s.import_job_id, "raw": None if masked else s.raw}
+        out.append(item)
+    return out
+
+
+def record_detail(session: Session, record_type: str, record_id: int, *, masked: bool = True,
+                  text_limit: int = 20000) -> dict[str, Any] | None:
+    """Everything known about one record: its fields, place, related rows and raw source records."""
+    spec = spec_for(record_type)
+    row = session.get(spec.model, record_id)
+    if row is None:
+        return None
+    regions = region_index(session)
+    data = _row_dict(row)
+    related: dict[str, Any] = {}
+    entity_ids = {data.get(spec.entity)} if spec.entity else set()
+    if record_type == "patent":
+        parties = session.execute(select(m.PatentParty).where(m.PatentParty.patent_id == row.id)
+                                  .order_by(m.PatentParty.role, m.PatentParty.seq)).scalars().all()
+        entity_ids |= {p.entity_id for p in parties}
+    kinds = _entity_kinds(session, {i for i in entity_ids if i})
+    masked_fields = _mask_fields(spec, data, kinds) if masked else []
+    if record_type == "patent":
+        party_rows = []
+        for p in parties:
+            item = _row_dict(p)
+            item["place"] = _place(regions, p.region_code, p.prefecture_code, p.county_code)
+            item["masked"] = []
+            if masked and p.address and is_individual(p.name, kinds.get(p.entity_id)):
+                item["address"] = None
+                item["masked"].append("address")
+            party_rows.append(item)
+        related["parties"] = party_rows
+        related["events"] = [_row_dict(e) for e in session.execute(
+            select(m.PatentEvent).where(m.PatentEvent.patent_id == row.id)
+            .order_by(m.PatentEvent.event_date.nulls_last(), m.PatentEvent.id).limit(500)).scalars()]
+        related["family"] = [_row_dict(f) for f in session.execute(
+            select(m.PatentFamilyMember).where(m.PatentFamilyMember.patent_id == row.id)
+            .order_by(m.PatentFamilyMember.country, m.PatentFamilyMember.number).limit(500)).scalars()]
+        text = session.get(m.PatentText, row.id)
+        if text is not None:
+            description = text.description or ""
+            related["text"] = {"claims": text.claims or [], "description": description[:text_limit],
+                               "description_truncated": len(description) > text_limit,
+                               "description_length": len(description)}
+        else:
+            related["text"] = None
+    elif record_type == "gi":
+        areas = session.execute(select(m.GIArea).where(m.GIArea.gi_id == row.id)
+                                .order_by(m.GIArea.region_code)).scalars()
+        related["areas"] = [{"region_code": a.region_code, "prefecture_code": a.prefecture_code,
+                             "name": regions[a.region_code].name if a.region_code in regions else None,
+                             "prefecture": regions[a.prefecture_code].name if a.prefecture_code in regions else None}
+                            for a in areas]
+        related["mark_users"] = [{"id": u.id, "user_name": u.user_name, "approved_date": u.approved_date,
+                                  "revoked_date": u.revoked_date} for u in session.execute(
+            select(m.GIMarkUser).where(m.GIMarkUser.gi_id == row.id).order_by(m.GIMarkUser.id).limit(200)).scalars()]
+    elif record_type == "gi_mark_user" and row.gi_id:
+        gi = session.get(m.GeographicalIndication, row.gi_id)
+        related["gi"] = {"id": gi.id, "name": gi.name, "gi_system": gi.gi_system} if gi else None
+    owner_id = data.get(spec.entity) if spec.entity else None
+    if spec.entity:
+        owner = session.get(m.Entity, owner_id) if owner_id else None
+        related["owner_entity"] = {"id": owner.id, "name": owner.name, "kind": owner.kind} if owner else None
+    return {
+        "record_type": record_type,
+        "id": row.id,
+        "number": data.get(spec.number) if spec.number else None,
+        "title": data.get(spec.title),
+        "fields": data,
+        "masked": masked_fields,
+        "place": _place(regions, row.region_code, row.prefecture_code, row.county_code),
+        "related": related,
+        "sources": _sources(session, record_type, row.key, masked),
+    }
+
+
+# --- entities --------------------------------------------------------------------------------
+
+def _entity_right_filter(spec: TypeSpec, entity_id: int) -> Any:
+    cond = _col(spec.model, spec.entity) == entity_id
+    if spec.name == "patent":
+        cond = or_(cond, spec.model.id.in_(select(m.PatentParty.patent_id).where(m.PatentParty.entity_id == entity_id)))
+    return cond
+
+
+def entity_detail(session: Session, entity_id: int, *, per_type: int = 20, masked: bool = True) -> dict[str, Any] | None:
+    """An owner with its aliases and the rights it holds (count and the first `per_type` per type)."""
+    entity = session.get(m.Entity, entity_id)
+    if entity is None:
+        return None
+    regions = region_index(session)
+    aliases = session.execute(select(m.EntityAlias).where(m.EntityAlias.entity_id == entity.id)
+                              .order_by(m.EntityAlias.alias).limit(500)).scalars().all()
+    merged = session.execute(select(m.Entity.id, m.Entity.name).where(m.Entity.merged_into == entity.id)
+                             .order_by(m.Entity.id).limit(500)).all()
+    rights = []
+    for name, spec in TYPES.items():
+        if not spec.entity:
+            continue
+        cond = _entity_right_filter(spec, entity.id)
+        count = session.scalar(select(func.count()).select_from(spec.model).where(cond)) or 0
+        if not count:
+            continue
+        date_col = _col(spec.model, spec.date)
+        cols = [spec.model.id, _col(spec.model, spec.title), date_col]
+        if spec.number:
+            cols.append(_col(spec.model, spec.number))
+        items = [{"id": r[0], "title": r[1], "date": r[2], "number": r[3] if spec.number else None}
+                 for r in session.execute(select(*cols).where(cond)
+                                          .order_by(date_col.desc().nulls_last(), spec.model.id.desc()).limit(per_type))]
+        rights.append({"record_type": name, "count": int(count), "items": items})
+    return {
+        "id": entity.id, "name": entity.name, "kind": entity.kind, "country": entity.country,
+        "merged_into": entity.merged_into, "created_at": entity.created_at,
+        "place": _place(regions, entity.region_code, entity.prefecture_code, entity.county_code),
+        "aliases": [{"alias": a.alias, "source": a.source} for a in aliases],
+        "merged_entities": [{"id": i, "name": n} for i, n in merged],
+        "rights": rights,
+        "total_rights": sum(r["count"] for r in rights),
+    }
+
+
+def list_entities(session: Session, q: str | None = None, page_size: int | None = DEFAULT_PAGE_SIZE,
+                  after: str | None = None) -> dict[str, Any]:
+    """Owners by id (merged-away entities left out), optionally by a name or alias fragment."""
+    size = _bounded(page_size)
+    conds: list[Any] = [m.Entity.merged_into.is_(None)]
+    if q:
+        pattern = "%" + _like_escape(q.strip()[:MAX_QUERY_TEXT]) + "%"
+        conds.append(or_(m.Entity.name.like(pattern, escape="\\"),
+                         m.Entity.id.in_(select(m.EntityAlias.entity_id)
+                                         .where(m.EntityAlias.alias.like(pattern, escape="\\")))))
+    total = session.scalar(select(func.count()).select_from(m.Entity).where(*conds)) or 0
+    if after:
+        _, after_id = decode_token("entity", after)
+        conds.append(m.Entity.id > after_id)
+    rows = session.execute(select(m.Entity.id, m.Entity.name, m.Entity.kind, m.Entity.prefecture_code)
+                           .where(*conds).order_by(m.Entity.id).limit(size + 1)).all()
+    regions = region_index(session)
+    items = [{"id": r[0], "name": r[1], "kind": r[2], "prefecture_code": r[3],
+              "prefecture": regions[r[3]].name if r[3] in regions else None} for r in rows[:size]]
+    next_token = encode_token("entity", None, rows[size - 1][0]) if len(rows) > size else None
+    return {"total": int(total), "page_size": size, "items": items, "next": next_token, "q": q or None}
+
+
+# --- regions ---------------------------------------------------------------------------------
+
+def region_tree(session: Session) -> dict[str, Any]:
+    """Region → prefectures (and the XPCC node with its cities) → counties, with counts per type.
+
+    塔城/阿勒泰 keep their own codes and carry `administered_by` = 伊犁州 (654000)."""
+    regions = region_index(session)
+    by_pref: dict[str, dict[str, int]] = {}
+    by_county: dict[str, dict[str, int]] = {}
+    for name, spec in TYPES.items():
+        for code, n in _bucket_rows(session, spec):
+            key = _classify(code, regions)
+            by_pref.setdefault(key, {})[name] = by_pref.get(key, {}).get(name, 0) + n
+        if name == "gi":
+            stmt = select(m.GIArea.region_code, func.count(func.distinct(m.GIArea.gi_id))).group_by(m.GIArea.region_code)
+        else:
+            stmt = (select(spec.model.county_code, func.count()).where(spec.model.county_code.is_not(None))
+                    .group_by(spec.model.county_code))
+        for code, n in session.execute(stmt):
+            by_county.setdefault(code, {})[name] = by_county.get(code, {}).get(name, 0) + int(n)
+
+    def node(info: RegionInfo, counts: dict[str, int]) -> dict[str, Any]:
+        return {"code": info.code, "name": info.name, "level": info.level, "unit_type": info.unit_type,
+                "is_xpcc": info.is_xpcc, "xpcc_division": info.xpcc_division,
+                "administered_by": info.administered_by, "counts": counts, "total": sum(counts.values()),
+                "children": []}
+
+    root_info = next((r for r in regions.values() if r.level == 1), None)
+    prefectures = sorted((r for r in regions.values() if r.level == 2), key=lambda r: r.code)
+    counties = sorted((r for r in regions.values() if r.level == 3), key=lambda r: r.code)
+    pref_nodes = {}
+    for p in prefectures:
+        if p.code == XPCC_NODE:
+            cities = {c.code: by_pref.get(c.code, {}) for c in counties if c.parent_code == XPCC_NODE}
+            summed: dict[str, int] = {}
+            for counts in cities.values():
+                for k, v in counts.items():
+                    summed[k] = summed.get(k, 0) + v
+            pref_nodes[p.code] = node(p, summed)
+        else:
+            pref_nodes[p.code] = node(p, by_pref.get(p.code, {}))
+    for c in counties:
+        parent = pref_nodes.get(c.parent_code or "")
+        if parent is None:
+            continue
+        counts = by_pref.get(c.code, {}) if c.parent_code == XPCC_NODE else by_county.get(c.code, {})
+        parent["children"].append(node(c, counts))
+    children = [pref_nodes[c] for c in sorted(pref_nodes)]
+    root_counts: dict[str, int] = {}
+    for child in children:
+        for k, v in child["counts"].items():
+            root_counts[k] = root_counts.get(k, 0) + v
+    root = node(root_info, root_counts) if root_info else {"code": "650000", "name": None, "level": 1,
+                                                           "counts": root_counts, "total": sum(root_counts.values()),
+                                                           "children": []}
+    root["children"] = children
+    return {"root": root, "other": {"counts": by_pref.get(OUTSIDE, {}), "total": sum(by_pref.get(OUTSIDE, {}).values())},
+            "unresolved": {"counts": by_pref.get(UNRESOLVED, {}),
+                           "total": sum(by_pref.get(UNRESOLVED, {}).values())},
+            "record_types": list(TYPES)}
+
+
+# --- import jobs -----------------------------------------------------------------------------
+
+JOB_COUNTS = ("read_count", "inserted_count", "updated_count", "unchanged_count", "rejected_count",
+              "placed_count", "addressed_count")
+
+
+def job_summary(job: m.ImportJob) -> dict[str, Any]:
+    done, total = job.bytes_done or 0, job.bytes_total
+    percent = round(100.0 * done / total, 1) if total else (100.0 if job.status == "done" else None)
+    return {"id": job.id, "display_name": job.display_name, "format": job.format, "status": job.status,
+            "created_by": job.created_by, "created_at": job.created_at, "started_at": job.started_at,
+            "finished_at": job.finished_at, "heartbeat_at": job.heartbeat_at, "bytes_done": done,
+            "bytes_total": total, "percent": min(percent, 100.0) if percent is not None else None,
+            "finished": job.status in ("done", "failed", "interrupted"),
+            "counts": {k.removesuffix("_count"): getattr(job, k) or 0 for k in JOB_COUNTS},
+            "error": job.error}
+
+
+def list_jobs(session: Session, page_size: int | None = DEFAULT_PAGE_SIZE, after: str | None = None,
+              status: str | None = None) -> dict[str, Any]:
+    size = _bounded(page_size)
+    conds: list[Any] = []
+    if status:
+        conds.append(m.ImportJob.status == status)
+    total = session.scalar(select(func.count()).select_from(m.ImportJob).where(*conds)) or 0
+    if after:
+        _, after_id = decode_token("job", after)
+        conds.append(m.ImportJob.id < after_id)
+    jobs = session.execute(select(m.ImportJob).where(*conds).order_by(m.ImportJob.id.desc())
+                           .limit(size + 1)).scalars().all()
+    next_token = encode_token("job", None, jobs[size - 1].id) if len(jobs) > size else None
+    return {"total": int(total), "page_size": size, "items": [job_summary(j) for j in jobs[:size]], "next": next_token}
+
+
+def job_detail(session: Session, job_id: int, *, rejections: int = 100, after: str | None = None) -> dict[str, Any] | None:
+    """A job with its progress and one page of its rejected records."""
+    job = session.get(m.ImportJob, job_id)
+    if job is None:
+        return None
+    size = _bounded(rejections)
+    conds: list[Any] = [m.ImportRejection.job_id == job.id]
+    if after:
+        _, after_id = decode_token("rejection", after)
+        conds.append(m.ImportRejection.id > after_id)
+    rows = session.execute(select(m.ImportRejection).where(*conds).order_by(m.ImportRejection.id)
+                           .limit(size + 1)).scalars().all()
+    data = job_summary(job)
+    data["options"] = job.options
+    data["rejections"] = [{"id": r.id, "file": r.file, "record": r.record, "line": r.line, "cell": r.cell,
+                           "field": r.field, "code": r.code, "message_zh": r.message_zh, "message_en": r.message_en}
+                          for r in rows[:size]]
+    data["rejections_next"] = encode_token("rejection", None, rows[size - 1].id) if len(rows) > size else None
+    return data
+
+
+def filter_options(session: Session, record_type: str, limit: int = 100) -> dict[str, Any]:
+    """Choices for the filter form of a record list: places, statuses and kinds present."""
+    spec = spec_for(record_type)
+    regions = region_index(session)
+    places = [{"code": c, "name": r.name, "xpcc": r.is_xpcc} for c, r in sorted(regions.items())
+              if (r.level == 2 and c != XPCC_NODE) or (r.is_xpcc and r.level == 3)]
+
+    def distinct(column_name: str | None) -> list[str]:
+        if not column_name:
+            return []
+        column = _col(spec.model, column_name)
+        return [v for (v,) in session.execute(select(column).where(column.is_not(None)).distinct()
+                                              .order_by(column).limit(limit))]
+
+    return {"places": places, "statuses": distinct(spec.status), "kinds": distinct(spec.kind)}

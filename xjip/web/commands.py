@@ -1,0 +1,148 @@
+"""`xjip serve`, `xjip stats`, `xjip user add|list|passwd`."""
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from xjip.cli import emit, format_option
+from xjip.i18n import t
+
+
+def _lang(ctx: click.Context) -> str:
+    return ctx.obj.settings.default_language
+
+
+@click.command()
+@click.option("--host", help="Address to bind (default: settings.host)")
+@click.option("--port", type=int, help="Port to bind (default: settings.port)")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Run the web platform (uvicorn) / 启动网站服务."""
+    import uvicorn
+
+    from xjip.app import create_app
+
+    settings = ctx.obj.settings
+    host, port = host or settings.host, port or settings.port
+    click.echo(t("web.cli.serve.listening", _lang(ctx), host=host, port=port), err=True)
+    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, server_header=False)
+
+
+def _render_stats(lang: str):  # noqa: ANN202
+    def render(data: dict[str, Any]) -> None:
+        click.echo(f"{t('web.cli.stats.title', lang)} — {t('web.overview.total', lang)}: {data['total']:,}")
+        click.echo(f"\n{t('web.cli.stats.by_type', lang)}")
+        for row in data["by_type"]:
+            click.echo(f"  {t('web.type.' + row['record_type'], lang):<24} {row['total']:>9,}  "
+                       f"({t('web.quality.real', lang)} {row['real']:,} / {t('web.quality.synthetic', lang)} {row['synthetic']:,})")
+        click.echo(f"\n{t('web.cli.stats.by_prefecture', lang)}")
+        for row in data["by_prefecture"]:
+            if not row["total"]:
+                continue
+            name = row["name"] or t(f"web.place.{'other' if row['kind'] == 'other' else 'unresolved'}", lang)
+            counts = ", ".join(f"{t('web.type.' + k, lang)} {v:,}" for k, v in row["counts"].items() if v)
+            click.echo(f"  {row['code']:<7} {name:<20} {row['total']:>9,}  {counts}")
+        click.echo(f"\n{t('web.cli.stats.by_year', lang)}")
+        totals: dict[int, int] = {}
+        for rows in data["by_year"].values():
+            for y in rows:
+                totals[y["year"]] = totals.get(y["year"], 0) + y["count"]
+        for year in sorted(totals, reverse=True)[:30]:
+            click.echo(f"  {year}  {totals[year]:>9,}")
+        click.echo(f"\n{t('web.cli.stats.quality', lang)}")
+        for q in data["quality"]:
+            if q["total"]:
+                click.echo(f"  {t('web.type.' + q['record_type'], lang):<24} {t('web.quality.unplaced', lang)} {q['unplaced']:,} · "
+                           f"{t('web.quality.missing_title', lang)} {q['missing_title']:,} · "
+                           f"{t('web.quality.missing_date', lang)} {q['missing_date']:,} · "
+                           f"{t('web.quality.missing_party', lang)} {q['missing_party'] if q['missing_party'] is not None else '—'}")
+    return render
+
+
+@click.command()
+@format_option
+@click.pass_context
+def stats(ctx: click.Context, fmt: str) -> None:
+    """Counts by type, prefecture, year and data quality (the overview page's data) / 数据统计."""
+    from xjip.hub.queries import overview
+
+    with ctx.obj.store.session() as s:
+        data = overview(s)
+    emit(data, fmt, _render_stats(_lang(ctx)))
+
+
+@click.group()
+def user() -> None:
+    """Accounts of the web platform / 用户管理."""
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password / 密码", hide_input=True, confirmation_prompt=True)
+
+
+def _fail(exc: Any, lang: str) -> None:
+    from xjip.i18n import both
+
+    zh, en = both(f"web.error.{exc.code}", **exc.params)
+    raise click.ClickException(f"{zh} / {en}")
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["viewer", "staff", "admin"]), default="viewer", show_default=True)
+@click.option("--display-name", help="Shown name / 显示名称")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin")
+@click.pass_context
+def user_add(ctx: click.Context, username: str, role: str, display_name: str | None, password_stdin: bool) -> None:
+    """Create an account / 新建用户."""
+    from xjip.web.auth import UserError, create_user
+
+    password = _read_password(password_stdin)
+    try:
+        with ctx.obj.store.session() as s:
+            create_user(s, username, password, role, display_name=display_name, actor="cli")
+    except UserError as exc:
+        _fail(exc, _lang(ctx))
+    click.echo(t("web.cli.user.created", _lang(ctx), username=username, role=role))
+
+
+@user.command("list")
+@format_option
+@click.pass_context
+def user_list(ctx: click.Context, fmt: str) -> None:
+    """List accounts / 用户列表."""
+    from xjip.web.auth import list_users
+
+    with ctx.obj.store.session() as s:
+        users = list_users(s)
+
+    def render(rows: list[dict[str, Any]]) -> None:
+        for u in rows:
+            state = "" if u["active"] else " (disabled/停用)"
+            click.echo(f"{u['username']:<24} {u['role']:<8} {u['display_name'] or ''}{state}")
+
+    emit(users, fmt, render)
+
+
+@user.command("passwd")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from the first line of stdin")
+@click.pass_context
+def user_passwd(ctx: click.Context, username: str, password_stdin: bool) -> None:
+    """Set an account's password / 修改密码."""
+    from xjip.web.auth import UserError, set_password
+
+    password = _read_password(password_stdin)
+    try:
+        with ctx.obj.store.session() as s:
+            set_password(s, username, password, actor="cli")
+    except UserError as exc:
+        _fail(exc, _lang(ctx))
+    click.echo(t("web.cli.user.password_set", _lang(ctx), username=username))
+
+
+commands = [serve, stats, user]

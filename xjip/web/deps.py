@@ -1,0 +1,109 @@
+"""Request-level helpers used by every route: the store, the logged-in account, roles, language, CSRF."""
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Callable
+from urllib.parse import urlsplit
+
+from fastapi import Request
+
+from xjip.hub import models as m
+from xjip.hub.store import Store
+from xjip.settings import Settings
+from xjip.web.auth import ROLE_RANK, Principal
+from xjip.web.errors import ApiError
+
+SESSION_USER = "uid"
+SESSION_CSRF = "csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+
+
+def get_store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def lang(request: Request) -> str:
+    return getattr(request.state, "lang", "zh")
+
+
+def current_user(request: Request) -> Principal | None:
+    """The account of this request's session, re-read from the database (a disabled account is out at once)."""
+    if hasattr(request.state, "principal"):
+        return request.state.principal
+    principal = None
+    uid = request.session.get(SESSION_USER)
+    if isinstance(uid, int):
+        with get_store(request).session() as s:
+            user = s.get(m.User, uid)
+            if user is not None and user.active:
+                principal = Principal(user.id, user.username, user.role, user.display_name)
+        if principal is None:
+            request.session.pop(SESSION_USER, None)
+    request.state.principal = principal
+    return principal
+
+
+def require(role: str) -> Callable[[Request], Principal]:
+    """Dependency: the account must hold `role` (or a higher one); 401 when not logged in, 403 otherwise."""
+    if role not in ROLE_RANK:
+        raise ValueError(role)
+
+    def dependency(request: Request) -> Principal:
+        user = current_user(request)
+        if user is None:
+            raise ApiError(401)
+        if not user.has(role):
+            raise ApiError(403, required=role)
+        return user
+
+    dependency.__name__ = f"require_{role}"
+    return dependency
+
+
+def sees_personal_data(request: Request) -> bool:
+    """Anonymous visitors get masked records; any account sees them whole."""
+    return current_user(request) is not None
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get(SESSION_CSRF)
+    if not isinstance(token, str) or len(token) < 20:
+        token = secrets.token_urlsafe(32)
+        request.session[SESSION_CSRF] = token
+    return token
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    if not origin or origin == "null":
+        return origin != "null"
+    parts = urlsplit(origin)
+    return parts.netloc == request.headers.get("host", request.url.netloc)
+
+
+async def verify_csrf(request: Request) -> None:
+    """Dependency for every state-changing route: the session's token must come back in the form
+    field `csrf_token` or the `X-CSRF-Token` header, and a cross-site Origin is refused."""
+    expected = request.session.get(SESSION_CSRF)
+    supplied = request.headers.get(CSRF_HEADER)
+    if not supplied:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            value = form.get(CSRF_FIELD)
+            supplied = value if isinstance(value, str) else None
+    if not expected or not supplied or not hmac.compare_digest(str(expected), supplied) or not _same_origin(request):
+        raise ApiError(403, "csrf")
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only local paths are followed after login (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target

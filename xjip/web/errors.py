@@ -1,0 +1,100 @@
+"""One error envelope for the JSON API, friendly pages for the browser.
+
+Every API error body is `{"error": {"code", "message_zh", "message_en", "detail"}}`; `code` is stable
+(its message is `web.error.<code>` in the catalogue). Pages get the same message in the page language.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from xjip.i18n import both, t
+
+log = logging.getLogger(__name__)
+
+STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+                409: "conflict", 413: "too_large", 422: "validation", 429: "rate_limited", 500: "internal",
+                503: "unavailable"}
+
+
+class ApiError(Exception):
+    """Raised by routes and dependencies; rendered as the envelope (API) or an error page (HTML)."""
+
+    def __init__(self, status: int, code: str | None = None, detail: Any = None, *, message_id: str | None = None,
+                 **params: Any):
+        self.status = status
+        self.code = code or STATUS_CODES.get(status, "error")
+        self.detail = detail
+        self.message_id = message_id or f"web.error.{self.code}"
+        self.params = params
+        super().__init__(f"{status} {self.code}")
+
+    def messages(self) -> tuple[str, str]:
+        return both(self.message_id, **self.params)
+
+
+def envelope(error: ApiError) -> dict[str, Any]:
+    zh, en = error.messages()
+    return {"error": {"code": error.code, "message_zh": zh, "message_en": en, "detail": error.detail}}
+
+
+def wants_json(request: Request) -> bool:
+    if request.url.path.startswith("/api/") or request.url.path == "/openapi.json":
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
+def error_response(request: Request, error: ApiError) -> Response:
+    headers = {"Cache-Control": "no-store"}
+    if wants_json(request):
+        return JSONResponse(envelope(error), status_code=error.status, headers=headers)
+    if error.status == 401 and request.method == "GET":
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+    renderer = getattr(request.app.state, "render", None)
+    if renderer is None:  # pragma: no cover - the app always installs one
+        return JSONResponse(envelope(error), status_code=error.status, headers=headers)
+    lang = getattr(request.state, "lang", "zh")
+    return renderer(request, "error.html", {"status": error.status, "code": error.code,
+                                            "message": t(error.message_id, lang, **error.params),
+                                            "detail": error.detail}, status=error.status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> Response:
+        return error_response(request, exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 413:
+            limit_mb = getattr(exc, "limit_mb", request.app.state.settings.max_upload_mb)
+            upload = getattr(exc, "upload", True)
+            return error_response(request, ApiError(413, message_id="import.error.too_large" if upload else None,
+                                                    detail={"limit_bytes": limit_mb << 20}, limit_mb=limit_mb))
+        detail = exc.detail if isinstance(exc.detail, (dict, list)) else None
+        return error_response(request, ApiError(exc.status_code, detail=detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in exc.errors()]
+        return error_response(request, ApiError(422, detail=detail))
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        error = ApiError(500)
+        if wants_json(request):
+            return JSONResponse(envelope(error), status_code=500)
+        try:
+            return error_response(request, error)
+        except Exception:  # noqa: BLE001 - the error page itself failed: plain text is all that is left
+            zh, en = error.messages()
+            return Response(f"{zh}\n{en}\n", status_code=500, media_type="text/plain; charset=utf-8")

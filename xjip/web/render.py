@@ -1,0 +1,118 @@
+"""Jinja2 rendering (autoescaped) with the page context every template relies on."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from xjip.hub.queries import TYPES
+from xjip.i18n import catalogue, t
+from xjip.web.deps import csrf_token, current_user, lang as request_lang
+from xjip.web.middleware import supported_languages
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+# (section id, [(item id, href, role needed or None)])
+NAVIGATION: list[tuple[str, list[tuple[str, str, str | None]]]] = [
+    ("data", [("overview", "/", None), ("regions", "/regions", None), ("entities", "/entities", None)]),
+    ("rights", [(name, f"/records/{name}", None) for name in TYPES]),
+    ("imports", [("import", "/import", "staff"), ("jobs", "/jobs", "staff"), ("templates", "/templates", None)]),
+    ("system", [("users", "/users", "admin"), ("api", "/docs", None)]),
+]
+
+
+def has_message(msg_id: str, lang: str) -> bool:
+    return msg_id in catalogue(lang) or msg_id in catalogue("zh")
+
+
+def build_environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES_DIR)), autoescape=select_autoescape(["html", "xml"]),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["num"] = _num
+    env.filters["tojson_safe"] = _tojson
+    return env
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return f"{int(value):,}"
+
+
+def _tojson(value: Any) -> Markup:
+    # For <script type="application/json">: <, > and & escaped so the data cannot close the element.
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return Markup(text)
+
+
+def url_for_params(path: str, params: dict[str, Any] | None = None, **more: Any) -> str:
+    merged = {**(params or {}), **more}
+    clean = {k: v for k, v in merged.items() if v not in (None, "")}
+    return path + ("?" + urlencode(clean) if clean else "")
+
+
+def make_renderer(env: Environment) -> Callable[..., HTMLResponse]:
+    def render(request: Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200,
+               headers: dict[str, str] | None = None) -> HTMLResponse:
+        lang = request_lang(request)
+        user = current_user(request)
+
+        def _(msg_id: str, **params: Any) -> str:
+            return t(msg_id, lang, **params)
+
+        def label(prefix: str, value: Any) -> str:
+            """A code shown to people: its catalogue label when there is one, else the code as is."""
+            if value is None or value == "":
+                return "—"
+            msg_id = f"web.{prefix}.{value}"
+            return t(msg_id, lang) if has_message(msg_id, lang) else str(value)
+
+        def fmt(value: Any) -> str:
+            if value is None or value == "" or value == [] or value == {}:
+                return "—"
+            if isinstance(value, bool):
+                return t("web.common.yes" if value else "web.common.no", lang)
+            if isinstance(value, dt.datetime):
+                return value.strftime("%Y-%m-%d %H:%M")
+            if isinstance(value, dt.date):
+                return value.isoformat()
+            if isinstance(value, float):
+                return f"{value:,.2f}"
+            if isinstance(value, (list, tuple)):
+                return "；".join(fmt(v) for v in value) if lang == "zh" else "; ".join(fmt(v) for v in value)
+            if isinstance(value, dict):
+                return "；".join(f"{k}: {fmt(v)}" for k, v in value.items())
+            return str(value)
+
+        def place_name(place: dict[str, Any] | None) -> str:
+            if not place:
+                return "—"
+            parts = [p for p in (place.get("prefecture"), place.get("county")) if p]
+            return " · ".join(parts) if parts else "—"
+
+        flashes = [(kind, t(msg_id, lang, **params)) for kind, msg_id, params in request.session.pop("flash", [])]
+        nav = [(section, [(item, href) for item, href, role in items if role is None or (user and user.has(role))])
+               for section, items in NAVIGATION]
+        path = request.url.path
+        query = dict(request.query_params)
+        switch = {code: url_for_params(path, {k: v for k, v in query.items() if k != "lang"}, lang=code)
+                  for code in supported_languages()}
+        base = {"request": request, "lang": lang, "_": _, "label": label, "fmt": fmt, "place_name": place_name,
+                "url": url_for_params, "user": user, "csrf_token": csrf_token(request), "nav": nav, "path": path,
+                "lang_switch": switch, "flashes": flashes, "languages": supported_languages(),
+                "max_upload_mb": request.app.state.settings.max_upload_mb}
+        body = env.get_template(template).render({**base, **(context or {})})
+        response = HTMLResponse(body, status_code=status, headers=headers)
+        return response
+
+    return render

@@ -1,0 +1,11 @@
+"""Routers of the web shell. Each page `/x` has its JSON twin `/api/x` built from the same query call."""
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+
+def include_all(app: FastAPI) -> None:
+    from xjip.web.routes import account, data, docs, imports
+
+    for module in (data, imports, account, docs):
+        app.include_router(module.router)

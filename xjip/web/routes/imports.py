@@ -1,0 +1,204 @@
+"""Staff pages for getting data in: upload → import job → progress → rejections; template downloads."""
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from starlette.background import BackgroundTask
+
+from xjip.hub import queries
+from xjip.hub.records import SourceError
+from xjip.web.auth import Principal, audit
+from xjip.web.deps import get_settings, get_store, require, verify_csrf
+from xjip.web.errors import ApiError
+from xjip.web.uploads import UploadTooLarge, new_upload_dir, sanitize_filename, save_upload
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+STAFF = require("staff")
+Staff = Annotated[Principal, Depends(STAFF)]
+STAFF_POST = [Depends(STAFF), Depends(verify_csrf)]  # role first: anonymous gets 401, not a CSRF 403
+TEMPLATE_FORMATS = ("xlsx", "csv")
+
+
+def _formats() -> list[str]:
+    from xjip.hub.importers.base import load_importers
+
+    return sorted(load_importers())
+
+
+def _import_form_data(request: Request) -> dict[str, Any]:
+    return {"max_upload_mb": get_settings(request).max_upload_mb, "formats": _formats()}
+
+
+@router.get("/import", response_class=HTMLResponse, include_in_schema=False)
+def import_page(request: Request, user: Staff) -> HTMLResponse:
+    return request.app.state.render(request, "import.html", {"data": _import_form_data(request)})
+
+
+@router.get("/api/import", tags=["imports"], summary="Upload limit and the importer formats that can be forced")
+def import_info_api(request: Request, user: Staff) -> dict[str, Any]:
+    return _import_form_data(request)
+
+
+def _start_import(request: Request, upload: UploadFile, fmt: str | None, user: Principal) -> dict[str, Any]:
+    from xjip.hub import pipeline
+
+    settings = get_settings(request)
+    store = get_store(request)
+    if fmt and fmt not in _formats():
+        raise ApiError(400, "unknown_format", format=fmt)
+    name = sanitize_filename(upload.filename)
+    folder = new_upload_dir(settings.uploads_dir)
+    limit = settings.max_upload_mb << 20
+    try:
+        path = save_upload(upload.file, folder, name, limit)
+    except UploadTooLarge:
+        folder.rmdir()
+        raise ApiError(413, message_id="import.error.too_large", detail={"limit_bytes": limit},
+                       limit_mb=settings.max_upload_mb) from None
+    if path.stat().st_size == 0:
+        path.unlink()
+        folder.rmdir()
+        raise ApiError(400, "empty_upload", message_id="import.error.empty_file")
+    try:
+        job_id = pipeline.create_job(store, path, display_name=name, actor=user.username, format=fmt or None)
+    except SourceError as exc:
+        raise ApiError(400, exc.rejection.code, message_id=f"import.error.{exc.rejection.code}",
+                       **exc.rejection.params) from None
+    with store.session() as s:
+        audit(s, "web:import:upload", user.username, job_id=job_id, file=name, folder=folder.name,
+              bytes=path.stat().st_size, original_name=(upload.filename or "")[:300])
+    pipeline.start_job_thread(store, job_id)
+    return {"job_id": job_id, "file": name, "job_url": f"/jobs/{job_id}", "api_url": f"/api/jobs/{job_id}"}
+
+
+@router.post("/import", include_in_schema=False, dependencies=STAFF_POST)
+def import_upload(request: Request, user: Staff, file: Annotated[UploadFile, File()],
+                  format: Annotated[str, Form(max_length=40)] = "") -> RedirectResponse:
+    result = _start_import(request, file, format.strip() or None, user)
+    return RedirectResponse(result["job_url"], status_code=303)
+
+
+@router.post("/api/import", tags=["imports"], status_code=201, dependencies=STAFF_POST,
+             summary="Upload a file and start its import job (staff; X-CSRF-Token header)")
+def import_upload_api(request: Request, user: Staff, file: Annotated[UploadFile, File()],
+                      format: Annotated[str, Form(max_length=40)] = "") -> dict[str, Any]:
+    return _start_import(request, file, format.strip() or None, user)
+
+
+# --- jobs ----------------------------------------------------------------------------------
+
+PageSize = Annotated[int, Query(ge=1, le=queries.MAX_PAGE_SIZE)]
+After = Annotated[str | None, Query(max_length=300)]
+
+
+def _jobs(request: Request, page_size: int, after: str | None) -> dict[str, Any]:
+    try:
+        with get_store(request).session() as s:
+            return queries.list_jobs(s, page_size, after)
+    except queries.BadPageToken:
+        raise ApiError(400, "bad_page_token") from None
+
+
+@router.get("/jobs", response_class=HTMLResponse, include_in_schema=False)
+def jobs_page(request: Request, user: Staff, page_size: PageSize = queries.DEFAULT_PAGE_SIZE,
+              after: After = None) -> HTMLResponse:
+    return request.app.state.render(request, "jobs.html", {"data": _jobs(request, page_size, after)})
+
+
+@router.get("/api/jobs", tags=["imports"], summary="Import jobs, newest first")
+def jobs_api(request: Request, user: Staff, page_size: PageSize = queries.DEFAULT_PAGE_SIZE,
+             after: After = None) -> dict[str, Any]:
+    return _jobs(request, page_size, after)
+
+
+def _job(request: Request, job_id: int, page_size: int = 100, after: str | None = None) -> dict[str, Any]:
+    try:
+        with get_store(request).session() as s:
+            data = queries.job_detail(s, job_id, rejections=page_size, after=after)
+    except queries.BadPageToken:
+        raise ApiError(400, "bad_page_token") from None
+    if data is None:
+        raise ApiError(404)
+    return data
+
+
+@router.get("/jobs/{job_id}", response_class=HTMLResponse, include_in_schema=False)
+def job_page(request: Request, job_id: int, user: Staff, page_size: PageSize = 100,
+             after: After = None) -> HTMLResponse:
+    return request.app.state.render(request, "job.html", {"job": _job(request, job_id, page_size, after),
+                                                          "after": after})
+
+
+@router.get("/jobs/{job_id}/progress", response_class=HTMLResponse, include_in_schema=False)
+def job_progress_fragment(request: Request, job_id: int, user: Staff) -> HTMLResponse:
+    """htmx polls this every second; once the job has finished the whole page reloads (HX-Refresh)."""
+    job = _job(request, job_id, 1)
+    response = request.app.state.render(request, "_job_progress.html", {"job": job})
+    if job["finished"]:
+        response.headers["HX-Refresh"] = "true"
+    return response
+
+
+@router.get("/api/jobs/{job_id}", tags=["imports"], summary="A job: status, progress, counts, rejected records")
+def job_api(request: Request, job_id: int, user: Staff, page_size: PageSize = 100,
+            after: After = None) -> dict[str, Any]:
+    return _job(request, job_id, page_size, after)
+
+
+@router.get("/jobs/{job_id}/rejections.csv", tags=["imports"], response_class=FileResponse,
+            summary="Every rejected record of a job as CSV (UTF-8 with BOM)")
+def job_rejections_csv(request: Request, job_id: int, user: Staff) -> FileResponse:
+    from xjip.hub import pipeline
+
+    _job(request, job_id, 1)
+    reports = Path(get_settings(request).data_dir) / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    path = reports / f"rejections-{job_id}-{secrets.token_hex(4)}.csv"
+    pipeline.write_rejection_report(get_store(request), job_id, path)
+    return FileResponse(path, media_type="text/csv; charset=utf-8", filename=f"job-{job_id}-rejections.csv",
+                        background=BackgroundTask(path.unlink, missing_ok=True))
+
+
+# --- templates -----------------------------------------------------------------------------
+
+def _templates() -> list[dict[str, Any]]:
+    from xjip.hub.importers.templates import template_specs
+
+    return [{"kind": kind, "name_zh": spec.zh, "name_en": spec.en,
+             "columns": [{"field": c.field, "zh": c.zh, "en": c.en, "required": c.required} for c in spec.columns]}
+            for kind, spec in template_specs().items()]
+
+
+@router.get("/templates", response_class=HTMLResponse, include_in_schema=False)
+def templates_page(request: Request) -> HTMLResponse:
+    return request.app.state.render(request, "templates.html", {"data": {"templates": _templates(),
+                                                                          "formats": TEMPLATE_FORMATS}})
+
+
+@router.get("/api/templates", tags=["imports"], summary="Import templates that can be downloaded")
+def templates_api() -> dict[str, Any]:
+    return {"templates": _templates(), "formats": list(TEMPLATE_FORMATS)}
+
+
+@router.get("/templates/{kind}.{fmt}", tags=["imports"], response_class=FileResponse,
+            summary="Download an import template (xlsx or csv)")
+def template_download(request: Request, kind: str, fmt: str) -> FileResponse:
+    kinds = {t.get("kind") for t in _templates()}
+    if kind not in kinds or fmt not in TEMPLATE_FORMATS:
+        raise ApiError(404)
+    from xjip.hub.importers.templates import write_template
+
+    folder = Path(get_settings(request).data_dir) / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"template-{kind}-{secrets.token_hex(4)}.{fmt}"
+    write_template(kind, path, fmt=fmt)
+    media = ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if fmt == "xlsx"
+             else "text/csv; charset=utf-8")
+    return FileResponse(path, media_type=media, filename=f"xjip-{kind}-template.{fmt}",
+                        background=BackgroundTask(path.unlink, missing_ok=True))
