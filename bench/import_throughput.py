@@ -113,6 +113,27 @@ def row(backend: str, step: str, kind: str, records: int, wall: float, rss: floa
     return out
 
 
+def import_steps(backend: str, kind: str, n: int, path: Path, bare_s: float | None, workdir: Path,
+                 batch_size: int | None, reimport: bool) -> list[dict[str, Any]]:
+    """Import `path` into a fresh database (and re-import it when asked): one row per run."""
+    out = []
+    with throwaway_database(backend, workdir, f"{backend[:2]}_{kind}_{n}") as db:
+        for step in ("import", "re-import (unchanged)") if reimport else ("import",):
+            summary, m = run_import(db, path, batch_size)
+            placed = (summary.get("placed") or 0) / summary["addressed"] if summary.get("addressed") else None
+            r = row(backend, step, kind, summary["read"], m.wall_s, m.peak_rss_mb,
+                    {"file_mb": round(path.stat().st_size / 1e6, 1), "inserted": summary["inserted"],
+                     "updated": summary["updated"], "unchanged": summary["unchanged"],
+                     "rejected": summary["rejected"], "job_seconds": job_seconds(summary),
+                     "pipeline_overhead": round(m.wall_s / bare_s, 2) if bare_s else None,
+                     "placed_pct": round(100 * placed, 1) if placed is not None else None})
+            out.append(r)
+            print(f"{backend} {step} {path.name}: {r['rate']:,} {r['unit']} ({r['seconds']} s, job "
+                  f"{r['job_seconds']} s), peak {r['peak_rss_mb']} MB, inserted {r['inserted']:,}, unchanged "
+                  f"{r['unchanged']:,}, rejected {r['rejected']}, overhead ×{r['pipeline_overhead']}", flush=True)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1_000_000, help="CSV rows (large size)")
@@ -169,32 +190,14 @@ def main() -> None:
     for backend in backends:
         for kind in kinds:
             for n in sizes[kind]:
-                path = files[(kind, n)]
-                label = f"{backend[:2]}_{kind}_{n}"
-                with throwaway_database(backend, workdir, label) as db:
-                    summary, m = run_import(db, path, args.batch_size)
-                    js = job_seconds(summary)
-                    r = row(backend, "import", kind, summary["read"], m.wall_s, m.peak_rss_mb,
-                            {"file_mb": round(path.stat().st_size / 1e6, 1), "inserted": summary["inserted"],
-                             "updated": summary["updated"], "unchanged": summary["unchanged"],
-                             "rejected": summary["rejected"], "job_seconds": js,
-                             "pipeline_overhead": round(m.wall_s / bare[(kind, n)], 2) if bare.get((kind, n)) else None,
-                             "placed": summary.get("placed"), "addressed": summary.get("addressed")})
-                    rows.append(r)
-                    print(f"{backend} import {path.name}: {r['rate']:,} {r['unit']} ({r['seconds']} s, job {js} s), "
-                          f"peak {r['peak_rss_mb']} MB, inserted {r['inserted']:,}, rejected {r['rejected']}, "
-                          f"overhead ×{r['pipeline_overhead']}", flush=True)
-                    if n == sizes[kind][0] and not args.no_reimport:
-                        summary2, m2 = run_import(db, path, args.batch_size)
-                        r2 = row(backend, "re-import (unchanged)", kind, summary2["read"], m2.wall_s, m2.peak_rss_mb,
-                                 {"inserted": summary2["inserted"], "updated": summary2["updated"],
-                                  "unchanged": summary2["unchanged"], "rejected": summary2["rejected"],
-                                  "job_seconds": job_seconds(summary2),
-                                  "pipeline_overhead": round(m2.wall_s / bare[(kind, n)], 2)
-                                  if bare.get((kind, n)) else None})
-                        rows.append(r2)
-                        print(f"{backend} re-import {path.name}: {r2['rate']:,} {r2['unit']}, unchanged "
-                              f"{r2['unchanged']:,}, peak {r2['peak_rss_mb']} MB", flush=True)
+                try:
+                    rows.extend(import_steps(backend, kind, n, files[(kind, n)], bare.get((kind, n)), workdir,
+                                             args.batch_size, reimport=n == sizes[kind][0] and not args.no_reimport))
+                except Exception as exc:  # noqa: BLE001 - one failed step is reported, the others still run
+                    print(f"{backend} {kind} {n}: FAILED {exc}", flush=True)
+                    rows.append({"backend": backend, "step": "import FAILED", "format": kind, "records": n,
+                                 "error": str(exc)[-500:]})
+                    notes.append(f"{backend} {kind} {n:,}: failed: {str(exc).strip().splitlines()[-1][:300]}")
 
     info["loadavg_end"] = os.getloadavg()
     notes.append(f"load average at start {tuple(round(x, 2) for x in info['loadavg_start'])}, at end "
@@ -209,7 +212,7 @@ def main() -> None:
                ("file_mb", "file MB"), ("seconds", "wall s"), ("job_seconds", "job s"), ("rate", "rate"),
                ("unit", "unit"), ("target", "target"), ("rate_ok", "rate ok"), ("peak_rss_mb", "peak RSS MB"),
                ("rss_ok", "< 500 MB"), ("pipeline_overhead", "overhead ×"), ("inserted", "inserted"),
-               ("unchanged", "unchanged"), ("rejected", "rejected")]
+               ("unchanged", "unchanged"), ("rejected", "rejected"), ("placed_pct", "placed %")]
     if args.clean:
         for path in files.values():
             path.unlink(missing_ok=True)

@@ -65,10 +65,10 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.state.login_throttle = LoginThrottle()
     app.state.render = make_renderer(build_environment())
 
-    # Outermost last: headers → language → body limit → session → routes.
+    # Added innermost first: headers → language → session → body limit → routes (a 413 page needs the session).
+    app.add_middleware(BodyLimitMiddleware, upload_limit=settings.max_upload_mb << 20)
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="xjip_session",
                        max_age=SESSION_MAX_AGE, same_site="lax", https_only=settings.environment == "production")
-    app.add_middleware(BodyLimitMiddleware, upload_limit=settings.max_upload_mb << 20)
     app.add_middleware(LanguageMiddleware, default=settings.default_language)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.environment == "production")
     errors.install(app)

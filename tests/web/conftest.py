@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from xjip.app import create_app
 from xjip.hub import models as m
+from xjip.hub.entities import name_key
 from xjip.hub.store import Store
 from xjip.i18n import both
 from xjip.settings import Settings
@@ -33,6 +34,7 @@ class Loaded:
     patents: dict[str, int] = field(default_factory=dict)  # app number → id
     gis: dict[str, int] = field(default_factory=dict)  # "name|system" → id
     entities: dict[str, int] = field(default_factory=dict)  # name → id
+    entity_keys: dict[str, int] = field(default_factory=dict)  # name key → id
     institution_id: int | None = None
     job_id: int | None = None
     patent_rows: list[dict[str, Any]] = field(default_factory=list)
@@ -73,13 +75,16 @@ def load_regions(session, shared: Path) -> None:  # noqa: ANN001
 
 
 def _entity(session, loaded: Loaded, name: str) -> int:  # noqa: ANN001
-    if name not in loaded.entities:
-        entity = m.Entity(name=name, name_key=name.lower())
+    """One entity per name key (the hub's matching rule), one alias per spelling."""
+    key = name_key(name)
+    if key not in loaded.entity_keys:
+        entity = m.Entity(name=name, name_key=key)
         session.add(entity)
         session.flush()
-        session.add(m.EntityAlias(entity_id=entity.id, alias=name, alias_key=name.lower(), source="import"))
-        loaded.entities[name] = entity.id
-    return loaded.entities[name]
+        session.add(m.EntityAlias(entity_id=entity.id, alias=name, alias_key=key, source="import"))
+        loaded.entity_keys[key] = entity.id
+    loaded.entities.setdefault(name, loaded.entity_keys[key])
+    return loaded.entity_keys[key]
 
 
 def load_gis(session, shared: Path, loaded: Loaded) -> None:  # noqa: ANN001

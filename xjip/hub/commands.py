@@ -72,7 +72,7 @@ class _Progress:
         self.bar.set_postfix(read=job.read_count, new=job.inserted_count, upd=job.updated_count,
                              same=job.unchanged_count, rej=job.rejected_count, refresh=False)
         self.bar.refresh()
-        if job.status in ("done", "failed", "interrupted"):
+        if job.status in ("done", "failed", "partial", "interrupted"):
             self.bar.close()
 
 

@@ -39,8 +39,6 @@ KINDS = ("company", "university", "institute", "government", "hospital", "indivi
 CHUNK = 500
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
-_OPEN = "([{<【《〔「『"
-_CLOSE = ")]}>】》〕」』"
 _BRACKETS = re.compile(r"[()\[\]{}<>【】《》〔〕「」『』]")
 _NOT_WORD = re.compile(r"[^\w\u3400-\u9fff]+")
 _COUNTRY_TAIL = re.compile(r"\s*\(\s*[A-Za-z]{2}\s*\)\s*$")
@@ -50,8 +48,9 @@ _HOUSE = re.compile(r"\d+\s*(?:号楼|号院|号|室|栋|幢|单元|层)")
 _ADDRESS_MARK = re.compile(r"[省市区县州镇乡村路街道]")
 _ADMIN_TAIL = re.compile(r"[省市区县州镇乡路街号]$")
 
-_ZH_FORMS = ("股份有限公司", "有限责任公司", "责任有限公司", "有限公司", "股份公司", "公司")
+_ZH_FORMS = ("股份有限公司", "有限责任公司", "责任有限公司", "有限公司", "股份公司", "公司", "株式会社")
 _EN_FORMS = [
+    ("ltd", "by", "share"), ("by", "share"),  # machine translations of 股份有限公司
     ("company", "limited"), ("co", "limited"), ("co", "ltd"), ("company", "ltd"), ("pty", "ltd"),
     ("pte", "ltd"), ("kabushiki", "kaisha"), ("l", "l", "c"), ("corporation",), ("corp",), ("incorporated",),
     ("inc",), ("limited",), ("ltd",), ("llc",), ("gmbh",), ("ag",), ("plc",), ("sa",), ("s", "a"), ("nv",),
@@ -168,7 +167,8 @@ _KIND_WORDS: list[tuple[str, tuple[str, ...]]] = [
     ("government", ("人民政府", "政府", "委员会", "管委会", "管理局", "局", "厅", "办公室", "推广站", "检测站", "防疫站",
                     "服务站", "管理站", "法院", "检察院", "中心站", "ministry", "bureau", "government", "administration",
                     "department of")),
-    ("company", ("公司", "集团", "厂", "商行", "餐厅", "酒店", "宾馆", "经营部", "门市部", "合作社", "企业", "工作室", "店", "农场", "牧场", "有限合伙",
+    ("company", ("公司", "株式会社", "集团", "厂", "商行", "餐厅", "酒店", "宾馆", "经营部", "门市部", "合作社", "企业",
+                 "工作室", "店", "农场", "牧场", "有限合伙",
                  "co", "ltd", "limited", "inc", "corp", "corporation", "llc", "gmbh", "ag", "plc", "company",
                  "technologies", "industries", "s a")),
 ]
@@ -292,7 +292,8 @@ def resolve_many(session: Session, names: Iterable[str | None], source: str = "i
             try:
                 with session.begin_nested():
                     session.execute(insert(EntityAlias.__table__), [
-                        dict(entity_id=i, alias=by_key[k][:300], alias_key=k, source=source) for k, i in orphans.items()])
+                        dict(entity_id=i, alias=by_key[k][:300], alias_key=k, source=source)
+                        for k, i in orphans.items()])
                 found.update(orphans)
             except IntegrityError:
                 pass

@@ -215,7 +215,9 @@ class _JobRunner:
 
     def run(self) -> None:
         done_bytes = 0
+        sources = 0
         for source in iter_sources(self.path):
+            sources += 1
             state = self.checkpoint.get(source.name, {})
             if state.get("done"):
                 done_bytes += source.size or 0
@@ -225,7 +227,10 @@ class _JobRunner:
             except SourceError as exc:
                 self._record_source_error(source, exc.rejection)
             done_bytes += source.size or 0
-        self.finish("failed" if self.error else "done", self.error)
+        # A broken single file fails the job; in a folder or archive the other files still count,
+        # and the job ends "partial" with the broken files listed among its rejections.
+        status = "done" if not self.error else ("failed" if sources <= 1 else "partial")
+        self.finish(status, self.error)
 
     def _run_source(self, source: Source, skip: int, done_bytes: int) -> None:
         importer = detect(source, self.format)
@@ -284,7 +289,7 @@ class _JobRunner:
         with self.store.session() as s:
             job = s.get(m.ImportJob, self.job_id)
             job.status = status
-            job.finished_at = m.utcnow() if status in ("done", "failed") else None
+            job.finished_at = m.utcnow() if status in ("done", "failed", "partial") else None
             if status == "done":
                 job.bytes_done = job.bytes_total or job.bytes_done
             if error:

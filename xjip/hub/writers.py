@@ -210,7 +210,8 @@ def simple_row(ctx: Any, model: type[m.Base], p: Prepared, **extra: Any) -> dict
     row: dict[str, Any] = {"key": p.key}
     for f in dataclasses.fields(p.record):
         if f.name in columns and f.name not in ("locator", "raw", "is_synthetic", "key", "id"):
-            row[f.name] = _none_if_empty(_jsonable(getattr(p.record, f.name)))
+            value = getattr(p.record, f.name)
+            row[f.name] = _none_if_empty(_jsonable(value) if isinstance(value, (list, dict)) else value)
     row.update(provenance(ctx, p.record))
     row.update(extra)
     return {k: v for k, v in row.items() if k in columns}
@@ -238,8 +239,7 @@ def _event_key(ev: Any) -> str:
 @register("patent")
 def write_patents(ctx: Any, records: list[BaseRecord]) -> list[int]:
     def address_of(rec: Any) -> tuple[str | None, Any]:
-        first = _first(rec.applicants)
-        return (first.address if first else None), rec.app_date
+        return domestic_address(_first(rec.applicants)), rec.app_date
 
     prepared = prepare(ctx, "patent", records, address_of)
     if not prepared:
@@ -273,7 +273,8 @@ def _write_patent_children(ctx: Any, prepared: list[Prepared], ids: dict[str, in
     for p in prepared:
         r, pid = p.record, ids[p.key]
         for seq, party in enumerate(r.applicants):
-            place = ctx.resolver.place(party.address, r.app_date) if party.address else None
+            address = domestic_address(party)
+            place = ctx.resolver.place(address, r.app_date) if address else None
             parties.append({"patent_id": pid, "role": party.role or "applicant", "seq": seq, "name": party.name,
                             "address": party.address, "country": party.country,
                             "entity_id": entity_ids.get(party.name), "region_code": None, "prefecture_code": None,
@@ -336,14 +337,23 @@ def _party_address(parties: list[Party]) -> str | None:
     return parties[0].address if parties else None
 
 
-_owner_writer("trademark", m.Trademark, lambda r: (_party_name(r.owners), _party_address(r.owners)),
+def domestic_address(party: Party | None) -> str | None:
+    """Only Chinese (or country-less) addresses are resolved to GB/T 2260 places; a foreign
+    owner's address is neither resolved nor counted as unresolved."""
+    if party is None or (party.country and party.country.upper() not in ("CN", "CHN")):
+        return None
+    return party.address
+
+
+_owner_writer("trademark", m.Trademark, lambda r: (_party_name(r.owners), domestic_address(_first(r.owners))),
               "owner_entity_id", lambda r: r.app_date,
               lambda r: {"owner_name": _party_name(r.owners), "owner_address": _party_address(r.owners),
                          "events": _none_if_empty(_jsonable(r.events))})
-_owner_writer("copyright", m.Copyright, lambda r: (_party_name(r.owners), _party_address(r.owners)),
+_owner_writer("copyright", m.Copyright, lambda r: (_party_name(r.owners), domestic_address(_first(r.owners))),
               "owner_entity_id", lambda r: r.reg_date,
               lambda r: {"owner_name": _party_name(r.owners), "owner_address": _party_address(r.owners)})
-_owner_writer("plant_variety", m.PlantVariety, lambda r: (_party_name(r.applicants), _party_address(r.applicants)),
+_owner_writer("plant_variety", m.PlantVariety,
+              lambda r: (_party_name(r.applicants), domestic_address(_first(r.applicants))),
               "applicant_entity_id", lambda r: r.app_date,
               lambda r: {"applicant": _party_name(r.applicants), "applicant_address": _party_address(r.applicants)})
 _owner_writer("transaction", m.RightTransaction, lambda r: (r.to_party, r.to_address), "to_entity_id",

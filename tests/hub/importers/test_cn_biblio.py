@@ -343,7 +343,8 @@ def test_sql_multirow_values_escapes_and_column_lists(shared_data: Path, tmp_pat
         "  `申请人` text,\n  `申请日` int(11),\n  PRIMARY KEY (`申请号`)\n) ENGINE=InnoDB;\n"
         "INSERT INTO `p` VALUES ('CN202223220665.2','一种无人机机载多功能盒; \\'盒\\'','中科大数据研究院',20221202),\n"
         "('CN202122975192.6','It''s a \"camera\"\\nline two','中科大数据研究院;郑州大学',20211130);\n"
-        "INSERT INTO p (`名称`, `申请号`) VALUES ('大气质量监测系统', 'CN202121635426.6'), ('x', 'CN1');\n"
+        "INSERT INTO p (`名称`, `申请号`, `申请(专利权)人`) VALUES ('大气质量监测系统', 'CN202121635426.6', 'A;B'),"
+        " ('x', 'CN1', NULL);\n"
         "INSERT INTO `p` VALUES ('CN202121741650.3', 'too few');\n"
         "INSERT INTO `other` (`id`, `note`) VALUES (1, 'not a patent table');\n"
     )
@@ -355,6 +356,7 @@ def test_sql_multirow_values_escapes_and_column_lists(shared_data: Path, tmp_pat
     assert recs[0].title == "一种无人机机载多功能盒; '盒'"
     assert recs[1].title == "It's a \"camera\"\nline two"
     assert [p.name for p in recs[1].applicants] == ["中科大数据研究院", "郑州大学"]
+    assert [p.name for p in recs[2].applicants] == ["A", "B"]
     assert [r.locator.line for r in recs] == [9, 10, 11]
     rej = rejections(items)
     assert [(r.code, r.locator.record, r.locator.line) for r in rej] == [
@@ -375,3 +377,35 @@ def test_new_error_codes_are_in_the_catalogue() -> None:
         for code in ("json_syntax", "sql_syntax", "formula", "mapping", "duplicate_key", "check_digit",
                      "missing_columns", "encoding", "empty_file", "missing_field", "bad_value"):
             assert f"import.error.{code}" in catalogue(lang), (lang, code)
+
+
+def test_jsonl_views_give_the_same_records_as_the_dump_and_workbook(shared_data: Path) -> None:
+    def key(r: PatentRecord) -> tuple:
+        return (r.app_number, r.pub_number, r.grant_number, r.app_date, r.pub_date, r.grant_date, r.patent_type,
+                r.title, r.abstract, r.claims, r.applicants, r.inventors, r.agency, r.agents, r.ipc, r.ipc_main,
+                r.province_code, r.legal_status, r.status, r.transfer_count, r.events)
+
+    for table, view in ((SQL, SEMANTIX_JSONL), (CNKI_XLSX, CNKI_JSONL)):
+        source = src(shared_data / view)
+        assert detect(source).name == "cn_biblio_jsonl"
+        from_view = records(list(cn_biblio.jsonl_importer.parse(source, {})))
+        assert [key(r) for r in from_view] == [key(r) for r in records(parse(shared_data / table))]
+
+
+def test_sniff_reads_shared_strings_of_a_written_workbook(tmp_path: Path, semantix: list[dict]) -> None:
+    wb = openpyxl.Workbook()
+    for row in rows_of(semantix)[:3]:
+        wb.active.append(row)
+    wb.save(tmp_path / "p.xlsx")
+    assert cn_biblio.importer.sniff((tmp_path / "p.xlsx").read_bytes()[:65536], "p.xlsx") >= 80
+
+
+def test_jsonl_bad_line_is_rejected_and_the_rest_continue(shared_data: Path, tmp_path: Path) -> None:
+    with gzip.open(shared_data / UNIFIED, "rt", encoding="utf-8") as fh:
+        lines = [next(fh) for _ in range(4)]
+    lines[2] = lines[2][:40] + "\n"  # cut short
+    path = tmp_path / "u.jsonl"
+    path.write_text("".join(lines), encoding="utf-8")
+    items = list(cn_biblio.jsonl_importer.parse(src(path), {}))
+    assert [(r.code, r.locator.record, r.locator.line) for r in rejections(items)] == [("json_syntax", 3, 3)]
+    assert [r.app_number for r in records(items)] == ["CN202223220665.2", "CN202122975192.6", "CN202121635426.6"]

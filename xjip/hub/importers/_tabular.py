@@ -74,7 +74,7 @@ class Row:
     locator: Locator
     values: dict[str, Any]
     raw: dict[str, Any]
-    columns: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+    columns: dict[str, str] = field(default_factory=dict, repr=False, compare=False)  # shared: read-only
     sheet_columns: dict[str, str] | None = field(default=None, repr=False, compare=False)
 
     def column_of(self, name: str) -> str:
@@ -627,7 +627,8 @@ def _zip_head_members(head: bytes) -> dict[str, str]:
 
 def _xlsx_head_rows(head: bytes, max_rows: int) -> list[list[str]]:
     members = _zip_head_members(head)
-    shared = [html.unescape("".join(_XML_T.findall(si))) for si in _XML_SI.findall(members.get("xl/sharedStrings.xml", ""))]
+    shared_xml = members.get("xl/sharedStrings.xml", "")
+    shared = [html.unescape("".join(_XML_T.findall(si))) for si in _XML_SI.findall(shared_xml)]
     sheets = sorted((k for k in members if k.startswith("xl/worksheets/")),
                     key=lambda k: (k != "xl/worksheets/sheet1.xml", k))
     for key in sheets:

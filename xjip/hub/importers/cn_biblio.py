@@ -265,12 +265,12 @@ def _pub(value: Any, field: str) -> list[str]:
 
 
 def _app(value: Any, field: str) -> tuple[str, str]:
-    """(canonical number, country)."""
-    compact = re.sub(r"[\s\u3000]+", "", str(value)).upper()
-    m = re.match(r"([A-Z]{2})", compact)
-    if m and m.group(1) not in ("CN", "ZL"):
-        return compact, m.group(1)  # a foreign application: kept as printed
-    return numbers.canonical_cn_app(compact, field), "CN"
+    """(canonical number, country); a foreign application number is kept as printed."""
+    text = str(value).strip()
+    prefix = text[:2].upper()
+    if prefix.isascii() and prefix.isalpha() and prefix not in ("CN", "ZL"):
+        return re.sub(r"[\s\u3000]+", "", text).upper(), prefix
+    return numbers.canonical_cn_app(text, field), "CN"
 
 
 _canonical_ipc = lru_cache(maxsize=65536)(numbers.canonical_ipc)  # classes repeat across records
@@ -372,8 +372,8 @@ def build_record(v: dict[str, Any]) -> PatentRecord:
         rec.grant_date = rec.pub_date
 
     ptype = v.get("patent_type")
-    rec.patent_type = ((_type_of(ptype) if isinstance(ptype, str) else type_of(ptype)) or numbers.cn_type_from_app(rec.app_number)
-                       or numbers.type_from_kind(rec.kind_code))
+    rec.patent_type = ((_type_of(ptype) if isinstance(ptype, str) else type_of(ptype))
+                       or numbers.cn_type_from_app(rec.app_number) or numbers.type_from_kind(rec.kind_code))
     rec.title = _text(v.get("title")) or _text(v.get("title_grant"))
     rec.title_en = _text(v.get("title_en"))
     rec.abstract = _text(v.get("abstract"))
@@ -402,7 +402,7 @@ def build_record(v: dict[str, Any]) -> PatentRecord:
     rec.pledge_count = _count(v.get("pledge_count"), "pledge_count")
     for name, category in _EVENT_COLUMNS:
         for date in _dates(v.get(name), name):
-            rec.events.append(LegalEvent(category=category, date=date, details={"field": name}))
+            rec.events.append(LegalEvent(category=category, date=date, description=_FIELD_ALIASES[name][0]))
 
     rec.family = _family(v.get("family"))
     rec.family_id = _text(v.get("family_id"))
@@ -414,14 +414,9 @@ def build_record(v: dict[str, Any]) -> PatentRecord:
 
 # --- rows → records --------------------------------------------------------------------
 
-class _Keys:
-    """Natural keys seen in this file (record index of the first occurrence)."""
-
-    def __init__(self) -> None:
-        self.first: dict[str, int] = {}
-
-
-def _to_item(row: Row, keys: _Keys) -> PatentRecord | Rejection:
+def _to_item(row: Row, first_seen: dict[str, int]) -> PatentRecord | Rejection:
+    """Row → record, or a located Rejection (field = the file's own column name).
+    `first_seen`: natural key → record index of its first occurrence in this file."""
     try:
         rec = build_record(row.values)
     except RecordError as err:
@@ -435,11 +430,11 @@ def _to_item(row: Row, keys: _Keys) -> PatentRecord | Rejection:
     key_field = "app_number" if rec.app_number else "pub_number" if rec.pub_number else "grant_number"
     if not key:
         return Rejection(row.locator, "missing_field", _column(row, "app_number"), {}, row.raw)
-    first = keys.first.get(key)
+    first = first_seen.get(key)
     if first is not None:
         return Rejection(row.locator, "duplicate_key", _column(row, key_field),
                          {"key": key, "first": first}, row.raw)
-    keys.first[key] = row.locator.record or 0
+    first_seen[key] = row.locator.record or 0
     return rec
 
 
@@ -490,14 +485,14 @@ _WHOLE_LINE = re.compile(
 _INSERT = re.compile(
     r"(?:INSERT|REPLACE)\s+(?:(?:LOW_PRIORITY|DELAYED|HIGH_PRIORITY|IGNORE)\s+)*(?:INTO\s+)?"
     r"(?P<table>(?:`[^`]+`|\"[^\"]+\"|[\w$]+)(?:\s*\.\s*(?:`[^`]+`|\"[^\"]+\"|[\w$]+))?)\s*"
-    r"(?:\((?P<cols>[^)]*)\)\s*)?VALUES?\s*", re.I | re.S)
+    r"(?:\((?P<cols>(?:`[^`]*`|\"[^\"]*\"|[^)`\"])*)\)\s*)?VALUES?\s*", re.I | re.S)
+_COLUMN_LIST = re.compile(r"`(?:[^`]|``)*`|\"(?:[^\"]|\"\")*\"|[^,\s`\"]+")
 _CREATE = re.compile(
     r"CREATE\s+(?:TEMPORARY\s+)?TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?"
     r"(?P<table>(?:`[^`]+`|\"[^\"]+\"|[\w$]+)(?:\s*\.\s*(?:`[^`]+`|\"[^\"]+\"|[\w$]+))?)\s*\(", re.I | re.S)
 _IGNORED = frozenset(("SET", "DROP", "LOCK", "UNLOCK", "USE", "ALTER", "BEGIN", "START", "COMMIT", "ROLLBACK",
                       "SAVEPOINT", "TRUNCATE", "DELETE", "UPDATE", "CREATE", "DELIMITER", "GRANT", "FLUSH",
                       "ANALYZE", "OPTIMIZE", "SELECT"))
-# One value token. Strings use the unrolled-loop form (fast on long abstracts).
 _ESCAPES = {"0": "\0", "n": "\n", "r": "\r", "t": "\t", "b": "\b", "Z": "\x1a", "%": "\\%", "_": "\\_"}
 _ESCAPE = re.compile(r"\\(.)|''|\"\"", re.S)
 
@@ -618,13 +613,16 @@ def _split_statements(lines: Iterator[str], name: str) -> Iterator[tuple[int, st
         yield start, text, state is None
 
 
+_DDL_TOKEN = re.compile(r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`|[(),]", re.S)
+
+
 def _create_columns(text: str, m: re.Match[str]) -> list[str]:
     """Column names of a CREATE TABLE body (keys, indexes and constraints skipped)."""
     cols: list[str] = []
     depth, pos, item_start = 1, m.end(), m.end()
     items: list[str] = []
     while pos < len(text) and depth:
-        tm = re.compile(r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)*\"|`[^`]*`|[(),]", re.S).search(text, pos)
+        tm = _DDL_TOKEN.search(text, pos)
         if not tm:
             break
         tok = tm.group()
@@ -658,42 +656,48 @@ _VALUE = r"""(?:
   | (?P<d>"[^"\\]*+(?:(?:\\.|"")[^"\\]*+)*+")
   | (?P<int>[-+]?\d+)(?![\w.])
   | (?P<num>[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?)(?![\w.])
-  | (?P<null>NULL)\b
-  | (?P<bool>TRUE|FALSE)\b
+  | (?P<null>(?i:NULL))\b
+  | (?P<bool>(?i:TRUE|FALSE))\b
   | (?P<hex>0x[0-9A-Fa-f]+|[xX]'[0-9A-Fa-f]*')
 )"""
 _BARE_VALUE = re.sub(r"\(\?P<\w+>", "(?:", _VALUE)
 # A whole row checked in one (C-speed) match; its values then extracted with findall.
-_ROW = re.compile(r"\s*+\(\s*+(?>" + _BARE_VALUE + r"\s*+,\s*+)*+" + _BARE_VALUE + r"\s*+\)", re.X | re.S | re.I)
-_VALUE_RE = re.compile(_VALUE, re.X | re.S | re.I)
-_VALUE_SEP = re.compile(r"\s*+" + _VALUE + r"\s*+(?P<sep>[,)])", re.X | re.S | re.I)
+# No re.I here: case-folding every character of long strings costs; keywords use (?i:…).
+_ROW = re.compile(r"\s*+\(\s*+(?>" + _BARE_VALUE + r"\s*+,\s*+)*+" + _BARE_VALUE + r"\s*+\)", re.X | re.S)
+# Extraction from a row _ROW has validated: quoted strings, hex strings, else bare tokens.
+_ROW_TOKENS = re.compile(r"""(?:_\w+\s*)?('[^'\\]*+(?:(?:\\.|'')[^'\\]*+)*+')|("[^"\\]*+(?:(?:\\.|"")[^"\\]*+)*+")"""
+                         r"""|([xX]'[0-9A-Fa-f]*')|([^\s,'"]++)""", re.S)
+_VALUE_SEP = re.compile(r"\s*+" + _VALUE + r"\s*+(?P<sep>[,)])", re.X | re.S)
 _OPEN = re.compile(r"\s*\(")
 _NEXT_ROW = re.compile(r"\s*(?:(,)|\Z|ON\s+DUPLICATE\s+KEY\s+UPDATE\b)", re.I)
 
 
-def _convert(groups: tuple[str, ...]) -> Any:
-    """One findall tuple → value (findall gives '' for the alternatives that did not match;
-    strings keep their quotes in the group so that '' is never a matched value)."""
-    s_, d_, int_, num, null, boolean, hexv = groups
-    if s_:
-        s_ = s_[1:-1]
-        return _unescape(s_) if "\\" in s_ or "'" in s_ else s_
-    if int_:
-        return int(int_)
-    if null:
-        return None
-    if d_:
-        return _unescape(d_[1:-1])
-    if num:
-        return float(num)
-    if boolean:
-        return boolean.upper() == "TRUE"
-    return hexv
+def _convert(groups: tuple[str, str, str, str]) -> Any:
+    """One findall tuple → value. findall gives '' for alternatives that did not match, so
+    strings keep their quotes in the group ('' is then never a matched value)."""
+    single, double, hexstr, bare = groups
+    if single:
+        single = single[1:-1]
+        return _unescape(single) if "\\" in single or "'" in single else single
+    if bare:
+        if bare.isdigit():
+            return int(bare)
+        upper = bare.upper()
+        if upper == "NULL":
+            return None
+        if upper in ("TRUE", "FALSE"):
+            return upper == "TRUE"
+        if upper.startswith("0X"):
+            return bare
+        return int(bare) if bare.lstrip("+-").isdigit() else float(bare)
+    if double:
+        return _unescape(double[1:-1])
+    return hexstr
 
 
 def _values(text: str, pos: int) -> Iterator[tuple[int, list[Any]]]:
     """(offset of the row's '(' in text, values) for each row of a VALUES list."""
-    row_match, findall, next_row = _ROW.match, _VALUE_RE.findall, _NEXT_ROW.match
+    row_match, findall, next_row = _ROW.match, _ROW_TOKENS.findall, _NEXT_ROW.match
     while True:
         m = row_match(text, pos)
         if m is None:
@@ -747,6 +751,10 @@ def _iter_sql(source: Source, aliases: dict[str, str], required: set[str]) -> It
             if cm:
                 tables[_table_name(cm.group("table"))] = _create_columns(text, cm)
             continue
+        if keyword == "COPY":  # PostgreSQL: the data lines that follow are no SQL statements
+            raise SourceError(Locator(name, line=start), "sql_syntax",
+                              detail="COPY … FROM stdin is not supported: dump with INSERT statements "
+                                     "(pg_dump --inserts) / 请用 INSERT 语句导出")
         if keyword not in ("INSERT", "REPLACE"):
             if keyword not in _IGNORED:
                 yield Rejection(Locator(name, None, start), "sql_syntax",
@@ -758,7 +766,8 @@ def _iter_sql(source: Source, aliases: dict[str, str], required: set[str]) -> It
                             params={"detail": f"line {start}: unreadable INSERT near '{_snippet(text, 0)}'"})
             continue
         table = _table_name(im.group("table"))
-        columns = [_ident(c) for c in im.group("cols").split(",")] if im.group("cols") else tables.get(table)
+        columns = ([_ident(c) for c in _COLUMN_LIST.findall(im.group("cols"))] if im.group("cols")
+                   else tables.get(table))
         if not columns:
             yield Rejection(Locator(name, None, start), "sql_syntax",
                             params={"detail": f"INSERT into `{table}` without a column list and no CREATE TABLE"})
@@ -829,8 +838,10 @@ def _unified_values(obj: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]
 
 
 def _is_unified(keys: Any) -> bool:
-    return len(set(keys) & {"application_number", "publication_number", "filing_date", "applicants",
-                            "patent_type", "source_dataset"}) >= 3
+    """The schema of cn_records_unified.jsonl (its README): `source_dataset` plus the numbers."""
+    keys = set(keys)
+    return "source_dataset" in keys and bool(keys & {"application_number", "publication_number"}) \
+        and "title" in keys
 
 
 def _iter_jsonl(source: Source, mapping: dict[str, str] | None = None,
@@ -953,7 +964,7 @@ class CnBiblioImporter:
         if not head.strip(b" \t\r\n\x00\xef\xbb\xbf"):
             raise SourceError(Locator(source.name), "empty_file")
         mapping, mapping_name = _load_mapping(opts)
-        keys = _Keys()
+        first_seen: dict[str, int] = {}
         text = "" if head.startswith(b"PK\x03\x04") else _head_text(head)
         if text and _looks_sql(text):
             rows: Iterator[Row | Rejection] = _iter_sql(
@@ -965,7 +976,7 @@ class CnBiblioImporter:
             aliases, required = _layout(header, mapping, mapping_name)
             rows = _tabular.iter_rows(source, required=required, aliases=aliases)
         for item in rows:
-            yield item if isinstance(item, Rejection) else _to_item(item, keys)
+            yield item if isinstance(item, Rejection) else _to_item(item, first_seen)
 
 
 class CnBiblioJsonlImporter:
@@ -986,9 +997,9 @@ class CnBiblioJsonlImporter:
 
     def parse(self, source: Source, options: dict[str, Any]) -> ItemStream:
         mapping, mapping_name = _load_mapping(options or {})
-        keys = _Keys()
+        first_seen: dict[str, int] = {}
         for item in _iter_jsonl(source, mapping, mapping_name):
-            yield item if isinstance(item, Rejection) else _to_item(item, keys)
+            yield item if isinstance(item, Rejection) else _to_item(item, first_seen)
 
 
 importer = register(CnBiblioImporter())

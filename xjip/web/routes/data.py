@@ -219,30 +219,35 @@ class SplitRequest(BaseModel):
     new_name: str = Field(min_length=1, max_length=300)
 
 
+def _entity_error(exc: Exception) -> ApiError:
+    code = getattr(exc, "code", "entity_refused")
+    status = 404 if code == "not_found" else 400
+    return ApiError(status, code, message_id=f"reference.entity.{code}", **getattr(exc, "params", {}))
+
+
 def _merge(request: Request, keep_id: int, merge_ids: list[int], user: Principal) -> dict[str, Any]:
-    from xjip.hub import entities
+    from xjip.hub.entities import EntityError
+    from xjip.web.entity_actions import merge_entities
 
     ids = sorted({i for i in merge_ids if i != keep_id})
     if not ids:
         raise ApiError(400, "merge_nothing")
     try:
         with get_store(request).session() as s:
-            result = entities.merge(s, keep_id, ids, user.username)
-    except (ValueError, LookupError) as exc:
-        raise ApiError(400, "entity_refused", detail=str(exc)) from None
-    return {"entity_id": keep_id, "merged": ids, "result": result if isinstance(result, (int, dict, list)) else None}
+            return merge_entities(s, keep_id, ids, user.username)
+    except EntityError as exc:
+        raise _entity_error(exc) from None
 
 
 def _split(request: Request, entity_id: int, aliases: list[str], new_name: str, user: Principal) -> dict[str, Any]:
-    from xjip.hub import entities
+    from xjip.hub.entities import EntityError
+    from xjip.web.entity_actions import split_entity
 
     try:
         with get_store(request).session() as s:
-            result = entities.split(s, entity_id, aliases, new_name.strip(), user.username)
-    except (ValueError, LookupError) as exc:
-        raise ApiError(400, "entity_refused", detail=str(exc)) from None
-    new_id = result if isinstance(result, int) else getattr(result, "id", None)
-    return {"entity_id": entity_id, "new_entity_id": new_id, "aliases": aliases}
+            return split_entity(s, entity_id, aliases, new_name.strip(), user.username)
+    except EntityError as exc:
+        raise _entity_error(exc) from None
 
 
 def _ids(text: str) -> list[int]:
@@ -273,7 +278,7 @@ def entity_split_form(request: Request, entity_id: int, new_name: Annotated[str,
     if not aliases:
         raise ApiError(400, "split_nothing")
     result = _split(request, entity_id, list(aliases), new_name, user)
-    return RedirectResponse(f"/entities/{result['new_entity_id'] or entity_id}", status_code=303)
+    return RedirectResponse(f"/entities/{result['new_entity_id']}", status_code=303)
 
 
 @router.post("/api/entities/{entity_id}/split", tags=["entities"], dependencies=STAFF_POST,
