@@ -95,7 +95,7 @@ def job_seconds(summary: dict[str, Any]) -> float | None:
     try:
         start = dt.datetime.fromisoformat(str(summary["created_at"]))
         end = dt.datetime.fromisoformat(str(summary["finished_at"]))
-        return (end - start).total_seconds()
+        return round((end - start).total_seconds(), 2)
     except (KeyError, TypeError, ValueError):
         return None
 
@@ -143,7 +143,8 @@ def main() -> None:
     ap.add_argument("--formats", default="csv,xml")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--batch-size", type=int, help="Records per transaction (default: the setting)")
-    ap.add_argument("--no-reimport", action="store_true")
+    ap.add_argument("--reimport", default="csv,xml", help="Formats whose large file is imported a second time "
+                    "(all unchanged); empty for none")
     ap.add_argument("--workdir", default=os.environ.get("XJIP_BENCH_DIR", "/tmp/xjip_bench"))
     ap.add_argument("--clean", action="store_true", help="Delete the generated files at the end (by default "
                     "they are kept in --workdir and reused by the next run with the same sizes and seed)")
@@ -192,7 +193,7 @@ def main() -> None:
             for n in sizes[kind]:
                 try:
                     rows.extend(import_steps(backend, kind, n, files[(kind, n)], bare.get((kind, n)), workdir,
-                                             args.batch_size, reimport=n == sizes[kind][0] and not args.no_reimport))
+                                             args.batch_size, reimport=n == sizes[kind][0] and kind in args.reimport.split(",")))
                 except Exception as exc:  # noqa: BLE001 - one failed step is reported, the others still run
                     print(f"{backend} {kind} {n}: FAILED {exc}", flush=True)
                     rows.append({"backend": backend, "step": "import FAILED", "format": kind, "records": n,

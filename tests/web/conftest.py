@@ -21,6 +21,7 @@ from xjip.hub.entities import name_key
 from xjip.hub.store import Store
 from xjip.i18n import both
 from xjip.settings import Settings
+from xjip.web import auth
 from xjip.web.auth import create_user
 
 PASSWORDS = {"admin": "test-admin-pw", "staff1": "staff-password-1", "viewer1": "viewer-password-1"}
@@ -74,58 +75,77 @@ def load_regions(session, shared: Path) -> None:  # noqa: ANN001
                                  name_pinyin=r["pinyin_generated"] or None, source=r["source"][:300]))
 
 
-def _entity(session, loaded: Loaded, name: str) -> int:  # noqa: ANN001
+def load_entities(session, loaded: Loaded, names: list[str]) -> None:  # noqa: ANN001
     """One entity per name key (the hub's matching rule), one alias per spelling."""
-    key = name_key(name)
-    if key not in loaded.entity_keys:
-        entity = m.Entity(name=name, name_key=key)
-        session.add(entity)
-        session.flush()
-        session.add(m.EntityAlias(entity_id=entity.id, alias=name, alias_key=key, source="import"))
+    fresh: dict[str, m.Entity] = {}
+    for name in dict.fromkeys(n for n in names if n):
+        key = name_key(name)
+        if key not in loaded.entity_keys and key not in fresh:
+            fresh[key] = m.Entity(name=name, name_key=key)
+    session.add_all(fresh.values())
+    session.flush()
+    for key, entity in fresh.items():
         loaded.entity_keys[key] = entity.id
-    loaded.entities.setdefault(name, loaded.entity_keys[key])
-    return loaded.entity_keys[key]
+        session.add(m.EntityAlias(entity_id=entity.id, alias=entity.name, alias_key=key, source="import"))
+    for name in names:
+        if name:
+            loaded.entities.setdefault(name, loaded.entity_keys[name_key(name)])
+
+
+def _eid(loaded: Loaded, name: str | None) -> int | None:
+    return loaded.entity_keys[name_key(name)] if name else None
 
 
 def load_gis(session, shared: Path, loaded: Loaded) -> None:  # noqa: ANN001
     path = shared / "gi" / "xinjiang_gi_records.csv"
     with open(path, encoding="utf-8", newline="") as fh:
-        for index, r in enumerate(csv.DictReader(fh), start=1):
-            loaded.gi_rows.append(r)
-            prefectures = [c for c in r["prefecture_codes"].split(";") if c]
-            counties = [c for c in r["county_codes"].split(";") if c]
-            gi = m.GeographicalIndication(
-                key=f"{r['name_zh']}|{r['gi_type']}", name=r["name_zh"], gi_system=r["gi_type"], status=r["status"][:60],
-                category=r["product_category"][:40] or None, protected_area_text=r["protected_area_text"] or None,
-                authority=r["authority"] or None, announcement_no=r["announcement_no"] or None,
-                approval_date=_iso_date(r["approval_date"]), approval_date_text=r["approval_date"][:60] or None,
-                applicant=r["applicant_or_holder"] or None, registration_no=r["registration_no"] or None,
-                confidence=r["confidence"], source_url=r["source_url"], notes=r["source_note"] or None,
-                source=path.name, source_format="gi_list", is_synthetic=False,
-                prefecture_code=prefectures[0] if len(prefectures) == 1 else None,
-                county_code=counties[0] if len(counties) == 1 else None,
-                region_code=(counties or prefectures or [None])[0], place_method="given" if prefectures else None)
-            session.add(gi)
-            session.flush()
-            loaded.gis[gi.key] = gi.id
-            for code in dict.fromkeys(counties + prefectures):  # as the pipeline writes them: counties and prefectures
-                prefecture = code[:4] + "00" if not code.endswith("00") else code
-                session.add(m.GIArea(gi_id=gi.id, region_code=code, prefecture_code=prefecture))
-            session.add(m.SourceRecord(record_type="gi", record_key=gi.key, source=path.name, source_format="gi_list",
-                                       locator=f"{path.name}:#{index}", content_hash="0" * 40,
-                                       raw=json.dumps(r, ensure_ascii=False)))
+        loaded.gi_rows = list(csv.DictReader(fh))
+    gis = []
+    for r in loaded.gi_rows:
+        prefectures = [c for c in r["prefecture_codes"].split(";") if c]
+        counties = [c for c in r["county_codes"].split(";") if c]
+        gis.append(m.GeographicalIndication(
+            key=f"{r['name_zh']}|{r['gi_type']}", name=r["name_zh"], gi_system=r["gi_type"], status=r["status"][:60],
+            category=r["product_category"][:40] or None, protected_area_text=r["protected_area_text"] or None,
+            authority=r["authority"] or None, announcement_no=r["announcement_no"] or None,
+            approval_date=_iso_date(r["approval_date"]), approval_date_text=r["approval_date"][:60] or None,
+            applicant=r["applicant_or_holder"] or None, registration_no=r["registration_no"] or None,
+            confidence=r["confidence"], source_url=r["source_url"], notes=r["source_note"] or None,
+            source=path.name, source_format="gi_list", is_synthetic=False,
+            prefecture_code=prefectures[0] if len(prefectures) == 1 else None,
+            county_code=counties[0] if len(counties) == 1 else None,
+            region_code=(counties or prefectures or [None])[0], place_method="given" if prefectures else None))
+    session.add_all(gis)
+    session.flush()
+    for index, (r, gi) in enumerate(zip(loaded.gi_rows, gis), start=1):
+        loaded.gis[gi.key] = gi.id
+        codes = [c for c in r["county_codes"].split(";") + r["prefecture_codes"].split(";") if c]
+        for code in dict.fromkeys(codes):  # as the pipeline writes them: counties and prefectures
+            prefecture = code if code.endswith("00") else code[:4] + "00"
+            session.add(m.GIArea(gi_id=gi.id, region_code=code, prefecture_code=prefecture))
+        session.add(m.SourceRecord(record_type="gi", record_key=gi.key, source=path.name, source_format="gi_list",
+                                   locator=f"{path.name}:#{index}", content_hash="0" * 40,
+                                   raw=json.dumps(r, ensure_ascii=False)))
 
 
 def load_patents(session, shared: Path, loaded: Loaded) -> None:  # noqa: ANN001
-    path = shared / "patents" / "cn_patent_records_small" / "cn_records_unified.jsonl.gz"
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        for index, line in enumerate(fh, start=1):
-            d = json.loads(line)
-            key = _app_key(d["application_number"]) or d["publication_number"]
+    unified = shared / "patents" / "cn_patent_records_small" / "cn_records_unified.jsonl.gz"
+    facts = shared / "patents" / "xinjiang_google_patents_facts" / "records.jsonl.gz"
+    sources = []
+    for path in (unified, facts):
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            sources += [(path, index, line.strip(), json.loads(line)) for index, line in enumerate(fh, start=1)]
+    names = [a["name"] for *_, d in sources for a in d.get("applicants") or []]
+    names += [n for *_, d in sources for n in (d.get("original_assignee") or [])[:1]]
+    load_entities(session, loaded, names)
+    patents = []
+    for path, _index, _line, d in sources:
+        key = _app_key(d["application_number"]) or d["publication_number"]
+        if path == unified:
             province = re.search(r"\((\d{2})\)", d.get("province_code_original") or "")
             applicants = d.get("applicants") or []
             first = applicants[0]["name"] if applicants else None
-            patent = m.Patent(
+            patents.append(m.Patent(
                 key=key, country="CN", app_number=_app_key(d["application_number"]), app_date=_date8(d["filing_date"]),
                 pub_number=d["publication_number"], pub_date=_date8(d["publication_date"]),
                 grant_date=_date8(d.get("grant_date")), patent_type=(d.get("patent_type") or "").split("(")[0] or None,
@@ -133,40 +153,31 @@ def load_patents(session, shared: Path, loaded: Loaded) -> None:  # noqa: ANN001
                 agency="; ".join(d.get("agency") or []) or None, agents=d.get("agents") or [],
                 ipc_main=d.get("ipc_main"), ipc=d.get("ipc") or [], legal_status=d.get("legal_status"),
                 status=STATUS.get(d.get("legal_status") or ""), province_code=province.group(1) if province else None,
-                first_applicant=first, first_applicant_entity_id=_entity(session, loaded, first) if first else None,
-                source=path.name, source_format="cn_unified", is_synthetic=False)
-            session.add(patent)
-            session.flush()
-            loaded.patents[key] = patent.id
-            loaded.patent_rows.append(d)
-            for seq, a in enumerate(applicants, start=1):
-                address = a.get("address") or (d.get("applicant_address") if seq == 1 else None)
-                session.add(m.PatentParty(patent_id=patent.id, role="applicant", seq=seq, name=a["name"], address=address,
-                                          country=a.get("country"), entity_id=_entity(session, loaded, a["name"])))
-            if d.get("claims"):
-                session.add(m.PatentText(patent_id=patent.id, claims=d["claims"], description=None))
-            session.add(m.SourceRecord(record_type="patent", record_key=key, source=path.name, source_format="cn_unified",
-                                       locator=f"{path.name}:#{index}", content_hash="0" * 40, raw=line.strip()))
-    facts = shared / "patents" / "xinjiang_google_patents_facts" / "records.jsonl.gz"
-    with gzip.open(facts, "rt", encoding="utf-8") as fh:
-        for index, line in enumerate(fh, start=1):
-            d = json.loads(line)
-            key = _app_key(d["application_number"])
+                first_applicant=first, first_applicant_entity_id=_eid(loaded, first),
+                source=path.name, source_format="cn_unified", is_synthetic=False))
+        else:
             first = (d.get("original_assignee") or [None])[0]
-            patent = m.Patent(key=key, country="CN", app_number=key, pub_number=d["publication_number"],
-                              kind_code=d["kind"], title=d["title"], inventors=d.get("inventors") or [],
-                              legal_status=d.get("legal_status"), first_applicant=first,
-                              first_applicant_entity_id=_entity(session, loaded, first) if first else None,
-                              source=facts.name, source_format="google_patents_facts", is_synthetic=False)
-            session.add(patent)
-            session.flush()
-            loaded.patents[key] = patent.id
-            loaded.patent_rows.append(d)
-            for number in d.get("other_versions") or []:
-                session.add(m.PatentFamilyMember(patent_id=patent.id, number=number, country="CN", kind=number[-1]))
-            session.add(m.SourceRecord(record_type="patent", record_key=key, source=facts.name,
-                                       source_format="google_patents_facts", locator=f"{facts.name}:#{index}",
-                                       content_hash="0" * 40, raw=line.strip(), licence=None))
+            patents.append(m.Patent(
+                key=key, country="CN", app_number=key, pub_number=d["publication_number"], kind_code=d["kind"],
+                title=d["title"], inventors=d.get("inventors") or [], legal_status=d.get("legal_status"),
+                first_applicant=first, first_applicant_entity_id=_eid(loaded, first),
+                source=path.name, source_format="google_patents_facts", is_synthetic=False))
+    session.add_all(patents)
+    session.flush()
+    for (path, index, line, d), patent in zip(sources, patents):
+        loaded.patents[patent.key] = patent.id
+        loaded.patent_rows.append(d)
+        for seq, a in enumerate(d.get("applicants") or [], start=1):
+            address = a.get("address") or (d.get("applicant_address") if seq == 1 else None)
+            session.add(m.PatentParty(patent_id=patent.id, role="applicant", seq=seq, name=a["name"], address=address,
+                                      country=a.get("country"), entity_id=_eid(loaded, a["name"])))
+        if d.get("claims"):
+            session.add(m.PatentText(patent_id=patent.id, claims=d["claims"], description=None))
+        for number in d.get("other_versions") or []:
+            session.add(m.PatentFamilyMember(patent_id=patent.id, number=number, country="CN", kind=number[-1]))
+        session.add(m.SourceRecord(record_type="patent", record_key=patent.key, source=path.name,
+                                   source_format=patent.source_format, locator=f"{path.name}:#{index}",
+                                   content_hash="0" * 40, raw=line))
 
 
 def load_synthetic_institution(session, loaded: Loaded) -> None:  # noqa: ANN001
@@ -203,6 +214,13 @@ def load_all(store: Store, shared: Path) -> Loaded:
         load_synthetic_institution(s, loaded)
         load_job(s, loaded)
     return loaded
+
+
+@pytest.fixture(autouse=True)
+def cheap_scrypt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests hash many passwords: a lower scrypt cost N (stored in each hash, so verification is the
+    real code path). `test_password_hash_format` checks the production cost."""
+    monkeypatch.setattr(auth, "_N", 2 ** 10)
 
 
 @pytest.fixture

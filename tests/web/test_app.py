@@ -18,6 +18,7 @@ from sqlalchemy import select
 from xjip.app import create_app
 from xjip.hub import models as m
 from xjip.hub import queries
+from xjip.web.auth import hash_password, verify_password
 from xjip.web.uploads import sanitize_filename
 
 from .conftest import PASSWORDS, Loaded, client_as, login
@@ -399,6 +400,14 @@ def test_admin_manages_users(app, store, users) -> None:
     assert "用户 clerk 已创建。" in form.text
     audit = admin.get("/api/audit").json()["events"]
     assert {"web:user:create", "web:user:update", "web:user:login"} <= {e["tag"] for e in audit}
+
+
+def test_password_hash_format(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.undo()  # the production cost
+    stored = hash_password("correct horse")
+    assert stored.startswith("scrypt$16384$8$1$") and stored != hash_password("correct horse")  # salted
+    assert verify_password("correct horse", stored) and not verify_password("correct horsE", stored)
+    assert not verify_password("x", "md5$abc") and not verify_password("x", "garbage")
 
 
 def test_own_password_change(app, users) -> None:

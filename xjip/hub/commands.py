@@ -100,7 +100,7 @@ def _print_job(data: dict[str, Any]) -> None:
 
 @click.command("import")
 @click.argument("path", type=click.Path(exists=False))
-@click.option("--format", "source_format", help="Force an importer (see `xjip import-formats`)")
+@click.option("--importer", "source_format", help="Force an importer by name (see `xjip import-formats`)")
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False), help="Column-mapping file for other layouts")
 @click.option("--licence", help="Licence of the source, kept as provenance")
 @click.option("--synthetic", is_flag=True, help="Mark every record as synthetic")

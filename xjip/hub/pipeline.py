@@ -344,7 +344,6 @@ class Resolver:
     def __init__(self, store: Store):
         self.store = store
         self._gazetteer = None
-        self._places: dict[tuple[str, Any], Any] = {}
 
     @property
     def gazetteer(self):  # noqa: ANN201
@@ -358,14 +357,8 @@ class Resolver:
         return self._gazetteer
 
     def place(self, address: str | None, on: dt.date | None = None) -> Any:
-        if not address:
-            return None
-        key = (address, on.year if on else None)
-        if key not in self._places:
-            if len(self._places) > 200_000:
-                self._places.clear()
-            self._places[key] = self.gazetteer.resolve(address, on=on)
-        return self._places[key]
+        # The gazetteer caches per address and validity period itself.
+        return self.gazetteer.resolve(address, on=on) if address else None
 
     def entities(self, session: Session, names: Iterable[str]) -> dict[str, int]:
         from xjip.hub.entities import resolve_many

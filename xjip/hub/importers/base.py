@@ -129,6 +129,8 @@ def detect(source: Source, forced: str | None = None) -> Importer:
     if not head.strip(b" \t\r\n\x00\xef\xbb\xbf"):
         raise SourceError(Locator(source.name), "empty_file")
     scored = sorted(((imp.sniff(head, source.name), imp.name) for imp in importers.values()), reverse=True)
+    if (not scored or scored[0][0] <= 0) and not head.lstrip().startswith((b"<", b"PK", b"\x1f\x8b")):
+        detect_encoding(head, source.name)  # undecodable text: say so (located) rather than "unknown format"
     if not scored or scored[0][0] <= 0:
         preview = head[:80].decode("utf-8", "replace").replace("\n", " ")
         raise SourceError(Locator(source.name), "unknown_format", detail=preview)
@@ -238,6 +240,7 @@ def detect_encoding(head: bytes, name: str = "") -> str:
         # A multi-byte character cut by the sample's end is not an error.
         if exc.start >= len(sample) - 4:
             return "utf-8"
+        bad_at = exc.start
     try:
         text = sample.decode("gb18030")
         if _looks_like_text(text):
@@ -250,7 +253,9 @@ def detect_encoding(head: bytes, name: str = "") -> str:
     best = from_bytes(sample).best()
     if best is not None and best.encoding and _looks_like_text(str(best)):
         return best.encoding
-    raise SourceError(Locator(name), "encoding", detail=repr(head[:40]))
+    line = head[:bad_at].count(b"\n") + 1
+    raise SourceError(Locator(name, line=line), "encoding",
+                      detail=f"byte 0x{head[bad_at]:02x} at offset {bad_at} / 第 {bad_at} 字节")
 
 
 def _looks_like_text(text: str) -> bool:

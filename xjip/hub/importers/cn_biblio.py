@@ -14,8 +14,9 @@ Layouts read (one canonical field set, many header spellings, see `ALIASES`):
 - the unified JSONL of `cn_records_unified.jsonl.gz` (importer `cn_biblio_jsonl`).
 
 Numbers: CN application numbers are check-digit verified (ZC 0006-2003, in `numbers`); kind codes
-follow CNIPA's 专利文献种类标识代码 (ZC 0008-2012): A = application publication, B/C = invention
-grant, U/Y = utility model, S/D = design (U, S and B documents are grant announcements).
+follow 专利文献种类标识代码标准 ZC 0008-2004: A = application publication, B = invention grant,
+U = utility model grant, S = design grant (C, Y, D: their pre-2004 counterparts), so a U, S or B
+document is itself the grant announcement (授权公告).
 Province codes are GB/T 2260 two-digit codes.
 """
 from __future__ import annotations
@@ -75,6 +76,8 @@ _FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "invalidation_date": ("无效宣告日期", "无效日期"),
     "citations": ("引证专利", "引用专利", "patent_citations"),
     "pct_app_number": ("国际申请号", "PCT申请号"),
+    # xjip's own marker of generated demo rows (xjip.hub.synth): such records are flagged synthetic
+    "synthetic": ("合成数据", "is_synthetic"),
 }
 # The CNKI scrape's names (README of cnki_zhiwang_zhuanli_nlp), only applied to that layout.
 _CNKI_ALIASES = {"title": "title", "author": "inventors", "com": "applicants", "sql": "app_date",
@@ -92,6 +95,8 @@ _PATENT_MARKERS = frozenset(normalise_header(h) for h in (
     "IPC主分类号", "CPC分类号", "CPC主分类号", "发明人", "发明（设计）人", "专利类型", "专利名称", "发明名称",
     "申请（专利权）人", "专利权人", "国省代码", "同族", "同族专利", "专利代理机构", "专利代理人", "专利转移次数",
     "申请摘要", "首项权利要求",
+    # also every header templates.py treats as "a patent list, not a template": no file falls between
+    "公告号", "IPC主分类", "优先权号", "摘要", "IPC", "Publication Number",
 ))
 _CNKI_MARKERS = frozenset(normalise_header(h) for h in ("ChDiv_summary", "claim_text"))
 _CNKI_CORE = frozenset(("title", "author", "com", "href"))
@@ -409,33 +414,37 @@ def build_record(v: dict[str, Any]) -> PatentRecord:
     rec.priorities = _priorities(v.get("priority"), v.get("priority_date"))
     rec.citations = [c for c in (_text(x) for x in _names(v.get("citations"), _LIST_SEPS)) if c]
     rec.pct_app_number = _text(v.get("pct_app_number"))
+    flag = v.get("synthetic")
+    rec.is_synthetic = flag is True or str(flag).strip().lower().startswith(("是", "y", "true", "1"))
     return rec
 
 
 # --- rows → records --------------------------------------------------------------------
 
 def _to_item(row: Row, first_seen: dict[str, int]) -> PatentRecord | Rejection:
-    """Row → record, or a located Rejection (field = the file's own column name).
+    """Row → record, or a located Rejection (field = the file's own column name, cell for XLSX).
     `first_seen`: natural key → record index of its first occurrence in this file."""
     try:
         rec = build_record(row.values)
     except RecordError as err:
-        loc = row.locator
-        cell = row.cell_of(err.field) if err.field else None
-        if cell:
-            loc = replace(loc, cell=cell)
-        return Rejection(loc, err.code, _column(row, err.field) if err.field else None, err.params, row.raw)
+        return Rejection(_at(row, err.field), err.code, _column(row, err.field) if err.field else None,
+                         err.params, row.raw)
     rec.locator, rec.raw = row.locator, row.raw
     key = rec.natural_key()
-    key_field = "app_number" if rec.app_number else "pub_number" if rec.pub_number else "grant_number"
     if not key:
-        return Rejection(row.locator, "missing_field", _column(row, "app_number"), {}, row.raw)
+        return Rejection(_at(row, "app_number"), "missing_field", _column(row, "app_number"), {}, row.raw)
     first = first_seen.get(key)
     if first is not None:
-        return Rejection(row.locator, "duplicate_key", _column(row, key_field),
+        key_field = "app_number" if rec.app_number else "pub_number" if rec.pub_number else "grant_number"
+        return Rejection(_at(row, key_field), "duplicate_key", _column(row, key_field),
                          {"key": key, "first": first}, row.raw)
     first_seen[key] = row.locator.record or 0
     return rec
+
+
+def _at(row: Row, field: str | None) -> Locator:
+    cell = row.cell_of(field) if field else None
+    return replace(row.locator, cell=cell) if cell else row.locator
 
 
 def _column(row: Row, field: str) -> str:
@@ -929,6 +938,8 @@ def _marker_score(cells_rows: list[list[str]]) -> int:
     for cells in cells_rows:
         norm = {normalise_header(c) for c in cells}
         hits = len(norm & _PATENT_MARKERS)
+        if hits and "申请号" in norm:  # shared with other rights, but beside a patent header it is a patent one
+            hits += 1
         if norm & _CNKI_MARKERS or _CNKI_CORE <= norm:
             hits = max(hits, 4)
         best = max(best, hits)

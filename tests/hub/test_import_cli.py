@@ -1,0 +1,171 @@
+"""`xjip import` as a person runs it, in real processes: kill -9 in the middle and restart,
+two imports of the same file at once, and the bad inputs the issue lists."""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from xjip.hub import models as m
+from xjip.hub.synth import write_cn_biblio_csv
+
+XJIP = [sys.executable, "-m", "xjip.cli"]
+
+
+def run_cli(settings, *args: str, check: bool = False) -> subprocess.CompletedProcess:
+    env = {**os.environ, "XJIP_DATABASE_URL": settings.database_url, "XJIP_DATA_DIR": settings.data_dir,
+           "XJIP_SHARED_DATA_DIR": settings.shared_data_dir}
+    proc = subprocess.run([*XJIP, *args], env=env, capture_output=True, text=True, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(proc.stdout + proc.stderr)
+    return proc
+
+
+def start_cli(settings, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "XJIP_DATABASE_URL": settings.database_url, "XJIP_DATA_DIR": settings.data_dir,
+           "XJIP_SHARED_DATA_DIR": settings.shared_data_dir}
+    return subprocess.Popen([*XJIP, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def counts(store) -> tuple[int, int, int]:
+    with store.session() as s:
+        patents = s.scalar(select(func.count()).select_from(m.Patent))
+        distinct = s.scalar(select(func.count(func.distinct(m.Patent.key))))
+        sources = s.scalar(select(func.count()).select_from(m.SourceRecord))
+    return patents, distinct, sources
+
+
+def wait_for_committed_batches(store, minimum: int, timeout: float = 120) -> int:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with store.session() as s:
+            done = s.scalar(select(func.max(m.ImportJob.read_count))) or 0
+        if done >= minimum:
+            return done
+        time.sleep(0.05)
+    raise AssertionError("the import made no progress")
+
+
+@pytest.mark.slow
+def test_kill_9_then_restart_resumes_with_no_duplicates(store, settings, tmp_path):
+    src = tmp_path / "synthetic.csv"
+    write_cn_biblio_csv(src, 6000, seed=7)
+    store.upgrade()
+    proc = start_cli(settings, "import", str(src), "--batch-size", "200", "--quiet")
+    committed = wait_for_committed_batches(store, 600)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    patents, distinct, sources = counts(store)
+    assert patents == distinct == sources and committed <= patents < 6000  # only whole batches, nothing half-written
+    again = run_cli(settings, "import", str(src), "--importer", "cn_biblio", "--quiet", "--format", "json")
+    assert again.returncode == 0, again.stderr
+    assert counts(store) == (6000, 6000, 6000)
+    with store.session() as s:
+        jobs = s.scalars(select(m.ImportJob)).all()
+        assert len(jobs) == 1 and jobs[0].status == "done" and jobs[0].read_count == 6000
+        assert s.scalar(select(func.count()).select_from(m.ImportLock)) == 0
+        assert s.scalar(select(func.count()).select_from(m.Patent).where(m.Patent.is_synthetic.is_(False))) == 0
+
+
+@pytest.mark.slow
+def test_same_import_started_twice_at_once_is_refused(store, settings, tmp_path):
+    src = tmp_path / "synthetic.csv"
+    write_cn_biblio_csv(src, 4000, seed=8)
+    store.upgrade()
+    first = start_cli(settings, "import", str(src), "--batch-size", "100", "--quiet")
+    wait_for_committed_batches(store, 100)
+    second = run_cli(settings, "import", str(src), "--quiet")
+    assert first.wait(timeout=300) == 0
+    assert second.returncode == 3
+    assert "正在导入" in second.stderr and "already being imported" in second.stderr
+    assert counts(store) == (4000, 4000, 4000)
+
+
+def test_reimport_changes_nothing_and_reports_json(store, settings, shared_data):
+    path = shared_data / "gi/xinjiang_gi_records.csv"
+    first = json.loads(run_cli(settings, "import", str(path), "--format", "json", check=True).stdout)
+    second = json.loads(run_cli(settings, "import", str(path), "--format", "json", check=True).stdout)
+    assert (first["inserted"], first["rejected"], first["place_resolved_share"]) == (93, 0, 1.0)
+    assert (second["inserted"], second["updated"], second["unchanged"]) == (0, 0, 93)
+
+
+# --- bad input: each gives a clear located error and leaves what was stored intact --------
+
+@pytest.fixture
+def seeded(store, settings, shared_data):
+    """A store that already holds the 93 real GI records: bad imports must not disturb them."""
+    run_cli(settings, "import", str(shared_data / "gi/xinjiang_gi_records.csv"), "--quiet", check=True)
+    return store
+
+
+def gi_count(store) -> int:
+    with store.session() as s:
+        return s.scalar(select(func.count()).select_from(m.GeographicalIndication))
+
+
+def test_bad_inputs_are_located_and_harmless(seeded, settings, tmp_path, shared_data):
+    cases = {}
+    (tmp_path / "empty.csv").write_bytes(b"")
+    cases["empty.csv"] = "文件为空"
+    (tmp_path / "trunc.xml").write_bytes(
+        gzip.decompress((shared_data / "patents/cn_cnipa_xml/xml/examples/cn_old1.xml.gz").read_bytes())[:3000])
+    cases["trunc.xml"] = "XML"
+    (tmp_path / "laughs.xml").write_text(
+        '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]>'
+        '<cn-patent-document><x>&lol2;</x></cn-patent-document>')
+    cases["laughs.xml"] = "实体"
+    (tmp_path / "xxe.xml").write_text(
+        '<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        '<cn-patent-document><x>&x;</x></cn-patent-document>')
+    cases["xxe.xml"] = "实体"
+    good = "申请号,申请日,名称,申请（专利权）人\nCN202310000001.5,2023-01-05,一种葡萄采摘装置,新疆农业大学\n"
+    (tmp_path / "latin1.csv").write_bytes(good.encode("utf-8") + bytes(range(0x80, 0xff)) * 50)
+    cases["latin1.csv"] = "编码"
+    for name, expected in cases.items():
+        proc = run_cli(settings, "import", str(tmp_path / name), "--quiet")
+        output = proc.stdout + proc.stderr
+        assert proc.returncode != 0, name
+        assert name in output and expected in output, (name, output)
+        assert "Error" in output or "error" in output, (name, output)
+    assert gi_count(seeded) == 93
+
+
+def test_rejected_rows_do_not_stop_good_ones(seeded, settings, tmp_path):
+    header = "申请号,申请日,名称,申请（专利权）人,申请人地址\n"
+    rows = [
+        "CN202310000001.5,2023-01-05,一种葡萄采摘装置,新疆农业大学,830052 新疆乌鲁木齐市沙依巴克区农大东路311号",
+        "CN202310000002.0,2023-01-06,一种错误校验位装置,新疆大学,新疆乌鲁木齐市",  # wrong check digit (X)
+        "CN202310000003.4,2023-02-30,一种日期错误装置,塔里木大学,新疆阿拉尔市",  # no such date
+        "CN202310000001.5,2023-01-05,一种葡萄采摘装置,新疆农业大学,乌鲁木齐",  # duplicate key
+        "CN202310000004.9,2023-03-01,一种棉花打顶机,石河子大学,新疆石河子市北四路221号",
+    ]
+    src = tmp_path / "mixed.csv"
+    src.write_text(header + "\n".join(rows) + "\n", encoding="gbk")
+    report = tmp_path / "rejected.csv"
+    proc = run_cli(settings, "import", str(src), "--format", "json", "--report", str(report))
+    data = json.loads(proc.stdout)
+    assert (data["inserted"], data["rejected"]) == (2, 3)
+    text = report.read_text(encoding="utf-8-sig")
+    assert "check_digit" in text and "invalid_date" in text and "duplicate_key" in text
+    assert "申请日" in text and "2023-02-30" in text and "mixed.csv" in text
+    assert gi_count(seeded) == 93
+
+
+def test_zip_of_formats_and_path_outside(seeded, settings, tmp_path, shared_data):
+    archive = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("../../escape/cn_new1.xml",
+                    gzip.decompress((shared_data / "patents/cn_cnipa_xml/xml/examples/cn_new1.xml.gz").read_bytes()))
+        zf.write(shared_data / "patents/xinjiang_google_patents_facts/records.jsonl.gz", "xj/records.jsonl.gz")
+    data = json.loads(run_cli(settings, "import", str(archive), "--format", "json", check=True).stdout)
+    assert (data["status"], data["inserted"]) == ("done", 7)
+    assert not (tmp_path.parent / "escape").exists()  # archives are read in place, never extracted
