@@ -1,6 +1,9 @@
-"""Fixtures of the web tests: the real app on the `store` database (SQLite and PostgreSQL), filled
-through the ORM from the real files in ../shared/data (regions, GIs, CN patents), and logged-in
-clients per role. One synthetic institution (marked as such) exercises the contact masking."""
+"""Fixtures of the web tests: the real app on SQLite and PostgreSQL, filled through the ORM from the
+real files in ../shared/data (regions, GIs, CN patents), and logged-in clients per role. One
+synthetic institution (marked as such) exercises the contact masking.
+
+`ro` is one loaded database per kind shared by the read-only tests; tests that change data use the
+per-test `store` (and `loaded`) of tests/conftest.py."""
 from __future__ import annotations
 
 import csv
@@ -8,21 +11,26 @@ import datetime as dt
 import gzip
 import json
 import re
+import shutil
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
 
 from xjip.app import create_app
 from xjip.hub import models as m
 from xjip.hub.entities import name_key
-from xjip.hub.store import Store
+from xjip.hub.store import Store, normalise_url
 from xjip.i18n import both
 from xjip.settings import Settings
 from xjip.web import auth
 from xjip.web.auth import create_user
+
+from tests.conftest import PG_ADMIN_URL, REQUIRE_PG, _pg_available
 
 PASSWORDS = {"admin": "test-admin-pw", "staff1": "staff-password-1", "viewer1": "viewer-password-1"}
 ADMINISTERED_BY_YILI = {"654200", "654300"}  # regions/README: 塔城/阿勒泰 are administered by 伊犁州
@@ -226,6 +234,56 @@ def cheap_scrypt(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def loaded(store: Store, shared_data: Path) -> Loaded:
     return load_all(store, shared_data)
+
+
+@dataclass
+class ReadOnly:
+    """One loaded database per kind for the whole session, for tests that only read (logins and
+    their audit events aside): no per-test truncate and reload."""
+
+    settings: Settings
+    store: Store
+    loaded: Loaded
+    app: Any
+    client: TestClient
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def ro(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Iterator[ReadOnly]:
+    folder = tmp_path_factory.mktemp(f"web_ro_{request.param}")
+    admin_engine, name = None, None
+    if request.param == "sqlite":
+        shutil.copy(request.getfixturevalue("sqlite_template"), folder / "xjip.db")
+        url = f"sqlite:///{folder / 'xjip.db'}"
+    else:
+        problem = _pg_available()
+        if problem:
+            message = f"PostgreSQL not reachable at {PG_ADMIN_URL}: {problem}"
+            if REQUIRE_PG:
+                pytest.fail(message)
+            pytest.skip(message)
+        name = f"xjip_webro_{uuid.uuid4().hex[:10]}"
+        admin_engine = create_engine(normalise_url(PG_ADMIN_URL), isolation_level="AUTOCOMMIT")
+        with admin_engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    settings = Settings.from_env(database_url=url, data_dir=str(folder / "data"), shared_data_dir=str(shared_data),
+                                 admin_password=PASSWORDS["admin"])
+    store = Store(settings)
+    store.upgrade()
+    loaded = load_all(store, shared_data)
+    app = create_app(settings, store)
+    with TestClient(app) as client:
+        with store.session() as s:
+            create_user(s, "staff1", PASSWORDS["staff1"], "staff")
+            create_user(s, "viewer1", PASSWORDS["viewer1"], "viewer")
+        yield ReadOnly(settings, store, loaded, app, client)
+    store.dispose()
+    if admin_engine is not None:
+        with admin_engine.connect() as conn:
+            conn.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin_engine.dispose()
 
 
 @pytest.fixture

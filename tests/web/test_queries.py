@@ -8,10 +8,11 @@ import pytest
 from xjip.hub import queries
 from xjip.hub.queries import RecordFilters, is_individual, mask_person_name
 
-from .conftest import Loaded
+from .conftest import ReadOnly
 
 
-def test_overview_counts_match_the_source_files(store, loaded: Loaded) -> None:
+def test_overview_counts_match_the_source_files(ro: ReadOnly) -> None:
+    store, loaded = ro.store, ro.loaded
     with store.session() as s:
         data = queries.overview(s)
     by_type = {t["record_type"]: t for t in data["by_type"]}
@@ -36,7 +37,8 @@ def test_overview_counts_match_the_source_files(store, loaded: Loaded) -> None:
     assert prefectures["650100"]["counts"]["institution"] == 1
 
 
-def test_overview_years_status_and_quality(store, loaded: Loaded) -> None:
+def test_overview_years_status_and_quality(ro: ReadOnly) -> None:
+    store, loaded = ro.store, ro.loaded
     with store.session() as s:
         data = queries.overview(s)
     filing_years = collections.Counter(r["filing_date"][:4] for r in loaded.patent_rows if r.get("filing_date"))
@@ -56,7 +58,8 @@ def test_overview_years_status_and_quality(store, loaded: Loaded) -> None:
     assert quality["institution"]["synthetic"] == 1
 
 
-def test_keyset_pages_cover_every_record_once_in_date_order(store, loaded: Loaded) -> None:
+def test_keyset_pages_cover_every_record_once_in_date_order(ro: ReadOnly) -> None:
+    store, loaded = ro.store, ro.loaded
     seen, dates, after = [], [], None
     with store.session() as s:
         while True:
@@ -73,7 +76,8 @@ def test_keyset_pages_cover_every_record_once_in_date_order(store, loaded: Loade
     assert dates[0].isoformat() == "2023-05-23"  # CN202310605823.6, the newest filing in the file
 
 
-def test_filters(store, loaded: Loaded) -> None:
+def test_filters(ro: ReadOnly) -> None:
+    store, loaded = ro.store, ro.loaded
     def total(record_type: str, **kw) -> int:  # noqa: ANN003
         with store.session() as s:
             return queries.list_records(s, record_type, RecordFilters(**kw), page_size=1)["total"]
@@ -97,7 +101,8 @@ def test_filters(store, loaded: Loaded) -> None:
     assert [i["name"] for i in page["items"]] == ["库尔勒香梨"]
 
 
-def test_bad_tokens_and_types(store, loaded: Loaded) -> None:
+def test_bad_tokens_and_types(ro: ReadOnly) -> None:
+    store, loaded = ro.store, ro.loaded
     with store.session() as s:
         with pytest.raises(queries.BadPageToken):
             queries.list_records(s, "patent", after="not-a-token")
@@ -109,7 +114,8 @@ def test_bad_tokens_and_types(store, loaded: Loaded) -> None:
         assert queries.list_records(s, "patent", page_size=10_000)["page_size"] == queries.MAX_PAGE_SIZE
 
 
-def test_patent_detail_masks_an_individual_applicants_address(store, loaded: Loaded) -> None:
+def test_patent_detail_masks_an_individual_applicants_address(ro: ReadOnly) -> None:
+    store, loaded = ro.store, ro.loaded
     patent_id = loaded.patents["CN201410513187.5"]  # 脚型量具, applicant 叶建鑫 (a natural person)
     with store.session() as s:
         public = queries.record_detail(s, "patent", patent_id)
@@ -122,7 +128,8 @@ def test_patent_detail_masks_an_individual_applicants_address(store, loaded: Loa
     assert public["sources"][0]["locator"] == "cn_records_unified.jsonl.gz:#50"
 
 
-def test_patent_detail_keeps_an_organisations_address_public(store, loaded: Loaded) -> None:
+def test_patent_detail_keeps_an_organisations_address_public(ro: ReadOnly) -> None:
+    store, loaded = ro.store, ro.loaded
     with store.session() as s:
         detail = queries.record_detail(s, "patent", loaded.patents["CN202223220665.2"])
     assert detail["title"] == "一种无人机机载多功能盒"
@@ -132,7 +139,8 @@ def test_patent_detail_keeps_an_organisations_address_public(store, loaded: Load
     assert detail["related"]["text"]["claims"][0].startswith("1.一种无人机机载多功能盒")
 
 
-def test_institution_contacts_are_masked(store, loaded: Loaded) -> None:
+def test_institution_contacts_are_masked(ro: ReadOnly) -> None:
+    store, loaded = ro.store, ro.loaded
     with store.session() as s:
         public = queries.record_detail(s, "institution", loaded.institution_id)
         full = queries.record_detail(s, "institution", loaded.institution_id, masked=False)
@@ -141,7 +149,8 @@ def test_institution_contacts_are_masked(store, loaded: Loaded) -> None:
     assert full["fields"]["phone"] == "0991-0000000" and full["masked"] == []
 
 
-def test_gi_detail_lists_its_areas(store, loaded: Loaded) -> None:
+def test_gi_detail_lists_its_areas(ro: ReadOnly) -> None:
+    store, loaded = ro.store, ro.loaded
     with store.session() as s:
         detail = queries.record_detail(s, "gi", loaded.gis["库尔勒香梨|PGI_product"])
     assert detail["fields"]["announcement_no"] == "国家质检总局2004年第185号公告"
@@ -150,7 +159,8 @@ def test_gi_detail_lists_its_areas(store, loaded: Loaded) -> None:
     assert {"库尔勒市", "阿拉尔市", "阿克苏地区", "巴音郭楞蒙古自治州"} <= names
 
 
-def test_entity_detail_and_search(store, loaded: Loaded) -> None:
+def test_entity_detail_and_search(ro: ReadOnly) -> None:
+    store, loaded = ro.store, ro.loaded
     with store.session() as s:
         entity = queries.entity_detail(s, loaded.entities["中科大数据研究院"])
         found = queries.list_entities(s, "大数据")
@@ -160,7 +170,8 @@ def test_entity_detail_and_search(store, loaded: Loaded) -> None:
     assert [e["name"] for e in found["items"]] == ["中科大数据研究院"]
 
 
-def test_region_tree(store, loaded: Loaded) -> None:
+def test_region_tree(ro: ReadOnly) -> None:
+    store, loaded = ro.store, ro.loaded
     with store.session() as s:
         tree = queries.region_tree(s)
     root = tree["root"]
@@ -174,7 +185,8 @@ def test_region_tree(store, loaded: Loaded) -> None:
     assert tree["other"]["counts"] == {"patent": 10}
 
 
-def test_job_detail(store, loaded: Loaded) -> None:
+def test_job_detail(ro: ReadOnly) -> None:
+    store, loaded = ro.store, ro.loaded
     with store.session() as s:
         job = queries.job_detail(s, loaded.job_id, rejections=1)
         rest = queries.job_detail(s, loaded.job_id, rejections=1, after=job["rejections_next"])

@@ -169,6 +169,7 @@ def jobs() -> None:
 @format_option
 @click.pass_obj
 def jobs_list(obj: Any, limit: int, fmt: str) -> None:
+    """Recent import jobs with their counts / 最近的导入作业."""
     from xjip.hub.pipeline import iter_jobs
 
     data = [job_summary(j) for j in iter_jobs(obj.store, limit)]
@@ -181,6 +182,7 @@ def jobs_list(obj: Any, limit: int, fmt: str) -> None:
 @format_option
 @click.pass_obj
 def jobs_show(obj: Any, job_id: int, fmt: str) -> None:
+    """One job: status, counts, share of places resolved, error / 作业详情."""
     from xjip.hub import models as m
 
     with obj.store.session() as s:

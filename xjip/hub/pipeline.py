@@ -357,8 +357,18 @@ class Resolver:
         return self._gazetteer
 
     def place(self, address: str | None, on: dt.date | None = None) -> Any:
-        # The gazetteer caches per address and validity period itself.
-        return self.gazetteer.resolve(address, on=on) if address else None
+        """The place as of `on` (region_code keeps the unit of that day, e.g. 库车县 652923 in
+        2015), with prefecture and county mapped to today's units (库车市 652902), so that
+        statistics by prefecture/county count a record where that area belongs now."""
+        if not address:
+            return None
+        place = self.gazetteer.resolve(address, on=on)  # cached per address and validity period
+        if place is None or on is None:
+            return place
+        gaz = self.gazetteer
+        return place._replace(
+            prefecture_code=gaz.code_on(place.prefecture_code) if place.prefecture_code else None,
+            county_code=gaz.code_on(place.county_code) if place.county_code else None)
 
     def entities(self, session: Session, names: Iterable[str]) -> dict[str, int]:
         from xjip.hub.entities import resolve_many
