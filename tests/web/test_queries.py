@@ -59,7 +59,7 @@ def test_overview_years_status_and_quality(ro: ReadOnly) -> None:
 
 
 def test_keyset_pages_cover_every_record_once_in_date_order(ro: ReadOnly) -> None:
-    store, loaded = ro.store, ro.loaded
+    store = ro.store
     seen, dates, after = [], [], None
     with store.session() as s:
         while True:
@@ -102,7 +102,7 @@ def test_filters(ro: ReadOnly) -> None:
 
 
 def test_bad_tokens_and_types(ro: ReadOnly) -> None:
-    store, loaded = ro.store, ro.loaded
+    store = ro.store
     with store.session() as s:
         with pytest.raises(queries.BadPageToken):
             queries.list_records(s, "patent", after="not-a-token")
@@ -171,7 +171,7 @@ def test_entity_detail_and_search(ro: ReadOnly) -> None:
 
 
 def test_region_tree(ro: ReadOnly) -> None:
-    store, loaded = ro.store, ro.loaded
+    store = ro.store
     with store.session() as s:
         tree = queries.region_tree(s)
     root = tree["root"]

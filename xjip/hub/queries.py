@@ -217,6 +217,7 @@ class RegionInfo:
     xpcc_division: str | None
     administered_by: str | None
     unit_type: str | None
+    pinyin: str | None = None
 
 
 def region_index(session: Session) -> dict[str, RegionInfo]:
@@ -225,7 +226,7 @@ def region_index(session: Session) -> dict[str, RegionInfo]:
     index: dict[str, RegionInfo] = {}
     for r in rows:  # later rows (current ones last) overwrite older names
         index[r.code] = RegionInfo(r.code, r.name_zh, r.level, r.parent_code, bool(r.is_xpcc), r.xpcc_division,
-                                   r.administered_by, r.unit_type_zh)
+                                   r.administered_by, r.unit_type_zh, r.name_pinyin)
     return index
 
 
@@ -280,9 +281,9 @@ def _classify(code: str | None, regions: dict[str, RegionInfo]) -> str:
 def overview(session: Session) -> dict[str, Any]:
     """Counts by right type, year, prefecture and status, and data-quality figures per type.
 
-    >>> overview(session)["by_type"][0]
-    {'record_type': 'patent', 'total': 58, 'real': 58, 'synthetic': 0}
-    """
+    `by_type` rows look like {'record_type': 'patent', 'total': 58, 'real': 58, 'synthetic': 0};
+    `by_prefecture` lists every prefecture and XPCC city (zeros included), then 'other' (outside
+    Xinjiang) and 'none' (not placed)."""
     regions = region_index(session)
     by_type, quality, by_year, by_status = [], [], {}, {}
     prefecture_counts: dict[str, dict[str, int]] = {}
@@ -337,12 +338,14 @@ def _prefecture_table(counts: dict[str, dict[str, int]], regions: dict[str, Regi
         info = regions.get(code)
         kind = ("xpcc_node" if code == XPCC_NODE else "xpcc_city" if (info and info.is_xpcc) or code.startswith("6590")
                 else "prefecture")
-        rows.append({"code": code, "name": info.name if info else code, "kind": kind,
+        rows.append({"code": code, "name": info.name if info else code, "pinyin": info.pinyin if info else None,
+                     "kind": kind,
                      "xpcc_division": info.xpcc_division if info else None,
                      "administered_by": info.administered_by if info else None,
                      "counts": counts.get(code, {}), "total": sum(counts.get(code, {}).values())})
     for code, kind in ((OUTSIDE, "other"), (UNRESOLVED, "unresolved")):
-        rows.append({"code": code, "name": None, "kind": kind, "xpcc_division": None, "administered_by": None,
+        rows.append({"code": code, "name": None, "pinyin": None, "kind": kind, "xpcc_division": None,
+                     "administered_by": None,
                      "counts": counts.get(code, {}), "total": sum(counts.get(code, {}).values())})
     return rows
 
@@ -455,14 +458,14 @@ def _bounded(page_size: int | None) -> int:
     return max(1, min(int(page_size), MAX_PAGE_SIZE))
 
 
-def list_records(session: Session, record_type: str, filters: RecordFilters | None = None,
+def list_records(session: Session, record_type: str, filters: RecordFilters | dict[str, Any] | None = None,
                  page_size: int | None = DEFAULT_PAGE_SIZE, after: str | None = None, *,
                  masked: bool = True) -> dict[str, Any]:
     """One page of records, newest date first (records without a date last), with the total matching.
 
     `after` is the `next` token of the previous page; tokens are opaque and tied to the record type."""
     spec = spec_for(record_type)
-    filters = filters or RecordFilters()
+    filters = RecordFilters(**filters) if isinstance(filters, dict) else (filters or RecordFilters())
     size = _bounded(page_size)
     model = spec.model
     date_col = _col(model, spec.date)
@@ -725,7 +728,8 @@ def region_tree(session: Session) -> dict[str, Any]:
             by_county.setdefault(code, {})[name] = by_county.get(code, {}).get(name, 0) + int(n)
 
     def node(info: RegionInfo, counts: dict[str, int]) -> dict[str, Any]:
-        return {"code": info.code, "name": info.name, "level": info.level, "unit_type": info.unit_type,
+        return {"code": info.code, "name": info.name, "pinyin": info.pinyin, "level": info.level,
+                "unit_type": info.unit_type,
                 "is_xpcc": info.is_xpcc, "xpcc_division": info.xpcc_division,
                 "administered_by": info.administered_by, "counts": counts, "total": sum(counts.values()),
                 "children": []}

@@ -77,6 +77,11 @@ def make_renderer(env: Environment) -> Callable[..., HTMLResponse]:
             msg_id = f"web.{prefix}.{value}"
             return t(msg_id, lang) if has_message(msg_id, lang) else str(value)
 
+        def field(name: str) -> str:
+            """A column's label; a column added to the models before its label shows its own name."""
+            msg_id = f"web.field.{name}"
+            return t(msg_id, lang) if has_message(msg_id, lang) else name
+
         def fmt(value: Any) -> str:
             if value is None or value == "" or value == [] or value == {}:
                 return "—"
@@ -107,7 +112,7 @@ def make_renderer(env: Environment) -> Callable[..., HTMLResponse]:
         query = dict(request.query_params)
         switch = {code: url_for_params(path, {k: v for k, v in query.items() if k != "lang"}, lang=code)
                   for code in supported_languages()}
-        base = {"request": request, "lang": lang, "_": _, "label": label, "fmt": fmt, "place_name": place_name,
+        base = {"request": request, "lang": lang, "_": _, "label": label, "field": field, "fmt": fmt, "place_name": place_name,
                 "url": url_for_params, "user": user, "csrf_token": csrf_token(request), "nav": nav, "path": path,
                 "lang_switch": switch, "flashes": flashes, "languages": supported_languages(),
                 "max_upload_mb": request.app.state.settings.max_upload_mb}

@@ -227,7 +227,7 @@ def _entity_error(exc: Exception) -> ApiError:
 
 def _merge(request: Request, keep_id: int, merge_ids: list[int], user: Principal) -> dict[str, Any]:
     from xjip.hub.entities import EntityError
-    from xjip.web.entity_actions import merge_entities
+    from xjip.hub.entity_records import merge_entities
 
     ids = sorted({i for i in merge_ids if i != keep_id})
     if not ids:
@@ -241,7 +241,7 @@ def _merge(request: Request, keep_id: int, merge_ids: list[int], user: Principal
 
 def _split(request: Request, entity_id: int, aliases: list[str], new_name: str, user: Principal) -> dict[str, Any]:
     from xjip.hub.entities import EntityError
-    from xjip.web.entity_actions import split_entity
+    from xjip.hub.entity_records import split_entity
 
     try:
         with get_store(request).session() as s:

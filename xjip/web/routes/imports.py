@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import shutil
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from starlette.background import BackgroundTask
 
+from xjip.hub import models as m
 from xjip.hub import queries
 from xjip.hub.records import SourceError
 from xjip.web.auth import Principal, audit
@@ -61,18 +63,24 @@ def _start_import(request: Request, upload: UploadFile, fmt: str | None, user: P
         folder.rmdir()
         raise ApiError(413, message_id="import.error.too_large", detail={"limit_bytes": limit},
                        limit_mb=settings.max_upload_mb) from None
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         path.unlink()
         folder.rmdir()
         raise ApiError(400, "empty_upload", message_id="import.error.empty_file")
     try:
         job_id = pipeline.create_job(store, path, display_name=name, actor=user.username, format=fmt or None)
     except SourceError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
         raise ApiError(400, exc.rejection.code, message_id=f"import.error.{exc.rejection.code}",
                        **exc.rejection.params) from None
     with store.session() as s:
+        job_path = s.get(m.ImportJob, job_id).path
+    if Path(job_path) != path.resolve():  # the same content is already queued: that job goes on, this copy goes
+        shutil.rmtree(folder, ignore_errors=True)
+    with store.session() as s:
         audit(s, "web:import:upload", user.username, job_id=job_id, file=name, folder=folder.name,
-              bytes=path.stat().st_size, original_name=(upload.filename or "")[:300])
+              bytes=size, original_name=(upload.filename or "")[:300])
     pipeline.start_job_thread(store, job_id)
     return {"job_id": job_id, "file": name, "job_url": f"/jobs/{job_id}", "api_url": f"/api/jobs/{job_id}"}
 

@@ -1,8 +1,6 @@
-"""Entity merge/split as the web (and API) run them: `xjip.hub.entities` moves the aliases and
+"""Entity merge/split with the records that follow: `xjip.hub.entities` moves the aliases and
 audits; the records that pointed at the moved owner are re-pointed here, in the same transaction.
-
-(The re-pointing belongs next to `entities.merge/split` in the hub; it lives here until it moves.)
-"""
+The web page, the JSON API and `xjip entities merge|split` all call these two functions."""
 from __future__ import annotations
 
 from typing import Any, Iterable
@@ -28,10 +26,11 @@ ENTITY_COLUMNS: list[tuple[type[m.Base], str, str]] = [
 CHUNK = 500
 
 
-def merge_entities(session: Session, keep_id: int, merge_ids: Iterable[int], actor: str) -> dict[str, Any]:
+def merge_entities(session: Session, keep_id: int, merge_ids: Iterable[int], actor: str,
+                   source: str = "web") -> dict[str, Any]:
     from xjip.hub import entities
 
-    result = entities.merge(session, keep_id, merge_ids, actor, source="web")
+    result = entities.merge(session, keep_id, merge_ids, actor, source=source)
     moved = 0
     if result["merged_ids"]:
         for model, column, _name in ENTITY_COLUMNS:
@@ -41,11 +40,12 @@ def merge_entities(session: Session, keep_id: int, merge_ids: Iterable[int], act
     return {**result, "records_repointed": moved}
 
 
-def split_entity(session: Session, entity_id: int, aliases: Iterable[str], new_name: str, actor: str) -> dict[str, Any]:
+def split_entity(session: Session, entity_id: int, aliases: Iterable[str], new_name: str, actor: str,
+                 source: str = "web") -> dict[str, Any]:
     """Records of `entity_id` whose owner name has the key of a moved alias follow it to the new entity."""
     from xjip.hub import entities
 
-    result = entities.split(session, entity_id, aliases, new_name, actor, source="web")
+    result = entities.split(session, entity_id, aliases, new_name, actor, source=source)
     keys = {entities.name_key(a) for a in result["aliases"]}
     new_id = result["new_entity_id"]
     moved = 0

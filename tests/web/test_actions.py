@@ -1,0 +1,192 @@
+"""Actions that change data, each on a fresh database (SQLite and PostgreSQL): uploads (name
+traversal, 413, a real import end to end), user management, passwords, the first admin, entity
+merge/split."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from xjip.app import create_app
+from xjip.hub import models as m
+
+from .conftest import PASSWORDS, Loaded, client_as, login
+from .test_pages import envelope
+
+
+def _wait_for(client: TestClient, job_id: int, seconds: float = 60) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/jobs/{job_id}").json()
+        if job["finished"]:
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish: {job}")
+
+
+EVIL_NAMES = ["../../etc/passwd", "..\\..\\windows\\win.ini", "a\x00b/../../x.csv", "....//", "..", "/abs/path/ok.csv"]
+
+
+def test_upload_names_never_leave_the_upload_folder(app, settings, store, users, shared_data: Path) -> None:
+    staff, token = client_as(app, "staff1")
+    content = (shared_data / "gi" / "xinjiang_gi_records.csv").read_bytes()
+    uploads = settings.uploads_dir.resolve()
+    for evil in EVIL_NAMES:
+        response = staff.post("/api/import", files={"file": (evil, content, "text/csv")},
+                              headers={"X-CSRF-Token": token})
+        assert response.status_code == 201, (evil, response.text)
+        body = response.json()
+        assert "\x00" not in body["file"] and "/" not in body["file"] and not body["file"].startswith("."), evil
+        _wait_for(staff, body["job_id"])
+        with store.session() as s:
+            path = Path(s.get(m.ImportJob, body["job_id"]).path)
+        assert path.parent.parent == uploads and path.name == body["file"], (evil, path)
+    empty = staff.post("/api/import", files={"file": ("empty.csv", b"", "text/csv")}, headers={"X-CSRF-Token": token})
+    assert empty.status_code == 400 and envelope(empty)["message_en"] == "The file is empty"
+    saved = [p for p in uploads.rglob("*") if p.is_file()]
+    assert len(saved) == len(EVIL_NAMES) and all(p.parent.parent == uploads for p in saved)
+    assert sorted(p.name for p in saved) == sorted(["passwd", "win.ini", "x.csv", "upload", "upload", "ok.csv"])
+
+
+def test_upload_runs_the_import_and_the_gi_records_arrive(app, store, users, shared_data: Path) -> None:
+    staff, token = client_as(app, "staff1")
+    page = staff.get("/import")
+    assert page.status_code == 200 and "上限 100 MB" in page.text
+    content = (shared_data / "gi" / "xinjiang_gi_records.csv").read_bytes()
+    response = staff.post("/import", files={"file": ("xinjiang_gi_records.csv", content, "text/csv")},
+                          data={"csrf_token": token}, follow_redirects=False)
+    assert response.status_code == 303
+    job_id = int(response.headers["location"].rsplit("/", 1)[1])
+    job = _wait_for(staff, job_id)
+    assert job["status"] == "done", job
+    assert job["counts"]["inserted"] == 93 and job["counts"]["rejected"] == 0
+    assert staff.get("/api/records/gi", params={"q": "库尔勒香梨"}).json()["total"] == 2  # product + certification mark
+    with store.session() as s:
+        events = [e.tag for e in s.scalars(select(m.AuditEvent).order_by(m.AuditEvent.id))]
+    assert "web:import:upload" in events
+
+
+def test_upload_over_the_limit_gets_413_in_both_languages(settings, store, shared_data: Path) -> None:
+    small = dataclasses.replace(settings, max_upload_mb=1)
+    app = create_app(small, store)
+    with TestClient(app) as base:
+        staff, token = client_as(app, "admin")
+        too_big = b"x" * ((1 << 20) + 200_000)
+        response = staff.post("/api/import", files={"file": ("big.csv", too_big, "text/csv")},
+                              headers={"X-CSRF-Token": token})
+        assert response.status_code == 413
+        error = envelope(response)
+        assert error["message_zh"] == "文件超过上传上限 1 MB，请使用命令行 xjip import"
+        assert error["message_en"].startswith("File exceeds the 1 MB upload limit")
+
+        def chunks():  # no Content-Length: refused while streaming
+            for _ in range(20):
+                yield b"y" * 100_000
+
+        streamed = staff.post("/api/import", content=chunks(), headers={
+            "X-CSRF-Token": token, "Content-Type": "multipart/form-data; boundary=xyz"})
+        assert streamed.status_code == 413
+        page = staff.post("/import", files={"file": ("big.csv", too_big, "text/csv")}, data={"csrf_token": token})
+        assert page.status_code == 413 and "文件超过上传上限 1 MB" in page.text
+        assert not [p for p in small.uploads_dir.rglob("*") if p.is_file()]
+        ok = staff.post("/api/import", files={"file": ("gi.csv", (shared_data / "gi" / "xinjiang_gi_records.csv")
+                                                       .read_bytes(), "text/csv")}, headers={"X-CSRF-Token": token})
+        assert ok.status_code == 201
+        _wait_for(staff, ok.json()["job_id"])
+        assert base.get("/healthz").status_code == 200
+
+
+# --- users and the first admin ------------------------------------------------------------------
+
+def test_admin_manages_users(app, store, users) -> None:
+    admin, token = client_as(app, "admin")
+    created = admin.post("/api/users", json={"username": "analyst", "password": "analyst-pw-1", "role": "viewer"},
+                         headers={"X-CSRF-Token": token})
+    assert created.status_code == 201 and created.json()["role"] == "viewer"
+    again = admin.post("/api/users", json={"username": "Analyst", "password": "analyst-pw-1", "role": "viewer"},
+                       headers={"X-CSRF-Token": token})
+    assert again.status_code == 409 and envelope(again)["code"] == "user_exists"
+    short = admin.post("/api/users", json={"username": "b", "password": "short", "role": "viewer"},
+                       headers={"X-CSRF-Token": token})
+    assert short.status_code == 400
+    uid = created.json()["id"]
+    assert admin.patch(f"/api/users/{uid}", json={"role": "staff"}, headers={"X-CSRF-Token": token}).json()["role"] == "staff"
+    me = admin.get("/api/session").json()["user"]["id"]
+    last = admin.patch(f"/api/users/{me}", json={"role": "viewer"}, headers={"X-CSRF-Token": token})
+    assert last.status_code == 400 and envelope(last)["code"] == "last_admin"
+    disabled = admin.patch(f"/api/users/{uid}", json={"active": False}, headers={"X-CSRF-Token": token})
+    assert disabled.json()["active"] is False
+    other = TestClient(app)
+    t2 = other.get("/api/session").json()["csrf_token"]
+    assert other.post("/api/session", json={"username": "analyst", "password": "analyst-pw-1"},
+                      headers={"X-CSRF-Token": t2}).status_code == 401
+    form = admin.post("/users", data={"csrf_token": token, "username": "clerk", "password": "clerk-password",
+                                      "role": "staff"}, follow_redirects=True)
+    assert "用户 clerk 已创建。" in form.text
+    audit = admin.get("/api/audit").json()["events"]
+    assert {"web:user:create", "web:user:update", "web:user:login"} <= {e["tag"] for e in audit}
+
+
+def test_own_password_change(app, users) -> None:
+    viewer, token = client_as(app, "viewer1")
+    wrong = viewer.post("/api/account/password", json={"current_password": "nope", "new_password": "new-password-1"},
+                        headers={"X-CSRF-Token": token})
+    assert wrong.status_code == 400
+    ok = viewer.post("/api/account/password", json={"current_password": PASSWORDS["viewer1"],
+                                                    "new_password": "new-password-1"}, headers={"X-CSRF-Token": token})
+    assert ok.status_code == 200
+    fresh = TestClient(app)
+    login(fresh, "viewer1", "new-password-1")
+
+
+def test_first_admin_password_is_generated_once(settings, store) -> None:
+    generated = dataclasses.replace(settings, admin_password="")
+    app = create_app(generated, store)
+    with TestClient(app):
+        password = app.state.generated_admin_password
+    path = Path(settings.data_dir) / "admin_password.txt"
+    assert password and path.read_text().strip() == password
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    again = create_app(generated, store)
+    with TestClient(again) as c:
+        assert again.state.generated_admin_password is None
+        login(c, "admin", password)
+    with store.session() as s:
+        assert s.scalar(select(m.User.role).where(m.User.username == "admin")) == "admin"
+    assert os.access(path, os.R_OK)
+
+
+def test_entity_merge_and_split_for_staff(app, store, users, loaded: Loaded) -> None:
+    staff, token = client_as(app, "staff1")
+    keep = loaded.entities["Xinjiang Goldwind Science and Technology Co Ltd"]
+    other = loaded.entities["Tarim University"]
+    page = staff.get(f"/entities/{keep}")
+    assert "合并权利人" in page.text and 'name="csrf_token"' in page.text
+    assert staff.post(f"/entities/{keep}/merge", data={"merge_ids": str(other)}).status_code == 403  # no token
+    merged = staff.post(f"/entities/{keep}/merge", data={"merge_ids": f"{other}", "csrf_token": token},
+                        follow_redirects=False)
+    assert merged.status_code == 303, merged.text
+    detail = staff.get(f"/api/entities/{keep}").json()
+    assert {"id": other, "name": "Tarim University"} in detail["merged_entities"]
+    assert {a["alias"] for a in detail["aliases"]} == {"Xinjiang Goldwind Science and Technology Co Ltd",
+                                                       "Tarim University"}
+    assert detail["total_rights"] == 2  # Tarim University's patent now counts here
+    again = staff.post(f"/api/entities/{keep}/merge", json={"merge_ids": [other]}, headers={"X-CSRF-Token": token})
+    assert again.status_code == 400 and envelope(again)["code"] == "already_merged"
+    split = staff.post(f"/api/entities/{keep}/split", json={"aliases": ["Tarim University"],
+                                                           "new_name": "Tarim University"},
+                       headers={"X-CSRF-Token": token})
+    assert split.status_code == 200, split.text
+    assert split.json()["new_entity_id"] == other and split.json()["records_repointed"] == 1  # its one patent
+    assert staff.get(f"/api/entities/{keep}").json()["total_rights"] == 1
+    assert staff.get(f"/api/entities/{other}").json()["total_rights"] == 1
+    bad = staff.post(f"/api/entities/{keep}/split", json={"aliases": ["No Such Name"], "new_name": "X"},
+                     headers={"X-CSRF-Token": token})
+    assert bad.status_code == 400 and envelope(bad)["code"] == "alias_not_owned"
+    with store.session() as s:
+        tags = [e.tag for e in s.scalars(select(m.AuditEvent).order_by(m.AuditEvent.id))]
+    assert "web:entity:merge" in tags and "web:entity:split" in tags

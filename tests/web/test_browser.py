@@ -1,0 +1,143 @@
+"""The platform in a real browser: Debian's chromium driven by Playwright against uvicorn serving the
+real app on 127.0.0.1. Screenshots go to the test's tmp folder (XJIP_SCREENSHOTS=<dir> keeps copies)."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+
+from xjip.app import create_app
+
+from .conftest import PASSWORDS, Loaded
+
+sync_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run"]
+
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="no /usr/bin/chromium")]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(settings, store) -> Iterator[str]:  # noqa: ANN001
+    import uvicorn
+
+    port = _free_port()
+    config = uvicorn.Config(create_app(settings, store), host="127.0.0.1", port=port, log_level="warning",
+                            lifespan="on")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+class Watch:
+    """Every request the page makes and every console error (CSP violations are console errors)."""
+
+    def __init__(self, page) -> None:  # noqa: ANN001
+        self.hosts: set[str] = set()
+        self.errors: list[str] = []
+        page.on("request", lambda r: self.hosts.add(urlsplit(r.url).hostname or r.url.split(":")[0]))
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("response", lambda r: self.errors.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+
+
+def _shot(page, tmp_path: Path, name: str) -> Path:  # noqa: ANN001
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    keep = os.environ.get("XJIP_SCREENSHOTS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(keep) / path.name)
+    return path
+
+
+def test_overview_drill_down_detail_and_english(server: str, browser, loaded: Loaded, tmp_path: Path) -> None:  # noqa: ANN001
+    page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="zh-CN")
+    watch = Watch(page)
+    page.goto(server + "/")
+    assert page.inner_text(".brand-name") == "新疆知识产权公共服务平台"
+    assert page.locator("h1").inner_text() == "数据总览"
+    page.wait_for_selector("#chart-prefecture canvas")  # ECharts drew from the vendored file
+    assert _shot(page, tmp_path, "overview_zh").stat().st_size > 20_000
+
+    page.click('#by-prefecture a[href="/records/gi?prefecture=652900"]')
+    page.wait_for_url("**/records/gi?prefecture=652900")
+    assert page.inner_text("#total") == "共 14 条"
+    assert page.locator("#records tbody tr").count() == 14
+    page.fill('input[name="q"]', "阿克苏")
+    page.click('form.filters button[type="submit"]')
+    page.wait_for_url("**q=*")
+    assert "year=" not in page.url  # empty filter fields are not sent
+    page.locator('#records tbody a:text-is("阿克苏苹果")').first.click()
+    page.wait_for_url("**/records/gi/*")
+    assert page.locator("h1").inner_text().startswith("阿克苏苹果")
+    assert page.locator("#areas tbody tr").count() >= 1
+    _shot(page, tmp_path, "gi_detail_zh")
+
+    page.click('.lang-switch a[hreflang="en"]')
+    page.wait_for_selector("text=Protected area (units)")
+    page.goto(server + "/")
+    assert page.locator("h1").inner_text() == "Data overview"
+    assert "Aksu" not in page.content()  # place names stay as registered (Chinese)
+    _shot(page, tmp_path, "overview_en")
+
+    page.goto(server + "/docs")
+    page.wait_for_selector(".swagger-ui .opblock", timeout=15_000)
+    assert watch.hosts == {"127.0.0.1"}, watch.hosts
+    assert not watch.errors, watch.errors
+
+
+def test_staff_uploads_a_real_file_and_watches_the_job(server: str, browser, store, shared_data: Path,  # noqa: ANN001
+                                                       tmp_path: Path) -> None:
+    from xjip.web.auth import create_user
+
+    with store.session() as s:
+        create_user(s, "staff1", PASSWORDS["staff1"], "staff")
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    watch = Watch(page)
+    page.goto(server + "/import")
+    page.wait_for_url("**/login?next=*")
+    page.fill('input[name="username"]', "staff1")
+    page.fill('input[name="password"]', PASSWORDS["staff1"])
+    page.click('form button[type="submit"]')
+    page.wait_for_url("**/import")
+    page.set_input_files('input[name="file"]', str(shared_data / "gi" / "xinjiang_gi_records.csv"))
+    page.click('#upload-form button[type="submit"]')
+    page.wait_for_url("**/jobs/*")
+    page.wait_for_selector('#job-status[data-status="done"]', timeout=60_000)  # htmx polled until done
+    assert page.inner_text("#count-inserted") == "93"
+    assert page.inner_text("#count-rejected") == "0"
+    _shot(page, tmp_path, "job_done_zh")
+    page.goto(server + "/records/gi?prefecture=652900")
+    assert page.inner_text("#total") == "共 14 条"
+    assert watch.hosts == {"127.0.0.1"}, watch.hosts
+    assert not watch.errors, watch.errors

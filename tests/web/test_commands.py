@@ -1,0 +1,71 @@
+"""`xjip stats` and `xjip user …` through click's CliRunner, on both databases."""
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from xjip.cli import main
+from xjip.hub import models as m
+from xjip.hub import queries
+from xjip.web.auth import authenticate
+
+from .conftest import Loaded
+
+
+def run(settings, *args: str, stdin: str | None = None):  # noqa: ANN001, ANN201
+    result = CliRunner().invoke(main, ["--database-url", settings.database_url, "--data-dir", settings.data_dir, *args],
+                                input=stdin, catch_exceptions=False)
+    return result
+
+
+def test_stats_json_is_the_overview(settings, store, loaded: Loaded) -> None:
+    result = run(settings, "stats", "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    with store.session() as s:
+        direct = queries.overview(s)
+    assert data["total"] == direct["total"] == 152
+    assert {t["record_type"]: t["total"] for t in data["by_type"]}["gi"] == 93
+    assert {r["code"]: r["counts"] for r in data["by_prefecture"]}["652900"] == {"gi": 14}
+
+
+def test_stats_text(settings, loaded: Loaded) -> None:
+    result = run(settings, "stats")
+    assert result.exit_code == 0, result.output
+    assert "数据中心统计 — 合计: 152" in result.output
+    assert "地理标志" in result.output and "652900  阿克苏地区" in result.output
+
+
+def test_user_add_list_passwd(settings, store) -> None:
+    added = run(settings, "user", "add", "clerk", "--role", "staff", "--password-stdin", stdin="clerk-password-1\n")
+    assert added.exit_code == 0, added.output
+    assert "用户 clerk（staff）已创建。" in added.output
+    listed = json.loads(run(settings, "user", "list", "--format", "json").output)
+    assert [(u["username"], u["role"]) for u in listed] == [("clerk", "staff")]
+    changed = run(settings, "user", "passwd", "clerk", "--password-stdin", stdin="clerk-password-2\n")
+    assert changed.exit_code == 0 and "clerk" in changed.output
+    with store.session() as s:
+        assert authenticate(s, "clerk", "clerk-password-2") is not None
+        assert authenticate(s, "clerk", "clerk-password-1") is None
+        tags = [e.tag for e in s.scalars(select(m.AuditEvent).order_by(m.AuditEvent.id))]
+    assert tags == ["web:user:create", "web:user:passwd"]
+    text = run(settings, "user", "list").output
+    assert text.startswith("clerk") and "staff" in text
+
+
+def test_user_errors_in_both_languages(settings) -> None:
+    short = run(settings, "user", "add", "clerk", "--password-stdin", stdin="short\n")
+    assert short.exit_code == 1
+    assert "密码至少需要 8 个字符。" in short.output and "The password needs at least 8 characters." in short.output
+    run(settings, "user", "add", "clerk", "--password-stdin", stdin="long-enough-1\n")
+    twice = run(settings, "user", "add", "CLERK", "--password-stdin", stdin="long-enough-1\n")
+    assert twice.exit_code == 1 and "already exists" in twice.output
+    missing = run(settings, "user", "passwd", "nobody", "--password-stdin", stdin="long-enough-1\n")
+    assert missing.exit_code == 1 and "用户 nobody 不存在。" in missing.output
+
+
+def test_serve_is_registered() -> None:
+    result = CliRunner().invoke(main, ["serve", "--help"])
+    assert result.exit_code == 0 and "--port" in result.output
