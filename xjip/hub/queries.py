@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from xjip.hub import models as m
+from xjip.hub.gazetteer import PROVINCES
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -218,6 +219,7 @@ class RegionInfo:
     administered_by: str | None
     unit_type: str | None
     pinyin: str | None = None
+    retired: bool = False  # no longer in force (吐鲁番地区, 库车县…): kept for names, left out of tables
 
 
 def region_index(session: Session) -> dict[str, RegionInfo]:
@@ -226,17 +228,29 @@ def region_index(session: Session) -> dict[str, RegionInfo]:
     index: dict[str, RegionInfo] = {}
     for r in rows:  # later rows (current ones last) overwrite older names
         index[r.code] = RegionInfo(r.code, r.name_zh, r.level, r.parent_code, bool(r.is_xpcc), r.xpcc_division,
-                                   r.administered_by, r.unit_type_zh, r.name_pinyin)
+                                   r.administered_by, r.unit_type_zh, r.name_pinyin, r.valid_to is not None)
+    # Townships (9-digit codes) are aliases of their county; records can be placed that precisely.
+    for alias, code in session.execute(select(m.RegionAlias.alias, m.RegionAlias.code)
+                                       .where(m.RegionAlias.kind == "township")):
+        if code not in index and len(code) == 9:
+            county = index.get(code[:6])
+            index[code] = RegionInfo(code, alias, 4, code[:6], bool(county and county.is_xpcc),
+                                     county.xpcc_division if county else None, None, None, None)
     return index
 
 
 def _place(regions: dict[str, RegionInfo], region_code: str | None, prefecture: str | None,
            county: str | None) -> dict[str, Any]:
     def name(code: str | None) -> str | None:
-        return regions[code].name if code and code in regions else None
+        if not code:
+            return None
+        if code in regions:
+            return regions[code].name
+        province = PROVINCES.get(code)  # records from other provinces resolve to the province only
+        return province[0] if province else None
 
     return {"region_code": region_code, "prefecture_code": prefecture, "prefecture": name(prefecture),
-            "county_code": county, "county": name(county), "region": name((region_code or "")[:6] or None)}
+            "county_code": county, "county": name(county), "region": name(region_code) or name((region_code or "")[:6])}
 
 
 # --- overview --------------------------------------------------------------------------------
@@ -330,8 +344,8 @@ def overview(session: Session) -> dict[str, Any]:
 
 def _prefecture_table(counts: dict[str, dict[str, int]], regions: dict[str, RegionInfo]) -> list[dict[str, Any]]:
     """Every prefecture of the gazetteer (zeros included), each XPCC city, then 'other' and 'unresolved'."""
-    codes = {c for c, r in regions.items() if r.level == 2 and c != XPCC_NODE}
-    codes |= {c for c, r in regions.items() if r.is_xpcc and r.level == 3}
+    codes = {c for c, r in regions.items() if r.level == 2 and c != XPCC_NODE and not r.retired}
+    codes |= {c for c, r in regions.items() if r.is_xpcc and r.level == 3 and not r.retired}
     codes |= {c for c in counts if c not in (UNRESOLVED, OUTSIDE)}
     rows = []
     for code in sorted(codes):
@@ -735,8 +749,8 @@ def region_tree(session: Session) -> dict[str, Any]:
                 "children": []}
 
     root_info = next((r for r in regions.values() if r.level == 1), None)
-    prefectures = sorted((r for r in regions.values() if r.level == 2), key=lambda r: r.code)
-    counties = sorted((r for r in regions.values() if r.level == 3), key=lambda r: r.code)
+    prefectures = sorted((r for r in regions.values() if r.level == 2 and not r.retired), key=lambda r: r.code)
+    counties = sorted((r for r in regions.values() if r.level == 3 and not r.retired), key=lambda r: r.code)
     pref_nodes = {}
     for p in prefectures:
         if p.code == XPCC_NODE:
