@@ -169,3 +169,23 @@ def test_zip_of_formats_and_path_outside(seeded, settings, tmp_path, shared_data
     data = json.loads(run_cli(settings, "import", str(archive), "--format", "json", check=True).stdout)
     assert (data["status"], data["inserted"]) == ("done", 7)
     assert not (tmp_path.parent / "escape").exists()  # archives are read in place, never extracted
+
+
+def test_a_200_mb_single_document_is_refused_with_flat_memory(store, settings, tmp_path):
+    """A 200 MB file holding one XML document: refused at the document-size limit (located, both
+    languages), read in bounded chunks — the importing process never holds the file."""
+    import resource
+
+    big = tmp_path / "huge.xml"
+    with open(big, "wb") as fh:
+        fh.write(b'<?xml version="1.0" encoding="UTF-8"?>\n<cn-patent-document lang="ZH" country="CN">\n<description>')
+        line = ("一种节水灌溉装置，" * 40 + "\n").encode("utf-8")
+        while fh.tell() < 200 * 1024 * 1024:
+            fh.write(line * 1000)
+        fh.write(b"</description></cn-patent-document>\n")
+    proc = run_cli(settings, "import", str(big), "--quiet")
+    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    assert proc.returncode == 1
+    assert "huge.xml" in proc.stderr + proc.stdout
+    assert "超过上限 64 MB" in proc.stdout + proc.stderr and "64 MB limit" in proc.stdout + proc.stderr
+    assert peak_mb < 500, peak_mb
