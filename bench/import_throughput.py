@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -150,6 +151,10 @@ def main() -> None:
                     "they are kept in --workdir and reused by the next run with the same sizes and seed)")
     ap.add_argument("--parse-only", metavar="PATH", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    # Background jobs start with SIGINT ignored and SIGTERM kills without cleanup: make both
+    # unwind normally so that the throwaway databases are dropped.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.parse_only:
         parse_only(args.parse_only)
         return
