@@ -36,7 +36,7 @@ from xjip.hub.models import AuditEvent, Entity, EntityAlias, utcnow
 from xjip.i18n import both
 
 KINDS = ("company", "university", "institute", "government", "hospital", "individual", "other")
-CHUNK = 500
+CHUNK = 2000
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _BRACKETS = re.compile(r"[()\[\]{}<>【】《》〔〕「」『』]")
@@ -76,6 +76,7 @@ def _opencc() -> Any:
     return opencc.OpenCC("t2s")
 
 
+@lru_cache(maxsize=20_000)  # name_key, display_name and classify of a new name each need it
 def _clean(name: str) -> str:
     """Width, script and a glued-on address; keeps spacing and brackets."""
     text = unicodedata.normalize("NFKC", name or "").strip()
@@ -172,6 +173,9 @@ _KIND_WORDS: list[tuple[str, tuple[str, ...]]] = [
                  "co", "ltd", "limited", "inc", "corp", "corporation", "llc", "gmbh", "ag", "plc", "company",
                  "technologies", "industries", "s a")),
 ]
+# Keywords split once by script (classify used to test each keyword's script on every call).
+_KIND_WORDS_ZH = [(kind, tuple(w for w in words if _CJK.search(w))) for kind, words in _KIND_WORDS]
+_KIND_WORDS_LATIN = [(kind, tuple(w for w in words if not _CJK.search(w))) for kind, words in _KIND_WORDS]
 _PERSON = re.compile(r"^[\u3400-\u9fff]{2,4}$|^[\u3400-\u9fff]{1,8}(?:[·•・][\u3400-\u9fff]{1,8}){1,3}$")
 
 
@@ -185,10 +189,8 @@ def classify(name: str) -> str:
     if _CJK.search(text):
         compact = _BRACKETS.sub("", "".join(text.split()))
         best, best_end = None, (-1, 0)
-        for kind, words in _KIND_WORDS:
+        for kind, words in _KIND_WORDS_ZH:
             for w in words:
-                if not _CJK.search(w):
-                    continue
                 pos = compact.rfind(w)
                 if pos >= 0 and (pos + len(w), len(w)) > best_end:
                     best, best_end = kind, (pos + len(w), len(w))
@@ -200,10 +202,8 @@ def classify(name: str) -> str:
     words = [w for w in _NOT_WORD.split(text.lower()) if w]
     joined = " " + " ".join(words) + " "
     found: list[tuple[int, str]] = []
-    for kind, keys in _KIND_WORDS:
+    for kind, keys in _KIND_WORDS_LATIN:
         for w in keys:
-            if _CJK.search(w):
-                continue
             pos = joined.rfind(" " + w + " ")
             if pos >= 0:
                 found.append((pos + len(w), kind))
@@ -221,12 +221,25 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
         yield items[start:start + size]
 
 
+def _pairs_in(session: Session, sql: str, values: Sequence[Any]) -> dict[Any, Any]:
+    """Rows (a, b) of `sql` — ending in `WHERE <column>`, maybe `AND …` after a `{}` — for the
+    given values: one `= ANY(array)` parameter on PostgreSQL (a 2,000-item IN list costs the
+    driver a parse of 2,000 placeholders, and a cached generic plan), `IN (…)` on SQLite."""
+    conn = session.connection()
+    out: dict[Any, Any] = {}
+    if not values:
+        return out
+    if conn.dialect.name == "postgresql":
+        out.update(tuple(r) for r in conn.exec_driver_sql(sql.format("= ANY(%s)"), (list(values),)))
+        return out
+    for chunk in _chunks(list(values)):
+        out.update(tuple(r) for r in conn.exec_driver_sql(sql.format(f"IN ({','.join('?' * len(chunk))})"),
+                                                          tuple(chunk)))
+    return out
+
+
 def _alias_lookup(session: Session, keys: Sequence[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for chunk in _chunks(list(keys)):
-        found.update(session.execute(
-            select(EntityAlias.alias_key, EntityAlias.entity_id).where(EntityAlias.alias_key.in_(chunk))).all())
-    return found
+    return _pairs_in(session, "SELECT alias_key, entity_id FROM entity_alias WHERE alias_key {}", keys)
 
 
 def _live_ids(session: Session, ids: Iterable[int]) -> dict[int, int]:
@@ -237,10 +250,8 @@ def _live_ids(session: Session, ids: Iterable[int]) -> dict[int, int]:
     for _ in range(10):
         if not pending:
             break
-        rows: dict[int, int] = {}
-        for chunk in _chunks(list(pending)):
-            rows.update(session.execute(select(Entity.id, Entity.merged_into).where(
-                Entity.id.in_(chunk), Entity.merged_into.is_not(None))).all())
+        rows: dict[int, int] = _pairs_in(
+            session, "SELECT id, merged_into FROM entity WHERE id {} AND merged_into IS NOT NULL", list(pending))
         if not rows:
             break
         for original, current in list(target.items()):
@@ -251,15 +262,34 @@ def _live_ids(session: Session, ids: Iterable[int]) -> dict[int, int]:
 
 
 def _insert_entities(session: Session, items: list[tuple[str, str]], source: str) -> dict[str, int]:
-    """Insert entities + aliases for (key, name) pairs; returns key → id. One statement each."""
+    """Insert entities + aliases for (key, name) pairs; returns key → id. One statement each
+    (a unique violation raises IntegrityError: the caller's savepoint handles the race)."""
+    conn = session.connection()
+    names = [display_name(name)[:300] for _, name in items]
+    keys = [key for key, _ in items]
+    kinds = [classify(name) for _, name in items]
+    aliases = [name[:300] for _, name in items]
+    if conn.dialect.name == "postgresql":
+        # Whole columns as arrays: one statement, planned once, whatever the batch size.
+        now = utcnow()
+        ids = {k: i for i, k in conn.exec_driver_sql(
+            "INSERT INTO entity (name, name_key, kind, created_at) "
+            "SELECT n, k, t, %s FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[]) AS u(n, k, t) "
+            "RETURNING id, name_key", (now, names, keys, kinds)).all()}
+        conn.exec_driver_sql(
+            "INSERT INTO entity_alias (entity_id, alias, alias_key, source) "
+            "SELECT e, a, k, %s FROM unnest(%s::int[], %s::varchar[], %s::varchar[]) AS u(e, a, k)",
+            (source, [ids[k] for k in keys], aliases, keys))
+        return ids
     ent = Entity.__table__
+    created = ent.c.created_at.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
     now = utcnow()
-    rows = [dict(name=display_name(name)[:300], name_key=key, kind=classify(name), created_at=now)
-            for key, name in items]
-    result = session.execute(insert(ent).returning(ent.c.id, ent.c.name_key), rows).all()
-    ids = {k: i for i, k in result}
-    session.execute(insert(EntityAlias.__table__), [
-        dict(entity_id=ids[key], alias=name[:300], alias_key=key, source=source) for key, name in items])
+    stamp = created(now) if created else now
+    conn.exec_driver_sql("INSERT INTO entity (name, name_key, kind, created_at) VALUES (?, ?, ?, ?)",
+                         [(n, k, t, stamp) for n, k, t in zip(names, keys, kinds)])
+    ids = _pairs_in(session, "SELECT name_key, id FROM entity WHERE name_key {}", keys)
+    conn.exec_driver_sql("INSERT INTO entity_alias (entity_id, alias, alias_key, source) VALUES (?, ?, ?, ?)",
+                         [(ids[k], a, k, source) for k, a in zip(keys, aliases)])
     return ids
 
 
@@ -284,10 +314,7 @@ def resolve_many(session: Session, names: Iterable[str | None], source: str = "i
     missing = [k for k in by_key if k not in found]
     if missing:
         # An entity whose own key has no alias (its alias was split off): link, don't duplicate.
-        orphans: dict[str, int] = {}
-        for chunk in _chunks(missing):
-            orphans.update(session.execute(
-                select(Entity.name_key, Entity.id).where(Entity.name_key.in_(chunk))).all())
+        orphans: dict[str, int] = _pairs_in(session, "SELECT name_key, id FROM entity WHERE name_key {}", missing)
         if orphans:
             try:
                 with session.begin_nested():

@@ -217,15 +217,30 @@ def test_missing_columns(tmp_path: Path, semantix: list[dict]) -> None:
     assert exc.value.rejection.params["columns"] == "名称" and exc.value.rejection.locator.line == 1
 
 
-def test_duplicate_key(tmp_path: Path, semantix: list[dict]) -> None:
+def test_duplicate_key(store, tmp_path: Path, semantix: list[dict]) -> None:
+    """A key repeated in the file is rejected by the pipeline (the importer keeps no per-file
+    key dict): located at the repeat, named by the file's own column, the first record kept,
+    also on a re-import where the first occurrence is unchanged and so not written."""
+    from sqlalchemy import select
+
+    from xjip.hub import models as m
+    from xjip.hub.pipeline import run_import
+
     table = rows_of(semantix)
-    table.append(list(table[3]))  # record 3 again as record 11
-    items = parse(write_csv(tmp_path / "dup.csv", table))
-    rej = rejections(items)
-    assert len(rej) == 1
-    assert (rej[0].code, rej[0].field, rej[0].locator.record, rej[0].locator.line) == ("duplicate_key", "申请号", 11, 12)
-    assert rej[0].params == {"key": "CN202121635235.X", "first": 3}
-    assert len(records(items)) == 10
+    repeat = list(table[3])  # record 3 again as record 11, with another title
+    repeat[table[0].index("名称")] = "一种重复的记录"
+    table.append(repeat)
+    path = write_csv(tmp_path / "dup.csv", table)
+    assert rejections(parse(path)) == [] and len(records(parse(path))) == 11
+    for run in (1, 2):
+        job = run_import(store, path, options={"batch_size": 4})  # record 3 and 11 in different batches
+        assert (job.inserted_count, job.unchanged_count, job.rejected_count) == ((10, 0, 1) if run == 1 else (0, 10, 1))
+        with store.session() as s:
+            rej = s.scalars(select(m.ImportRejection).where(m.ImportRejection.job_id == job.id)).one()
+            title = s.scalar(select(m.Patent.title).where(m.Patent.app_number == "CN202121635235.X"))
+        assert (rej.code, rej.field, rej.record, rej.line) == ("duplicate_key", "申请号", 11, 12)
+        assert rej.message_en.endswith("(CN202121635235.X); first seen at record 3")
+        assert title == semantix[2]["专利名称"]
 
 
 def test_xlsx_formula_and_check_digit_cells(tmp_path: Path, semantix: list[dict]) -> None:

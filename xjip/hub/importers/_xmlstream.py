@@ -22,8 +22,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+from lxml import etree
+
 from xjip.hub.importers.base import Source, check_xml_prolog, parse_xml_bytes
 from xjip.hub.records import Locator, Rejection, SourceError
+
+_tostring = etree.tostring
 
 CHUNK = 1 << 20
 # `<?xml` followed by whitespace: the declaration, not `<?xml-stylesheet …?>`.
@@ -243,7 +247,8 @@ def root_element(head: bytes) -> tuple[str, str, bytes] | None:
 
 # --- reading elements by local name --------------------------------------------------
 # Patent XML mixes several namespaces per document (CNIPA business:/base:, ST.96 pat:/com:,
-# JPO jp:) and prefixes vary between producers: match on local names only.
+# JPO jp:) and prefixes vary between producers: match on local names only. lxml's "{*}name"
+# (any namespace or none) does the matching in C: no Python loop over children per lookup.
 
 def lname(el: Any) -> str:
     tag = el.tag
@@ -252,30 +257,52 @@ def lname(el: Any) -> str:
     return tag[tag.rfind("}") + 1:]
 
 
+_ANY_NS: dict[str, str] = {}
+
+
+def _any(name: str) -> str:
+    tag = _ANY_NS.get(name)
+    if tag is None:
+        tag = _ANY_NS[name] = "{*}" + name
+    return tag
+
+
 def kids(el: Any, name: str) -> Iterator[Any]:
     """Children of ``el`` with local name ``name``."""
     if el is None:
-        return
-    for ch in el:
-        if lname(ch) == name:
-            yield ch
+        return iter(())
+    return el.iterchildren(_any(name))
+
+
+_PATHS: dict[str, tuple[str, ...]] = {}
 
 
 def kid(el: Any, path: str) -> Any:
     """First element along a '/'-separated path of local names, or None."""
-    for name in path.split("/"):
+    steps = _PATHS.get(path)
+    if steps is None:
+        steps = _PATHS[path] = tuple(_any(n) for n in path.split("/"))
+    for tag in steps:
         if el is None:
             return None
-        el = next(kids(el, name), None)
+        el = next(el.iterchildren(tag), None)
     return el
 
 
 def descendants(el: Any, name: str) -> Iterator[Any]:
     if el is None:
-        return
-    for d in el.iter():
-        if lname(d) == name:
-            yield d
+        return iter(())
+    return el.iter(_any(name))
+
+
+def _all_text(el: Any) -> str:
+    """All text inside ``el`` (comments and processing instructions left out), like
+    ``"".join(el.itertext())`` but in one C call."""
+    if len(el) == 0:
+        return el.text or ""
+    if next(el.iter(etree.Entity), None) is not None:
+        return "".join(el.itertext())  # text serialisation would drop unresolved entity references
+    return _tostring(el, method="text", encoding="unicode", with_tail=False)
 
 
 def value(el: Any, path: str | None = None) -> str | None:
@@ -284,7 +311,7 @@ def value(el: Any, path: str | None = None) -> str | None:
         el = kid(el, path)
     if el is None:
         return None
-    text = " ".join("".join(el.itertext()).split())
+    text = " ".join(_all_text(el).split())
     return text or None
 
 
@@ -292,6 +319,27 @@ def value(el: Any, path: str | None = None) -> str | None:
 # spaces between words, so whitespace next to these is line-wrapping left by the typesetter.
 _CJK = "\u2e80-\u9fff\u3000-\u303f\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
 _WS_NEAR_CJK = re.compile(rf"(?<=[{_CJK}])\s+|\s+(?=[{_CJK}])")
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u2e80" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or "\ufe30" <= ch <= "\ufe4f" \
+        or "\uff00" <= ch <= "\uffef"
+
+
+def _join_words(words: list[str]) -> str:
+    """Words joined by one space, except where a side of the gap is CJK (same result as
+    collapsing whitespace and then removing it next to CJK with _WS_NEAR_CJK)."""
+    text = " ".join(words)
+    if len(words) == 1 or text.isascii():
+        return text
+    out = [words[0]]
+    prev_cjk = _is_cjk(words[0][-1])
+    for w in words[1:]:
+        if not prev_cjk and not _is_cjk(w[0]):
+            out.append(" ")
+        out.append(w)
+        prev_cjk = _is_cjk(w[-1])
+    return "".join(out)
 
 
 def prose(el: Any, skip: frozenset[str] = frozenset()) -> str | None:
@@ -315,18 +363,14 @@ def prose(el: Any, skip: frozenset[str] = frozenset()) -> str | None:
 
         walk(el)
         raw = "".join(parts)
-    else:  # lxml walks the subtree in C
-        raw = "".join(el.itertext())
-    text = " ".join(raw.split())
-    if " " in text and not text.isascii():
-        text = _WS_NEAR_CJK.sub("", text)
-    return text or None
+    else:
+        raw = _all_text(el)
+    words = raw.split()
+    return _join_words(words) if words else None
 
 
 def drop(root: Any, *names: str) -> None:
     """Remove every element with one of these local names (their tail text stays)."""
-    from lxml import etree
-
     etree.strip_elements(root, *(f"{{*}}{n}" for n in names), with_tail=False)
 
 
@@ -336,10 +380,11 @@ def blocks(el: Any, names: frozenset[str], skip: frozenset[str] = frozenset()) -
     if el is None:
         return
     for ch in el:
-        if not isinstance(ch.tag, str):
+        tag = ch.tag
+        if tag.__class__ is not str:
             continue
-        name = lname(ch)
+        name = tag[tag.rfind("}") + 1:]
         if name in names:
             yield ch
-        elif name not in skip:
+        elif name not in skip and len(ch):
             yield from blocks(ch, names, skip)

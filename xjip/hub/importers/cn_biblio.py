@@ -21,6 +21,7 @@ Province codes are GB/T 2260 two-digit codes.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from dataclasses import replace
@@ -233,6 +234,13 @@ def _names(value: Any, seps: re.Pattern[str] = _NAME_SEPS) -> list[str]:
 
 
 def _date(value: Any, field: str) -> Any:
+    if value.__class__ is str and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        # The usual 'YYYY-MM-DD' at C speed; anything it refuses (2023-02-30) goes to parse_date,
+        # which raises the located error.
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
     if isinstance(value, (int, float)) and not isinstance(value, bool) and 20000 < value < 80000:
         # an Excel serial day number in a cell not formatted as a date (1900 date system)
         from openpyxl.utils.datetime import from_excel
@@ -265,13 +273,26 @@ def _count(value: Any, field: str) -> int | None:
     return int(number)
 
 
+# Numbers already in canonical form (most exports print them so) skip the general parsers,
+# which would return them unchanged; the CN check digit is still verified.
+_CANONICAL_PUB = re.compile(r"[A-Z]{2}[1-9]\d*[A-Z]\d?")
+_CANONICAL_APP = re.compile(r"CN(\d{12}|\d{8})\.([\dX])")
+
+
 def _pub(value: Any, field: str) -> list[str]:
+    if value is None:
+        return []
+    if value.__class__ is str and _CANONICAL_PUB.fullmatch(value):
+        return [value]
     return [numbers.canonical_pub(v, field=field) for v in _names(value, _LIST_SEPS)]
 
 
 def _app(value: Any, field: str) -> tuple[str, str]:
     """(canonical number, country); a foreign application number is kept as printed."""
     text = str(value).strip()
+    m = _CANONICAL_APP.fullmatch(text)
+    if m and numbers.cn_check_digit(m.group(1)) == m.group(2):
+        return text, "CN"
     prefix = text[:2].upper()
     if prefix.isascii() and prefix.isalpha() and prefix not in ("CN", "ZL"):
         return re.sub(r"[\s\u3000]+", "", text).upper(), prefix
@@ -281,10 +302,15 @@ def _app(value: Any, field: str) -> tuple[str, str]:
 _canonical_ipc = lru_cache(maxsize=65536)(numbers.canonical_ipc)  # classes repeat across records
 
 
+# 'G06F30/30': already canonical (no leading zeros in the group), returned as is
+_CANONICAL_IPC = re.compile(r"[A-H]\d{2}[A-Z][1-9]\d{0,3}/\d{1,6}")
+
+
 def _ipc_list(value: Any) -> list[str]:
     out: dict[str, None] = {}
+    canonical = _CANONICAL_IPC.fullmatch
     for item in _names(value, _LIST_SEPS):
-        code = _canonical_ipc(item)
+        code = item if canonical(item) else _canonical_ipc(item)
         if code:
             out[code] = None
     return list(out)
@@ -359,16 +385,18 @@ def build_record(v: dict[str, Any]) -> PatentRecord:
             raise RecordError("bad_number", "cnki_href", value=str(v["cnki_href"]))
         pubs = [numbers.canonical_pub(m.group(1), field="cnki_href")]
     grants = _pub(v.get("grant_number"), "grant_number")
+    pub_parts = numbers.split_pub(pubs[0]) if pubs else None
     if pubs:
         rec.pub_number = pubs[0]
         if not grants:
             # '公开（公告）号' may list the A and the B documents; U/S/B documents are grants.
-            grants = [p for p in pubs if (numbers.split_pub(p)[2] or "")[:1] in _GRANT_KINDS][:1]
+            grants = [p for i, p in enumerate(pubs)
+                      if ((pub_parts if i == 0 else numbers.split_pub(p))[2] or "")[:1] in _GRANT_KINDS][:1]
     if grants:
         rec.grant_number = grants[0]
     if rec.pub_number and not rec.app_number and rec.country == "CN":
-        rec.country = numbers.split_pub(rec.pub_number)[0] or "CN"
-    rec.kind_code = numbers.split_pub(rec.pub_number or rec.grant_number or "")[2]
+        rec.country = pub_parts[0] or "CN"
+    rec.kind_code = (pub_parts if pub_parts is not None else numbers.split_pub(rec.grant_number or ""))[2]
 
     rec.app_date = _date(v.get("app_date"), "app_date")
     rec.pub_date = _date(v.get("pub_date"), "pub_date")
@@ -421,24 +449,28 @@ def build_record(v: dict[str, Any]) -> PatentRecord:
 
 # --- rows → records --------------------------------------------------------------------
 
-def _to_item(row: Row, first_seen: dict[str, int]) -> PatentRecord | Rejection:
+def _to_item(row: Row) -> PatentRecord | Rejection:
     """Row → record, or a located Rejection (field = the file's own column name, cell for XLSX).
-    `first_seen`: natural key → record index of its first occurrence in this file."""
+    A key repeated in the file is rejected by the pipeline (which remembers keys on disk, not
+    in a dict growing with the file): the record carries the column and cell to name then."""
     try:
         rec = build_record(row.values)
     except RecordError as err:
         return Rejection(_at(row, err.field), err.code, _column(row, err.field) if err.field else None,
                          err.params, row.raw)
     rec.locator, rec.raw = row.locator, row.raw
-    key = rec.natural_key()
-    if not key:
+    if rec.app_number:
+        key_field = "app_number"
+    elif rec.pub_number:
+        key_field = "pub_number"
+    elif rec.grant_number:
+        key_field = "grant_number"
+    else:
         return Rejection(_at(row, "app_number"), "missing_field", _column(row, "app_number"), {}, row.raw)
-    first = first_seen.get(key)
-    if first is not None:
-        key_field = "app_number" if rec.app_number else "pub_number" if rec.pub_number else "grant_number"
-        return Rejection(_at(row, key_field), "duplicate_key", _column(row, key_field),
-                         {"key": key, "first": first}, row.raw)
-    first_seen[key] = row.locator.record or 0
+    # Read by writers.prepare for a duplicate-key rejection (see writers._key_location).
+    rec.key_field = _column(row, key_field)  # type: ignore[attr-defined]
+    if row.sheet_columns is not None:
+        rec.key_locator = _at(row, key_field)  # type: ignore[attr-defined]
     return rec
 
 
@@ -975,7 +1007,6 @@ class CnBiblioImporter:
         if not head.strip(b" \t\r\n\x00\xef\xbb\xbf"):
             raise SourceError(Locator(source.name), "empty_file")
         mapping, mapping_name = _load_mapping(opts)
-        first_seen: dict[str, int] = {}
         text = "" if head.startswith(b"PK\x03\x04") else _head_text(head)
         if text and _looks_sql(text):
             rows: Iterator[Row | Rejection] = _iter_sql(
@@ -987,7 +1018,7 @@ class CnBiblioImporter:
             aliases, required = _layout(header, mapping, mapping_name)
             rows = _tabular.iter_rows(source, required=required, aliases=aliases)
         for item in rows:
-            yield item if isinstance(item, Rejection) else _to_item(item, first_seen)
+            yield item if item.__class__ is Rejection else _to_item(item)
 
 
 class CnBiblioJsonlImporter:
@@ -1008,9 +1039,8 @@ class CnBiblioJsonlImporter:
 
     def parse(self, source: Source, options: dict[str, Any]) -> ItemStream:
         mapping, mapping_name = _load_mapping(options or {})
-        first_seen: dict[str, int] = {}
         for item in _iter_jsonl(source, mapping, mapping_name):
-            yield item if isinstance(item, Rejection) else _to_item(item, first_seen)
+            yield item if item.__class__ is Rejection else _to_item(item)
 
 
 importer = register(CnBiblioImporter())
