@@ -593,7 +593,7 @@ class AuditEvent(Base):
 
 
 Index("ix_patent_pref_year", Patent.prefecture_code, Patent.app_date)
-Index("ix_source_record_key", SourceRecord.record_type, SourceRecord.record_key)
+# (source_record lookups by (record_type, record_key) use the unique constraint's index.)
 
 RIGHT_MODELS: dict[str, type[Base]] = {
     "patent": Patent,

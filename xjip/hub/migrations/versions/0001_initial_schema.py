@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 23:45:30.919410
+Create Date: 2026-11-24 01:45:00.696295
 """
 from alembic import op
 import sqlalchemy as sa
@@ -575,7 +575,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('source_record', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_source_record_import_job_id'), ['import_job_id'], unique=False)
-        batch_op.create_index('ix_source_record_key', ['record_type', 'record_key'], unique=False)
 
     op.create_table('trademark',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -852,7 +851,6 @@ def downgrade() -> None:
 
     op.drop_table('trademark')
     with op.batch_alter_table('source_record', schema=None) as batch_op:
-        batch_op.drop_index('ix_source_record_key')
         batch_op.drop_index(batch_op.f('ix_source_record_import_job_id'))
 
     op.drop_table('source_record')
