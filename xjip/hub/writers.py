@@ -16,7 +16,7 @@ import re
 from functools import lru_cache
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import JSON, Date, DateTime, Table, delete, select, tuple_
+from sqlalchemy import JSON, Date, DateTime, Table, delete, select
 
 from xjip.hub import models as m
 from xjip.hub.records import BaseRecord, Locator, Party, Rejection
@@ -663,4 +663,4 @@ def write_gi_mark_users(ctx: Any, records: list[BaseRecord]) -> list[int]:
     return list(finish(ctx, m.GIMarkUser, "gi_mark_user", prepared, rows).values())
 
 
-__all__ = ["WRITERS", "upsert", "upsert_values", "prefecture_of", "tuple_", "raw_text", "content_hash_of"]
+__all__ = ["WRITERS", "upsert", "upsert_values", "prefecture_of", "raw_text", "content_hash_of"]

@@ -182,9 +182,10 @@ def test_wrong_encoding(tmp_path: Path, semantix: list[dict]) -> None:
     good = write_csv(tmp_path / "g.csv", rows_of(semantix)[:3]).read_bytes()
     path = tmp_path / "bad.csv"
     path.write_bytes(good + "CN1,CN2,20230101,x,x,x,Société Générale é,x\r\n".encode("latin-1"))
-    got, err = [], None
+    err = None
     try:
-        got = [i for i in cn_biblio.importer.parse(src(path), {})]
+        for _item in cn_biblio.importer.parse(src(path), {}):
+            pass
     except SourceError as exc:
         err = exc.rejection
     assert err is not None and err.code == "encoding" and err.locator.line == 4
