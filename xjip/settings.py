@@ -40,6 +40,8 @@ REGISTRY: list[Setting] = [
             "to <data_dir>/admin_password.txt on first run"),
     Setting("max_upload_mb", int, 100, "Largest file the upload page accepts (MB); larger files: use `xjip import`"),
     Setting("import_batch_size", int, 2000, "Records per import transaction"),
+    Setting("import_parallel_mb", int, 16, "Sources at least this large (MB) are parsed in a second process "
+            "while the job's process writes; 0: always, -1: never"),
     Setting("max_xml_document_mb", int, 64, "Largest single XML document accepted (MB); concatenated files may be larger"),
     Setting("heartbeat_stale_seconds", int, 60, "An import job whose heartbeat is older than this is taken as dead"),
     Setting("default_language", str, "zh", "zh | en"),
@@ -58,6 +60,7 @@ class Settings:
     admin_password: str = ""
     max_upload_mb: int = 100
     import_batch_size: int = 2000
+    import_parallel_mb: int = 16
     max_xml_document_mb: int = 64
     heartbeat_stale_seconds: int = 60
     default_language: str = "zh"

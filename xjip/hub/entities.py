@@ -261,13 +261,22 @@ def _live_ids(session: Session, ids: Iterable[int]) -> dict[int, int]:
     return target
 
 
-def _insert_entities(session: Session, items: list[tuple[str, str]], source: str) -> dict[str, int]:
+@lru_cache(maxsize=100_000)
+def entity_facts(name: str) -> tuple[str, str, str]:
+    """(matching key, display name, kind) of an owner name: all that resolving it needs besides
+    the database, so that an import's parse process can work it out (see `resolve_many`)."""
+    return name_key(name)[:300], display_name(name)[:300], classify(name)
+
+
+def _insert_entities(session: Session, items: list[tuple[str, str]], source: str,
+                     facts: dict[str, tuple[str, str, str]] | None = None) -> dict[str, int]:
     """Insert entities + aliases for (key, name) pairs; returns key → id. One statement each
     (a unique violation raises IntegrityError: the caller's savepoint handles the race)."""
     conn = session.connection()
-    names = [display_name(name)[:300] for _, name in items]
+    known = [(facts or {}).get(name) or entity_facts(name) for _, name in items]
+    names = [f[1] for f in known]
     keys = [key for key, _ in items]
-    kinds = [classify(name) for _, name in items]
+    kinds = [f[2] for f in known]
     aliases = [name[:300] for _, name in items]
     if conn.dialect.name == "postgresql":
         # Whole columns as arrays: one statement, planned once, whatever the batch size.
@@ -293,7 +302,8 @@ def _insert_entities(session: Session, items: list[tuple[str, str]], source: str
     return ids
 
 
-def resolve_many(session: Session, names: Iterable[str | None], source: str = "import") -> dict[str, int]:
+def resolve_many(session: Session, names: Iterable[str | None], source: str = "import",
+                 facts: dict[str, tuple[str, str, str]] | None = None) -> dict[str, int]:
     """Map each name to its entity id, creating entities and aliases for unseen keys.
 
     One SELECT over the alias keys (chunked), then bulk inserts of what is missing inside a
@@ -306,7 +316,8 @@ def resolve_many(session: Session, names: Iterable[str | None], source: str = "i
     for name in names:
         if not name or name in key_of:
             continue
-        key = name_key(name)[:300]
+        known = facts.get(name) if facts else None
+        key = known[0] if known else name_key(name)[:300]
         if key:
             key_of[name] = key
             by_key.setdefault(key, name)
@@ -329,7 +340,7 @@ def resolve_many(session: Session, names: Iterable[str | None], source: str = "i
         items = [(k, by_key[k]) for k in missing]
         try:
             with session.begin_nested():
-                found.update(_insert_entities(session, items, source))
+                found.update(_insert_entities(session, items, source, facts))
         except IntegrityError:
             for item in items:
                 found[item[0]] = _insert_one(session, item, source)

@@ -30,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from xjip.hub import models as m
+from xjip.hub import parallel
 from xjip.hub.importers.base import Source, detect, iter_sources
 from xjip.hub.records import BaseRecord, Locator, Rejection, SourceError
 from xjip.hub.store import Store
@@ -242,42 +243,40 @@ class _JobRunner:
 
     def _run_source(self, source: Source, skip: int, done_bytes: int) -> None:
         importer = detect(source, self.format)
-        options = dict(self.options)
+        if parallel.use_child(self.settings, source.total or source.size):
+            self._run_source_in_child(source, importer, skip, done_bytes)
+            return
         # Loaded now rather than from inside a batch's transaction, where it would need a second
         # pooled connection (and, on SQLite, a second bulk-load page cache).
         self.resolver.gazetteer  # noqa: B018
-        items = importer.parse(source, options)
-        position = 0
-        batch: list[BaseRecord | Rejection] = []
-        started_at = source.bytes_read  # input bytes read when the batch started
-        skipped: list[tuple[str, str, int | None]] = []
         self.seen = SeenKeys()
         try:
-            try:
-                for item in items:
-                    position += 1
-                    if position <= skip:
-                        # Committed before a resume: its key still counts as met.
-                        if not isinstance(item, Rejection):
-                            skipped.append((item.record_type, (item.natural_key() or "").strip(),
-                                            item.locator.record if item.locator else None))
-                            if len(skipped) >= 5000:
-                                self.seen.remember(skipped)
-                                skipped = []
-                        continue
-                    if skipped:
-                        self.seen.remember(skipped)
-                        skipped = []
-                    batch.append(item)
-                    if len(batch) >= self.batch_size or source.bytes_read - started_at >= BATCH_MAX_BYTES:
-                        self._commit(source, importer.name, batch, position, done_bytes, finished=False)
-                        batch, started_at = [], source.bytes_read
-            except SourceError:
-                # The good records read before the source broke are kept.
-                self._commit(source, importer.name, batch, position, done_bytes, finished=False)
-                raise
-            self._commit(source, importer.name, batch, position, done_bytes, finished=True)
+            for batch, position, finished in iter_batches(importer, source, self.options, skip, self.seen,
+                                                          self.batch_size, BATCH_MAX_BYTES):
+                self._commit(source, importer.name, batch, position, done_bytes, finished=finished)
         finally:
+            self.seen.close()
+            self.seen = None
+
+    def _run_source_in_child(self, source: Source, importer: Any, skip: int, done_bytes: int) -> None:
+        """Parsing and row preparation run in a child process (`xjip.hub.parallel`); this one
+        writes and commits the batches in the order they were read."""
+        reader = parallel.ChildReader(self.settings, self.path, source.name, importer, self.options, skip,
+                                      self.batch_size, BATCH_MAX_BYTES, self.job_id)
+        self.seen = SeenKeys()
+        try:
+            for msg in reader:
+                if msg[0] == "remember":  # keys of records committed before a resume
+                    self.seen.remember(msg[1])
+                    continue
+                if msg[0] == "source_error":
+                    rejection = msg[1]
+                    raise SourceError(rejection.locator, rejection.code, rejection.field, **rejection.params)
+                _kind, parts, position, bytes_read, finished = msg
+                source.bytes_read = bytes_read
+                self._commit(source, importer.name, parts, position, done_bytes, finished=finished)
+        finally:
+            reader.close()
             self.seen.close()
             self.seen = None
 
@@ -345,6 +344,82 @@ class _JobRunner:
             snapshot = _snapshot(job)
         if self.progress:
             self.progress(snapshot)
+
+
+def iter_batches(importer: Any, source: Source, options: dict[str, Any], skip: int, seen: "SeenKeys",
+                 batch_size: int, max_bytes: int) -> Iterator[tuple[list[Any], int, bool]]:
+    """(batch, position after it, last?) over a source's records and rejections, skipping the
+    first `skip` (committed before a resume: their keys are remembered as met). When the source
+    breaks, the good records read before are yielded first, then the SourceError is raised."""
+    items = importer.parse(source, options)
+    position = 0
+    batch: list[BaseRecord | Rejection] = []
+    started_at = source.bytes_read  # input bytes read when the batch started
+    skipped: list[tuple[str, str, int | None]] = []
+    try:
+        for item in items:
+            position += 1
+            if position <= skip:
+                if not isinstance(item, Rejection):
+                    skipped.append((item.record_type, (item.natural_key() or "").strip(),
+                                    item.locator.record if item.locator else None))
+                    if len(skipped) >= 5000:
+                        seen.remember(skipped)
+                        skipped = []
+                continue
+            if skipped:
+                seen.remember(skipped)
+                skipped = []
+            batch.append(item)
+            if len(batch) >= batch_size or source.bytes_read - started_at >= max_bytes:
+                yield batch, position, False
+                batch, started_at = [], source.bytes_read
+    except SourceError:
+        yield batch, position, False
+        raise
+    if skipped:
+        seen.remember(skipped)
+    yield batch, position, True
+
+
+def produce_batches(store: Store, path: str, source_name: str, importer_name: str, options: dict[str, Any],
+                    skip: int, batch_size: int, max_bytes: int, job_id: int) -> Iterator[tuple[Any, ...]]:
+    """The parse process's side of a job (see `xjip.hub.parallel`): batches made ready for the
+    store, then ("source_error", rejection) if the source breaks."""
+    from xjip.hub import writers
+
+    source = next((s for s in iter_sources(path) if s.name == source_name), None)
+    if source is None:
+        raise SourceError(Locator(source_name), "read_error", detail="source changed during the import / 导入期间源文件已改变")
+    importer = detect(source, importer_name)
+    resolver = Resolver(store)
+    resolver.gazetteer  # noqa: B018
+    dialect = store.engine.dialect
+    skipped = _Remembered()  # the writing process keeps the keys met (pipeline.SeenKeys)
+    try:
+        for batch, position, finished in iter_batches(importer, source, options, skip, skipped, batch_size,
+                                                      max_bytes):
+            if skipped.items:
+                yield ("remember", skipped.items)
+                skipped.items = []
+            parts = split_batch(batch, options)
+            env = writers.PrepareEnv(dialect, resolver.place, source.name, importer.name, options.get("licence"),
+                                     job_id, m.utcnow(), None, entity_facts=True)
+            prepare_parts(parts, env)
+            resolver.commit()
+            yield ("batch", parts, position, source.bytes_read, finished)
+    except SourceError as exc:
+        yield ("source_error", exc.rejection)
+
+
+class _Remembered:
+    """Collects what `iter_batches` remembers of skipped records, for the writing process."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str, int | None]] = []
+
+    def remember(self, items: list[tuple[str, str, int | None]]) -> None:
+        self.items.extend(i for i in items if i[1])
 
 
 def _snapshot(job: m.ImportJob) -> m.ImportJob:
@@ -528,7 +603,10 @@ class Resolver:
             prefecture_code=gaz.code_on(place.prefecture_code) if place.prefecture_code else None,
             county_code=gaz.code_on(place.county_code) if place.county_code else None)
 
-    def entities(self, session: Session, names: Iterable[str]) -> dict[str, int]:
+    def entities(self, session: Session, names: Iterable[str],
+                 facts: dict[str, tuple[str, str, str]] | None = None) -> dict[str, int]:
+        """Entity ids of owner names; `facts` (name → entities.entity_facts) when worked out
+        already by the parse process."""
         from xjip.hub.entities import resolve_many
 
         cache = self._entity_ids
@@ -542,7 +620,7 @@ class Resolver:
                 else:
                     out[n] = hit
         if wanted:
-            found = resolve_many(session, sorted(set(wanted)))
+            found = resolve_many(session, sorted(set(wanted)), facts=facts)
             out.update(found)
             self._pending.update(found)
         return out
@@ -574,6 +652,38 @@ def _raw_text(record: BaseRecord) -> str | None:
     return raw_text(record)
 
 
+@dataclasses.dataclass
+class BatchParts:
+    """A batch sorted by record type. A part is a list of records, or (made ready in a parse
+    process) a `writers.PatentBatch` or the records whose keys were checked already."""
+    read: int
+    rejections: list[Rejection]
+    by_type: dict[str, Any]
+
+
+def split_batch(batch: list[Any], options: dict[str, Any]) -> BatchParts:
+    by_type: dict[str, list[BaseRecord]] = {}
+    rejections: list[Rejection] = []
+    synthetic = bool(options.get("synthetic"))
+    for item in batch:
+        if isinstance(item, Rejection):
+            rejections.append(item)
+        else:
+            if synthetic or _says_synthetic(item.raw):
+                item.is_synthetic = True
+            by_type.setdefault(item.record_type, []).append(item)
+    return BatchParts(len(batch), rejections, by_type)
+
+
+def prepare_parts(parts: BatchParts, env: Any) -> None:
+    """What of a batch can be done without the database (run in the parse process)."""
+    from xjip.hub import writers
+
+    for record_type, records in parts.by_type.items():
+        if record_type == "patent":  # the bulk of large sources; other kinds go as records
+            parts.by_type[record_type] = writers.prepare_patents(env, records)
+
+
 class BatchWriter:
     def __init__(self, dialect: str, resolver: Resolver):
         self.dialect = dialect
@@ -581,29 +691,26 @@ class BatchWriter:
         from xjip.hub import writers
 
         self.writers = writers.WRITERS
+        self.store_patents = writers.store_patents
+        self.PatentBatch = writers.PatentBatch
 
-    def write(self, session: Session, batch: list[Any], *, source_name: str, source_format: str, job_id: int,
-              options: dict[str, Any], seen: SeenKeys | None = None) -> tuple[dict[str, int], dict[str, list[int]]]:
+    def write(self, session: Session, batch: list[Any] | BatchParts, *, source_name: str, source_format: str,
+              job_id: int, options: dict[str, Any],
+              seen: SeenKeys | None = None) -> tuple[dict[str, int], dict[str, list[int]]]:
         counts = {"read": 0, "inserted": 0, "updated": 0, "unchanged": 0, "rejected": 0, "placed": 0,
                   "addressed": 0}
         changed: dict[str, list[int]] = {}
-        by_type: dict[str, list[BaseRecord]] = {}
-        rejections: list[Rejection] = []
-        synthetic = bool(options.get("synthetic"))
-        for item in batch:
-            if isinstance(item, Rejection):
-                rejections.append(item)
-            else:
-                if synthetic or _says_synthetic(item.raw):
-                    item.is_synthetic = True
-                by_type.setdefault(item.record_type, []).append(item)
-        counts["read"] = len(batch)
+        parts = batch if isinstance(batch, BatchParts) else split_batch(batch, options)
+        rejections = parts.rejections
+        counts["read"] = parts.read
         now = m.utcnow()  # one timestamp per batch (= per transaction)
-        for record_type, records in by_type.items():
-            writer = self.writers[record_type]
+        for record_type, part in parts.by_type.items():
             ctx = WriteContext(session, self.dialect, self.resolver, source_name, source_format, job_id,
                                options.get("licence"), counts, rejections, seen, now)
-            ids = writer(ctx, records)
+            if isinstance(part, self.PatentBatch):
+                ids = self.store_patents(ctx, part)
+            else:
+                ids = self.writers[record_type](ctx, part)
             if ids:
                 changed.setdefault(record_type, []).extend(ids)
         for r in rejections:

@@ -83,7 +83,9 @@ class _Upsert:
             out.append(fn(value) if fn is not None and value is not None else value)
         return out
 
-    def run(self, session: Any, params: list[list[Any]]) -> None:
+    def convert(self, params: list[list[Any]]) -> list[list[Any]]:
+        """Values as the driver takes them (dates, JSON) and strings cut to their column's length.
+        Pure: a parse process runs it before handing rows over (see `prepare_patents`)."""
         converters, limits = self.converters, self.limits
         for row in params:
             for i, fn in converters:
@@ -94,6 +96,11 @@ class _Upsert:
                 v = row[i]
                 if v.__class__ is str and len(v) > n:
                     row[i] = v[:n]
+        return params
+
+    def run(self, session: Any, params: list[list[Any]], converted: bool = False) -> None:
+        if not converted:
+            self.convert(params)
         if self.defaults:
             extra = self._default_values()  # one value per batch (= per transaction)
             for row in params:
@@ -153,7 +160,11 @@ COPY_MIN_ROWS = 20  # below this, executemany is as quick as COPY + INSERT … S
 
 def _statement(ctx: Any, table: Table, columns: tuple[str, ...], index: tuple[str, ...], coalesce: bool,
                nothing: bool) -> _Upsert:
-    dialect = ctx.session.get_bind().dialect
+    return statement_for(ctx.session.get_bind().dialect, table, columns, index, coalesce, nothing)
+
+
+def statement_for(dialect: Any, table: Table, columns: tuple[str, ...], index: tuple[str, ...], coalesce: bool,
+                  nothing: bool) -> _Upsert:
     key = (dialect.name, table.name, columns, index, coalesce, nothing)
     stmt = _STATEMENTS.get(key)
     if stmt is None:
@@ -173,10 +184,11 @@ def upsert(ctx: Any, table: Table, rows: list[dict[str, Any]], index: list[str],
 
 
 def upsert_values(ctx: Any, table: Table, columns: tuple[str, ...], params: list[list[Any]], index: list[str],
-                  *, coalesce: bool = True, nothing: bool = False) -> None:
-    """`upsert` for rows already laid out as lists in `columns` order (the hot paths)."""
+                  *, coalesce: bool = True, nothing: bool = False, converted: bool = False) -> None:
+    """`upsert` for rows already laid out as lists in `columns` order (the hot paths); with
+    `converted`, their values went through `_Upsert.convert` already."""
     if params:
-        _statement(ctx, table, columns, tuple(index), coalesce, nothing).run(ctx.session, params)
+        _statement(ctx, table, columns, tuple(index), coalesce, nothing).run(ctx.session, params, converted)
 
 
 def rows_by_key(ctx: Any, sql: str, params: list[Any], keys: list[str]) -> list[tuple[Any, ...]]:
@@ -298,28 +310,7 @@ def prepare(ctx: Any, record_type: str, records: list[BaseRecord],
             address_of: Callable[[BaseRecord], tuple[str | None, Any]] | None = None) -> list[Prepared]:
     """Reject missing keys and keys already met in this job's source (in this batch, an earlier
     batch, or before a resume), drop unchanged records, resolve places."""
-    seen: dict[str, BaseRecord] = {}
-    repeats: list[tuple[BaseRecord, str]] = []
-    for rec in records:
-        key = (rec.natural_key() or "").strip()
-        if not key or key.endswith(":") or key in ("|",):
-            ctx.rejections.append(Rejection(rec.locator, "missing_field", field="key", raw=rec.raw))
-            continue
-        if key in seen:
-            repeats.append((rec, key))
-            continue
-        seen[key] = rec
-    earlier = ctx.seen.first_of(record_type, list(seen)) if ctx.seen is not None else {}
-    for key, first in earlier.items():
-        ctx.rejections.append(_duplicate(seen.pop(key), key, first))
-    for rec, key in repeats:
-        first = earlier.get(key)
-        if first is None:
-            loc = seen[key].locator
-            first = loc.record if loc else None
-        ctx.rejections.append(_duplicate(rec, key, first))
-    if ctx.seen is not None:
-        ctx.seen.add(record_type, [(k, r.locator.record if r.locator else None) for k, r in seen.items()])
+    seen = check_keys(env_of(ctx), record_type, records, ctx.rejections)
     prior: dict[str, tuple[str, int | None, str | None]] = {
         key: (h, job_id, locator) for key, h, job_id, locator in rows_by_key(
             ctx, "SELECT record_key, content_hash, import_job_id, locator FROM source_record "
@@ -376,23 +367,29 @@ def finish(ctx: Any, model: type[m.Base], record_type: str, prepared: list[Prepa
     inserted/updated; return key → id."""
     if not prepared:
         return {}
-    keys = [p.key for p in prepared]
+    source, fmt, licence, job_id, now = ctx.source_name[:300], ctx.source_format, ctx.licence, ctx.job_id, ctx.now
+    sources = [[record_type, p.key[:300], source, fmt, str(p.record.locator) if p.record.locator else None, licence,
+                p.hash, p.raw_text, job_id, now, bool(p.record.is_synthetic)] for p in prepared]
+    return store_rows(ctx, model, [p.key for p in prepared], rows, columns, sources)
+
+
+def store_rows(ctx: Any, model: type[m.Base], keys: list[str], rows: list[dict[str, Any]] | list[list[Any]],
+               columns: tuple[str, ...] | None, sources: list[list[Any]], converted: bool = False) -> dict[str, int]:
+    """Upsert main rows and their source records (lists in `_SOURCE_COLUMNS` order); count
+    inserted/updated; return key → id."""
     ids = ids_by_key(ctx, model, keys)
     existing = len(ids)
     if columns is None:
         upsert(ctx, model.__table__, rows, ["key"])  # type: ignore[arg-type]
     else:
-        upsert_values(ctx, model.__table__, columns, rows, ["key"])  # type: ignore[arg-type]
+        upsert_values(ctx, model.__table__, columns, rows, ["key"], converted=converted)  # type: ignore[arg-type]
     new = [k for k in keys if k not in ids]
     if new:
         ids.update(ids_by_key(ctx, model, new))
     ctx.counts["inserted"] += len(new)
     ctx.counts["updated"] += existing
     ctx.existing_keys = set(keys).difference(new)
-    source, fmt, licence, job_id, now = ctx.source_name[:300], ctx.source_format, ctx.licence, ctx.job_id, ctx.now
-    params = [[record_type, p.key[:300], source, fmt, str(p.record.locator) if p.record.locator else None, licence,
-               p.hash, p.raw_text, job_id, now, bool(p.record.is_synthetic)] for p in prepared]
-    upsert_values(ctx, m.SourceRecord.__table__, _SOURCE_COLUMNS, params, ["record_type", "record_key", "source"],
+    upsert_values(ctx, m.SourceRecord.__table__, _SOURCE_COLUMNS, sources, ["record_type", "record_key", "source"],
                   coalesce=False)
     return ids
 
@@ -447,44 +444,215 @@ def _event_key(ev: Any) -> str:
     return hashlib.sha1(payload.encode()).hexdigest()
 
 
+@dataclasses.dataclass
+class PrepareEnv:
+    """What preparing rows needs besides the records, none of it a database session: a parse
+    process builds one of its own (see `xjip.hub.parallel`)."""
+    dialect: Any
+    place: Callable[[str | None, Any], Any]
+    source_name: str
+    source_format: str
+    licence: str | None
+    job_id: int
+    now: dt.datetime
+    seen: Any = None  # pipeline.SeenKeys of the job's source
+    entity_facts: bool = False  # work out owner-name facts here (a parse process: the writer is busier)
+
+
+@dataclasses.dataclass
+class PatentBatch:
+    """A batch of patents made ready for the store without touching it: keys checked against
+    the job's earlier records, raw text and content hash, places, and rows in column order with
+    values converted for the dialect. `store_patents` adds what needs the database: unchanged
+    records, owner entity ids, row ids. Plain tuples and lists, so it crosses a process
+    boundary cheaply."""
+    rejections: list[Rejection]
+    # per record: (key, hash, raw text, locator text, (file, record, line, cell) and field of the
+    # key for a duplicate rejection, synthetic, addressed, placed, applicant names, patent row,
+    # party rows, event dicts, family dicts, text row or None)
+    entries: list[tuple[Any, ...]]
+    facts: dict[str, tuple[str, str, str]] = dataclasses.field(default_factory=dict)  # entities.entity_facts
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+def env_of(ctx: Any, with_seen: bool = True) -> PrepareEnv:
+    return PrepareEnv(ctx.session.get_bind().dialect, ctx.resolver.place, ctx.source_name, ctx.source_format,
+                      ctx.licence, ctx.job_id, ctx.now, ctx.seen if with_seen else None)
+
+
 @register("patent")
 def write_patents(ctx: Any, records: list[BaseRecord]) -> list[int]:
-    def address_of(rec: Any) -> tuple[str | None, Any]:
-        return domestic_address(_first(rec.applicants)), rec.app_date
+    # keys met in earlier batches are checked by `store_patents`, wherever the batch was prepared
+    return store_patents(ctx, prepare_patents(env_of(ctx, with_seen=False), records))
 
-    prepared = prepare(ctx, "patent", records, address_of)
-    if not prepared:
-        return []
-    names = {party.name for p in prepared for party in p.record.applicants}
-    entity_ids = ctx.resolver.entities(ctx.session, names)
-    # Rows as lists in a fixed column order (what simple_row + place_columns give, without a
-    # dict per row): record fields, then derived, provenance and place columns.
+
+def check_keys(env: PrepareEnv, record_type: str, records: list[BaseRecord],
+               rejections: list[Rejection]) -> dict[str, BaseRecord]:
+    """key → record for the records of a batch whose key is present and met for the first time
+    in the job's source; the others become rejections."""
+    seen: dict[str, BaseRecord] = {}
+    repeats: list[tuple[BaseRecord, str]] = []
+    for rec in records:
+        key = (rec.natural_key() or "").strip()
+        if not key or key.endswith(":") or key in ("|",):
+            rejections.append(Rejection(rec.locator, "missing_field", field="key", raw=rec.raw))
+            continue
+        if key in seen:
+            repeats.append((rec, key))
+            continue
+        seen[key] = rec
+    earlier = env.seen.first_of(record_type, list(seen)) if env.seen is not None else {}
+    for key, first in earlier.items():
+        rejections.append(_duplicate(seen.pop(key), key, first))
+    for rec, key in repeats:
+        first = earlier.get(key)
+        if first is None:
+            loc = seen[key].locator
+            first = loc.record if loc else None
+        rejections.append(_duplicate(rec, key, first))
+    if env.seen is not None:
+        env.seen.add(record_type, [(k, r.locator.record if r.locator else None) for k, r in seen.items()])
+    return seen
+
+
+def prepare_patents(env: PrepareEnv, records: list[BaseRecord]) -> PatentBatch:
+    rejections: list[Rejection] = []
+    seen = check_keys(env, "patent", records, rejections)
     fields, get = _patent_fields()
-    common = [ctx.source_name[:300], ctx.source_format, ctx.licence, ctx.now, ctx.job_id]
-    rows = []
-    for p in prepared:
-        r = p.record
-        row = [p.key, *get(r)]
+    common = [env.source_name[:300], env.source_format, env.licence, env.now, env.job_id]
+    place_of = env.place
+    rows, entries = [], []
+    party_rows: list[list[Any]] = []
+    for key, r in seen.items():
+        text = raw_text(r)
+        names = [party.name for party in r.applicants]
+        row = [key, *get(r)]
         for i, v in enumerate(row):
             if v.__class__ is list:
                 row[i] = _jsonable(v) if v else None
             elif v == "":
                 row[i] = None
-        first = r.applicants[0] if r.applicants else None
-        place = p.place
-        if place is not None and (place.region_code or place.prefecture_code):
+        first_address = domestic_address(r.applicants[0]) if r.applicants else None
+        place = place_of(first_address, r.app_date) if first_address else None
+        placed = place is not None and bool(place.region_code or place.prefecture_code)
+        if placed:
             where = [place.region_code, place.prefecture_code, place.county_code,
                      (getattr(place, "method", None) or "gazetteer")[:20]]
         elif r.province_code and len(r.province_code) == 2:
             where = [f"{r.province_code}0000", None, None, "province_code"]
         else:
             where = [None, None, None, None]
-        row += [r.claims[0] if r.claims else None, len(r.claims) or None, first.name if first else None,
-                entity_ids.get(first.name) if first else None, *common, bool(r.is_synthetic), *where]
+        # the entity id column holds None until `store_patents` knows the owner's entity
+        row += [r.claims[0] if r.claims else None, len(r.claims) or None, names[0] if names else None,
+                None, *common, bool(r.is_synthetic), *where]
         rows.append(row)
-    ids = finish(ctx, m.Patent, "patent", prepared, rows, _PATENT_COLUMNS)
-    _write_patent_children(ctx, prepared, ids, entity_ids)
+        parties = []
+        for seq, party in enumerate(r.applicants):
+            if seq == 0:
+                at = place  # the first applicant's address is the one resolved above
+            else:
+                address = domestic_address(party)
+                at = place_of(address, r.app_date) if address else None
+            if at is not None and (at.region_code or at.prefecture_code):
+                party_where = [at.region_code, at.prefecture_code, at.county_code,
+                               (getattr(at, "method", None) or "gazetteer")[:20]]
+            else:
+                party_where = [None, None, None, None]
+            parties.append([None, party.role or "applicant", seq, party.name, party.address, party.country, None,
+                            *party_where])
+        party_rows.extend(parties)
+        events = [{"patent_id": None, "event_key": _event_key(ev), "category": ev.category, "event_date": ev.date,
+                   "code": ev.code, "description": ev.description, "details": _jsonable(ev.details) or {},
+                   "source": env.source_name[:300]} for ev in r.events]
+        family = [{"patent_id": None, "number": fm.number, "country": fm.country, "kind": fm.kind, "date": fm.date,
+                   "granted": fm.granted} for fm in r.family]
+        text_row = [None, r.claims or None, r.description] if (r.claims or r.description) else None
+        dup_field, dup_loc = _key_location(r)
+        loc = r.locator
+        entries.append((key, content_hash_of(r, text), text, str(loc) if loc else None,
+                        (dup_loc.file, dup_loc.record, dup_loc.line, dup_loc.cell) if dup_loc else None, dup_field,
+                        bool(r.is_synthetic), bool(first_address), placed, names, row, parties, events, family,
+                        text_row))
+    statement_for(env.dialect, m.Patent.__table__, _PATENT_COLUMNS, ("key",), True, False).convert(rows)
+    statement_for(env.dialect, m.PatentParty.__table__, _PARTY_COLUMNS, _PARTY_INDEX, False, False).convert(party_rows)
+    facts = {}
+    if env.entity_facts:
+        from xjip.hub.entities import entity_facts
+
+        facts = {n: entity_facts(n) for e in entries for n in e[9] if n}
+    return PatentBatch(rejections, entries, facts)
+
+
+def store_patents(ctx: Any, batch: PatentBatch) -> list[int]:
+    entries = _drop_earlier_keys(ctx, batch)
+    if not entries:
+        return []
+    prior: dict[str, tuple[str, int | None, str | None]] = {
+        key: (h, job_id, locator) for key, h, job_id, locator in rows_by_key(
+            ctx, "SELECT record_key, content_hash, import_job_id, locator FROM source_record "
+                 "WHERE record_type = ? AND source = ? AND record_key", ["patent", ctx.source_name[:300]],
+            [e[0] for e in entries])}
+    counts = ctx.counts
+    kept = []
+    for e in entries:
+        before = prior.get(e[0])
+        if before is not None:
+            if before[1] == ctx.job_id:  # written by this job already (e.g. before a resume)
+                first = re.search(r"#(\d+)", before[2] or "")
+                ctx.rejections.append(Rejection(Locator(*e[4]) if e[4] else None, "duplicate_key", field=e[5],
+                                                params={"key": e[0], "first": int(first.group(1)) if first
+                                                        else before[2]}, raw=e[2]))
+                continue
+            if before[0] == e[1]:
+                counts["unchanged"] += 1
+                continue
+        if e[7]:
+            counts["addressed"] += 1
+            if e[8]:
+                counts["placed"] += 1
+        kept.append(e)
+    if not kept:
+        return []
+    entity_ids = ctx.resolver.entities(ctx.session, {n for e in kept for n in e[9]}, batch.facts)
+    source, fmt, licence, job_id, now = ctx.source_name[:300], ctx.source_format, ctx.licence, ctx.job_id, ctx.now
+    rows, sources = [], []
+    for key, h, text, where, _dup, _field, synthetic, _a, _p, names, row, *_children in kept:
+        if names:
+            row[_PATENT_ENTITY] = entity_ids.get(names[0])
+        rows.append(row)
+        sources.append(["patent", key[:300], source, fmt, where, licence, h, text, job_id, now, synthetic])
+    ids = store_rows(ctx, m.Patent, [e[0] for e in kept], rows, _PATENT_COLUMNS, sources, converted=True)
+    _write_patent_children(ctx, kept, ids, entity_ids)
     return list(ids.values())
+
+
+def _drop_earlier_keys(ctx: Any, batch: PatentBatch) -> list[tuple[Any, ...]]:
+    """Entries whose key was not met in an earlier batch of the job's source (`ctx.seen`, kept
+    by the writing process: batches may be prepared by several parse processes). The others
+    become duplicate-key rejections naming the record that had the key first."""
+    entries = batch.entries
+    if ctx.seen is None:
+        ctx.rejections.extend(batch.rejections)
+        return entries
+    earlier = ctx.seen.first_of("patent", [e[0] for e in entries])
+    for r in batch.rejections:
+        # a repeat within the batch of a key met earlier: the first record is the earlier one
+        if r.code == "duplicate_key" and r.params.get("key") in earlier:
+            r.params = {**r.params, "first": earlier[r.params["key"]]}
+    ctx.rejections.extend(batch.rejections)
+    if earlier:
+        kept = []
+        for e in entries:
+            if e[0] in earlier:
+                ctx.rejections.append(Rejection(Locator(*e[4]) if e[4] else None, "duplicate_key", field=e[5],
+                                                params={"key": e[0], "first": earlier[e[0]]}, raw=e[2]))
+            else:
+                kept.append(e)
+        entries = kept
+    ctx.seen.add("patent", [(e[0], e[4][1] if e[4] else None) for e in entries])
+    return entries
 
 
 @lru_cache(maxsize=None)
@@ -500,43 +668,37 @@ def _patent_fields() -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]
 _PATENT_COLUMNS = ("key", *_patent_fields()[0], "first_claim", "claims_count", "first_applicant",
                    "first_applicant_entity_id", "source", "source_format", "licence", "imported_at", "import_job_id",
                    "is_synthetic", "region_code", "prefecture_code", "county_code", "place_method")
+_PATENT_ENTITY = _PATENT_COLUMNS.index("first_applicant_entity_id")
 _PARTY_COLUMNS = ("patent_id", "role", "seq", "name", "address", "country", "entity_id", "region_code",
                   "prefecture_code", "county_code", "place_method")
+_PARTY_INDEX = ("patent_id", "role", "seq")
 
 
-def _write_patent_children(ctx: Any, prepared: list[Prepared], ids: dict[str, int],
+def _write_patent_children(ctx: Any, kept: list[tuple[Any, ...]], ids: dict[str, int],
                            entity_ids: dict[str, int]) -> None:
     # Only patents stored before this batch can have party rows to replace.
     existing = getattr(ctx, "existing_keys", None)
-    with_parties = [ids[p.key] for p in prepared if p.record.applicants and (existing is None or p.key in existing)]
+    with_parties = [ids[e[0]] for e in kept if e[9] and (existing is None or e[0] in existing)]
     for chunk in _chunks(with_parties, 2000):
         ctx.session.execute(delete(m.PatentParty).where(m.PatentParty.patent_id.in_(chunk)))
     parties, events, family, texts = [], [], [], []
-    place_of = ctx.resolver.place
-    for p in prepared:
-        r, pid = p.record, ids[p.key]
-        for seq, party in enumerate(r.applicants):
-            address = domestic_address(party)
-            # the first applicant's address is the one `prepare` resolved
-            place = p.place if seq == 0 else (place_of(address, r.app_date) if address else None)
-            if place is not None and (place.region_code or place.prefecture_code):
-                where = [place.region_code, place.prefecture_code, place.county_code,
-                         (getattr(place, "method", None) or "gazetteer")[:20]]
-            else:
-                where = [None, None, None, None]
-            parties.append([pid, party.role or "applicant", seq, party.name, party.address, party.country,
-                            entity_ids.get(party.name), *where])
-        for ev in r.events:
-            events.append({"patent_id": pid, "event_key": _event_key(ev), "category": ev.category,
-                           "event_date": ev.date, "code": ev.code, "description": ev.description,
-                           "details": _jsonable(ev.details) or {}, "source": ctx.source_name[:300]})
-        for fm in r.family:
-            family.append({"patent_id": pid, "number": fm.number, "country": fm.country, "kind": fm.kind,
-                           "date": fm.date, "granted": fm.granted})
-        if r.claims or r.description:
-            texts.append([pid, r.claims or None, r.description])
-    upsert_values(ctx, m.PatentParty.__table__, _PARTY_COLUMNS, parties, ["patent_id", "role", "seq"],
-                  coalesce=False)
+    for e in kept:
+        pid, names = ids[e[0]], e[9]
+        for party in e[11]:
+            party[0] = pid
+            party[6] = entity_ids.get(names[party[2]])
+            parties.append(party)
+        for ev in e[12]:
+            ev["patent_id"] = pid
+            events.append(ev)
+        for fm in e[13]:
+            fm["patent_id"] = pid
+            family.append(fm)
+        if e[14] is not None:
+            e[14][0] = pid
+            texts.append(e[14])
+    upsert_values(ctx, m.PatentParty.__table__, _PARTY_COLUMNS, parties, list(_PARTY_INDEX), coalesce=False,
+                  converted=True)
     upsert(ctx, m.PatentEvent.__table__, _dedupe(events, ("patent_id", "event_key")), ["patent_id", "event_key"],
            nothing=True)
     upsert(ctx, m.PatentFamilyMember.__table__, _dedupe(family, ("patent_id", "number")), ["patent_id", "number"])

@@ -1,0 +1,147 @@
+"""Parse in a second process while the job's own process writes.
+
+For a large source, a child process reads and parses it and makes each batch ready for the
+store without touching it (keys checked against the job's earlier records, raw text and content
+hash, places, owner-name keys, rows converted for the dialect: `writers.prepare_patents`,
+`writers.check_keys`). The job's process keeps what needs the database (unchanged records,
+owner entities, row ids, the upserts, the checkpoint) and commits batch after batch, in order.
+On the 2-core reference machine the two halves run side by side instead of one after the other
+(bench/PROFILE.md).
+
+The child is a fresh interpreter (`python -m xjip.hub.parallel`), not a fork: the web server runs
+imports in a thread, and forking a threaded process is unsafe; nor `multiprocessing`'s spawn,
+which re-runs the caller's main script. It reads the source again by name (an open file or a
+zip member cannot be handed over) and talks over a pipe: length-prefixed pickles, one batch at
+a time, so it works one batch ahead of the writer and no further. When the job's process dies
+(`kill -9`) the pipe breaks and the child ends with it, so a resumed job never meets a stale one.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import tempfile
+from typing import IO, Any, Iterator
+
+from xjip.settings import Settings
+
+_HEADER = struct.Struct("<Q")
+
+
+class ParseProcessError(RuntimeError):
+    """The parse process failed outside any record (a bug, or it was killed)."""
+
+
+def use_child(settings: Settings, source_bytes: int | None) -> bool:
+    """A child pays about a second to start (interpreter, imports, gazetteer): worth it for
+    large sources, on a machine with a second core."""
+    threshold = settings.import_parallel_mb
+    if threshold < 0 or (os.cpu_count() or 1) < 2:
+        return False
+    return (source_bytes or 0) >= threshold * (1 << 20)
+
+
+def _write(out: IO[bytes], obj: Any) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(_HEADER.pack(len(data)))
+    out.write(data)
+    out.flush()
+
+
+def _read(inp: IO[bytes]) -> Any:
+    head = inp.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        raise EOFError
+    size = _HEADER.unpack(head)[0]
+    data = inp.read(size)
+    if len(data) < size:
+        raise EOFError
+    return pickle.loads(data)
+
+
+class ChildReader:
+    """The messages of a parse process: ("batch", parts, position, bytes_read, finished), then
+    possibly ("source_error", rejection). A crash of the child raises ParseProcessError."""
+
+    def __init__(self, settings: Settings, path: str, source_name: str, importer: Any, options: dict[str, Any],
+                 skip: int, batch_size: int, max_batch_bytes: int, job_id: int):
+        # The importer is found again by name in the child, after importing the module that
+        # registers it (a plugin's or a test's importer, not only the built-in ones).
+        task = {"settings": settings, "path": path, "source_name": source_name,
+                "importer": (type(importer).__module__, importer.name), "options": options, "skip": skip,
+                "batch_size": batch_size, "max_batch_bytes": max_batch_bytes, "job_id": job_id,
+                "sys_path": list(sys.path)}
+        self._stderr = tempfile.TemporaryFile()
+        self._process = subprocess.Popen([sys.executable, "-m", "xjip.hub.parallel"], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=self._stderr, bufsize=1 << 20)
+        assert self._process.stdin is not None and self._process.stdout is not None
+        _write(self._process.stdin, task)
+        self._process.stdin.close()
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        assert self._process.stdout is not None
+        while True:
+            try:
+                msg = _read(self._process.stdout)
+            except EOFError:
+                code = self._process.wait()
+                raise ParseProcessError(f"parse process ended unexpectedly (exit code {code}) / 解析进程意外退出\n"
+                                        f"{self._stderr_tail()}") from None
+            if msg[0] == "crash":
+                raise ParseProcessError(f"parse process failed / 解析进程出错:\n{msg[1]}")
+            if msg[0] == "end":
+                return
+            yield msg
+
+    def _stderr_tail(self) -> str:
+        self._stderr.seek(0)
+        return self._stderr.read()[-4000:].decode("utf-8", "replace")
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+        if self._process.stdout is not None:
+            self._process.stdout.close()
+        self._process.wait()
+        self._stderr.close()
+
+
+def child_main() -> None:
+    out = sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing else may write into the message pipe
+    task = _read(sys.stdin.buffer)
+    try:
+        import importlib
+
+        for entry in task["sys_path"]:
+            if entry not in sys.path:
+                sys.path.append(entry)
+        module, importer_name = task["importer"]
+        importlib.import_module(module)
+
+        from xjip.hub.pipeline import produce_batches
+        from xjip.hub.store import Store
+
+        store = Store(task["settings"])
+        try:
+            for msg in produce_batches(store, task["path"], task["source_name"], importer_name, task["options"],
+                                       task["skip"], task["batch_size"], task["max_batch_bytes"], task["job_id"]):
+                _write(out, msg)
+        finally:
+            store.dispose()
+        _write(out, ("end",))
+    except BrokenPipeError:  # the job's process is gone: nobody is reading
+        os._exit(0)
+    except BaseException:  # noqa: BLE001 - reported to the job's process, which fails the job
+        import traceback
+
+        try:
+            _write(out, ("crash", traceback.format_exc()))
+        except BrokenPipeError:
+            os._exit(0)
+
+
+if __name__ == "__main__":
+    child_main()
