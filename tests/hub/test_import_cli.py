@@ -15,24 +15,48 @@ import pytest
 from sqlalchemy import func, select
 
 from xjip.hub import models as m
+from xjip.hub.parallel import MAX_SHARDS
 from xjip.hub.synth import write_cn_biblio_csv
 
 XJIP = [sys.executable, "-m", "xjip.cli"]
 
 
-def run_cli(settings, *args: str, check: bool = False) -> subprocess.CompletedProcess:
+def run_cli(settings, *args: str, check: bool = False,
+            env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "XJIP_DATABASE_URL": settings.database_url, "XJIP_DATA_DIR": settings.data_dir,
-           "XJIP_SHARED_DATA_DIR": settings.shared_data_dir}
+           "XJIP_SHARED_DATA_DIR": settings.shared_data_dir, **(env_extra or {})}
     proc = subprocess.run([*XJIP, *args], env=env, capture_output=True, text=True, timeout=300)
     if check and proc.returncode != 0:
         raise AssertionError(proc.stdout + proc.stderr)
     return proc
 
 
-def start_cli(settings, *args: str) -> subprocess.Popen:
+def start_cli(settings, *args: str, env_extra: dict[str, str] | None = None) -> subprocess.Popen:
     env = {**os.environ, "XJIP_DATABASE_URL": settings.database_url, "XJIP_DATA_DIR": settings.data_dir,
-           "XJIP_SHARED_DATA_DIR": settings.shared_data_dir}
+           "XJIP_SHARED_DATA_DIR": settings.shared_data_dir, **(env_extra or {})}
     return subprocess.Popen([*XJIP, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def child_pids(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.append(int(entry))
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def counts(store) -> tuple[int, int, int]:
@@ -55,22 +79,35 @@ def wait_for_committed_batches(store, minimum: int, timeout: float = 120) -> int
 
 
 @pytest.mark.slow
-def test_kill_9_then_restart_resumes_with_no_duplicates(store, settings, tmp_path):
+@pytest.mark.parametrize("parallel_mb", ["-1", "0"], ids=["one-process", "parse-processes"])
+def test_kill_9_then_restart_resumes_with_no_duplicates(store, settings, tmp_path, parallel_mb):
+    """Killed in the middle, whether it parses in its own process or in parse processes (whose
+    pipe then breaks: they end too), then run again: it resumes, nothing doubled or lost."""
     src = tmp_path / "synthetic.csv"
-    write_cn_biblio_csv(src, 6000, seed=7)
+    write_cn_biblio_csv(src, 20000, seed=7)
     store.upgrade()
-    proc = start_cli(settings, "import", str(src), "--batch-size", "200", "--quiet")
+    env = {"XJIP_IMPORT_PARALLEL_MB": parallel_mb}
+    proc = start_cli(settings, "import", str(src), "--batch-size", "200", "--quiet", env_extra=env)
     committed = wait_for_committed_batches(store, 600)
+    helpers = child_pids(proc.pid)
+    cores = os.cpu_count() or 1
+    assert len(helpers) == (min(cores, MAX_SHARDS) if parallel_mb == "0" and cores > 1 else 0)  # one per core
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    deadline = time.time() + 20
+    while any(alive(p) for p in helpers) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(p) for p in helpers), "parse processes outlived the killed import"
     patents, distinct, sources = counts(store)
-    assert patents == distinct == sources and committed <= patents < 6000  # only whole batches, nothing half-written
-    again = run_cli(settings, "import", str(src), "--importer", "cn_biblio", "--quiet", "--format", "json")
+    assert patents == distinct == sources and committed <= patents < 20000  # only whole batches, nothing half-written
+    # resumed, it parses in one parse process (the keys committed before are handed to the writer)
+    again = run_cli(settings, "import", str(src), "--importer", "cn_biblio", "--quiet", "--format", "json",
+                    env_extra=env)
     assert again.returncode == 0, again.stderr
-    assert counts(store) == (6000, 6000, 6000)
+    assert counts(store) == (20000, 20000, 20000)
     with store.session() as s:
         jobs = s.scalars(select(m.ImportJob)).all()
-        assert len(jobs) == 1 and jobs[0].status == "done" and jobs[0].read_count == 6000
+        assert len(jobs) == 1 and jobs[0].status == "done" and jobs[0].read_count == 20000
         assert s.scalar(select(func.count()).select_from(m.ImportLock)) == 0
         assert s.scalar(select(func.count()).select_from(m.Patent).where(m.Patent.is_synthetic.is_(False))) == 0
 

@@ -23,6 +23,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+from types import ModuleType
 from typing import IO, Any, Iterator
 
 from xjip.settings import Settings
@@ -41,6 +42,18 @@ def use_child(settings: Settings, source_bytes: int | None) -> bool:
     if threshold < 0 or (os.cpu_count() or 1) < 2:
         return False
     return (source_bytes or 0) >= threshold * (1 << 20)
+
+
+def shard_count(importer: Any, source: Any) -> int:
+    """Parse processes for a source: one per core when the importer can split the source into
+    records cheaply (`can_shard`), else one."""
+    can_shard = getattr(importer, "can_shard", None)
+    if can_shard is None or not can_shard(source):
+        return 1
+    return max(1, min(os.cpu_count() or 1, MAX_SHARDS))
+
+
+MAX_SHARDS = 4
 
 
 def _write(out: IO[bytes], obj: Any) -> None:
@@ -66,13 +79,15 @@ class ChildReader:
     possibly ("source_error", rejection). A crash of the child raises ParseProcessError."""
 
     def __init__(self, settings: Settings, path: str, source_name: str, importer: Any, options: dict[str, Any],
-                 skip: int, batch_size: int, max_batch_bytes: int, job_id: int):
+                 skip: int, batch_size: int, max_batch_bytes: int, job_id: int,
+                 shard: tuple[int, int] | None = None):
         # The importer is found again by name in the child, after importing the module that
         # registers it (a plugin's or a test's importer, not only the built-in ones).
+        module = importer.__name__ if isinstance(importer, ModuleType) else type(importer).__module__
         task = {"settings": settings, "path": path, "source_name": source_name,
-                "importer": (type(importer).__module__, importer.name), "options": options, "skip": skip,
+                "importer": (module, importer.name), "options": options, "skip": skip,
                 "batch_size": batch_size, "max_batch_bytes": max_batch_bytes, "job_id": job_id,
-                "sys_path": list(sys.path)}
+                "shard": shard, "sys_path": list(sys.path)}
         self._stderr = tempfile.TemporaryFile()
         self._process = subprocess.Popen([sys.executable, "-m", "xjip.hub.parallel"], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=self._stderr, bufsize=1 << 20)
@@ -121,13 +136,18 @@ def child_main() -> None:
         module, importer_name = task["importer"]
         importlib.import_module(module)
 
-        from xjip.hub.pipeline import produce_batches
+        from xjip.hub.pipeline import produce_batches, produce_windows
         from xjip.hub.store import Store
 
         store = Store(task["settings"])
         try:
-            for msg in produce_batches(store, task["path"], task["source_name"], importer_name, task["options"],
-                                       task["skip"], task["batch_size"], task["max_batch_bytes"], task["job_id"]):
+            if task["shard"] is not None:
+                messages = produce_windows(store, task["path"], task["source_name"], importer_name, task["options"],
+                                           task["shard"], task["batch_size"], task["max_batch_bytes"], task["job_id"])
+            else:
+                messages = produce_batches(store, task["path"], task["source_name"], importer_name, task["options"],
+                                           task["skip"], task["batch_size"], task["max_batch_bytes"], task["job_id"])
+            for msg in messages:
                 _write(out, msg)
         finally:
             store.dispose()

@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any, Callable, Iterable
 
 from sqlalchemy import JSON, Date, DateTime, Table, delete, select
+from sqlalchemy.exc import IntegrityError
 
 from xjip.hub import models as m
 from xjip.hub.records import BaseRecord, Locator, Party, Rejection
@@ -54,6 +55,8 @@ class _Upsert:
         else:
             sql += "DO UPDATE SET " + ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in update)
         self.sql = sql
+        self.plain_sql = f"INSERT INTO {name} ({cols}) {values}"
+        self.copy_direct = f"COPY {name} ({cols}) FROM STDIN"
         self.copy: tuple[str, str, str, list[int]] | None = None
         if dialect.name == "postgresql":
             # Large batches: COPY into a session-local staging table, then one INSERT … SELECT
@@ -99,6 +102,8 @@ class _Upsert:
         return params
 
     def run(self, session: Any, params: list[list[Any]], converted: bool = False) -> None:
+        if not params:
+            return
         if not converted:
             self.convert(params)
         if self.defaults:
@@ -115,6 +120,35 @@ class _Upsert:
                 cur.execute(insert_sql)
             return
         session.connection().exec_driver_sql(self.sql, list(map(tuple, params)))
+
+    def insert_new(self, session: Any, params: list[list[Any]], converted: bool = False) -> None:
+        """Rows the caller knows are not stored yet (keys looked up in this transaction): a plain
+        INSERT, or on PostgreSQL a COPY straight into the table, without the staging table and
+        the conflict check; large text is then written (and TOAST-compressed) once, not twice.
+        Should another process have stored one of the keys meanwhile, the unique constraint
+        stops the insert and the rows go through the upsert instead."""
+        if not params:
+            return
+        if not converted:
+            self.convert(params)
+        if self.defaults:
+            extra = self._default_values()
+            for row in params:
+                row.extend(extra)
+        try:
+            with session.begin_nested():
+                if self.copy is not None and len(params) >= COPY_MIN_ROWS:
+                    with session.connection().connection.dbapi_connection.cursor() as cur:
+                        with cur.copy(self.copy_direct) as copy:
+                            for row in params:
+                                copy.write_row(row)
+                else:
+                    session.connection().exec_driver_sql(self.plain_sql, list(map(tuple, params)))
+        except IntegrityError:
+            if self.defaults:
+                for row in params:
+                    del row[-len(self.defaults):]
+            self.run(session, params, converted=True)
 
     def _unique(self, params: list[list[Any]]) -> bool:
         """INSERT … SELECT … ON CONFLICT cannot touch a row twice: COPY only batches whose
@@ -374,23 +408,34 @@ def finish(ctx: Any, model: type[m.Base], record_type: str, prepared: list[Prepa
 
 
 def store_rows(ctx: Any, model: type[m.Base], keys: list[str], rows: list[dict[str, Any]] | list[list[Any]],
-               columns: tuple[str, ...] | None, sources: list[list[Any]], converted: bool = False) -> dict[str, int]:
+               columns: tuple[str, ...] | None, sources: list[list[Any]], converted: bool = False,
+               sources_known_new: set[str] | None = None) -> dict[str, int]:
     """Upsert main rows and their source records (lists in `_SOURCE_COLUMNS` order); count
-    inserted/updated; return key → id."""
+    inserted/updated; return key → id. With `columns`, rows whose key is not stored yet are
+    inserted plainly (`_Upsert.insert_new`); so are the source records of `sources_known_new`."""
     ids = ids_by_key(ctx, model, keys)
     existing = len(ids)
     if columns is None:
         upsert(ctx, model.__table__, rows, ["key"])  # type: ignore[arg-type]
     else:
-        upsert_values(ctx, model.__table__, columns, rows, ["key"], converted=converted)  # type: ignore[arg-type]
+        table = model.__table__
+        stmt = _statement(ctx, table, columns, ("key",), True, False)  # type: ignore[arg-type]
+        fresh = [row for key, row in zip(keys, rows) if key not in ids]
+        if len(fresh) < len(rows):
+            stmt.run(ctx.session, [row for key, row in zip(keys, rows) if key in ids], converted)
+        stmt.insert_new(ctx.session, fresh, converted)
     new = [k for k in keys if k not in ids]
     if new:
         ids.update(ids_by_key(ctx, model, new))
     ctx.counts["inserted"] += len(new)
     ctx.counts["updated"] += existing
     ctx.existing_keys = set(keys).difference(new)
-    upsert_values(ctx, m.SourceRecord.__table__, _SOURCE_COLUMNS, sources, ["record_type", "record_key", "source"],
-                  coalesce=False)
+    stmt = _statement(ctx, m.SourceRecord.__table__, _SOURCE_COLUMNS, ("record_type", "record_key", "source"),
+                      False, False)
+    if sources_known_new:
+        stmt.insert_new(ctx.session, [r for r in sources if r[1] in sources_known_new])
+        sources = [r for r in sources if r[1] not in sources_known_new]
+    stmt.run(ctx.session, sources)
     return ids
 
 
@@ -623,7 +668,8 @@ def store_patents(ctx: Any, batch: PatentBatch) -> list[int]:
             row[_PATENT_ENTITY] = entity_ids.get(names[0])
         rows.append(row)
         sources.append(["patent", key[:300], source, fmt, where, licence, h, text, job_id, now, synthetic])
-    ids = store_rows(ctx, m.Patent, [e[0] for e in kept], rows, _PATENT_COLUMNS, sources, converted=True)
+    ids = store_rows(ctx, m.Patent, [e[0] for e in kept], rows, _PATENT_COLUMNS, sources, converted=True,
+                     sources_known_new={e[0][:300] for e in kept if e[0] not in prior})
     _write_patent_children(ctx, kept, ids, entity_ids)
     return list(ids.values())
 
@@ -697,12 +743,25 @@ def _write_patent_children(ctx: Any, kept: list[tuple[Any, ...]], ids: dict[str,
         if e[14] is not None:
             e[14][0] = pid
             texts.append(e[14])
-    upsert_values(ctx, m.PatentParty.__table__, _PARTY_COLUMNS, parties, list(_PARTY_INDEX), coalesce=False,
-                  converted=True)
+    # Patents new in this batch have no child rows yet: theirs are inserted plainly.
+    old_ids = {ids[k] for k in existing} if existing is not None else None
+
+    def split(rows: list[list[Any]]) -> tuple[list[list[Any]], list[list[Any]]]:
+        if old_ids is None:
+            return [], rows
+        return [r for r in rows if r[0] not in old_ids], [r for r in rows if r[0] in old_ids]
+
+    stmt = _statement(ctx, m.PatentParty.__table__, _PARTY_COLUMNS, _PARTY_INDEX, False, False)
+    fresh, stored = split(parties)
+    stmt.insert_new(ctx.session, fresh, converted=True)
+    stmt.run(ctx.session, stored, converted=True)
     upsert(ctx, m.PatentEvent.__table__, _dedupe(events, ("patent_id", "event_key")), ["patent_id", "event_key"],
            nothing=True)
     upsert(ctx, m.PatentFamilyMember.__table__, _dedupe(family, ("patent_id", "number")), ["patent_id", "number"])
-    upsert_values(ctx, m.PatentText.__table__, ("patent_id", "claims", "description"), texts, ["patent_id"])
+    stmt = _statement(ctx, m.PatentText.__table__, ("patent_id", "claims", "description"), ("patent_id",), True, False)
+    fresh, stored = split(texts)
+    stmt.insert_new(ctx.session, fresh)
+    stmt.run(ctx.session, stored)
 
 
 def _dedupe(rows: list[dict[str, Any]], key: tuple[str, ...]) -> list[dict[str, Any]]:

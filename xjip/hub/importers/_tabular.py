@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator
 
-from xjip.hub.importers.base import Source, detect_encoding
+from xjip.hub.importers.base import SKIPPED, Source, detect_encoding
 from xjip.hub.records import Locator, Rejection, SourceError
 
 HEADER_SCAN_ROWS = 30
@@ -221,8 +221,8 @@ def _find_header(rows: Iterator[Any], aliases: dict[str, str] | None) -> tuple[A
 
 # --- public entry points ---------------------------------------------------------------
 
-def iter_rows(source: Source, *, required: set[str] | None = None,
-              aliases: dict[str, str] | None = None) -> Iterator[Row | Rejection]:
+def iter_rows(source: Source, *, required: set[str] | None = None, aliases: dict[str, str] | None = None,
+              shard: Any = None) -> Iterator[Row | Rejection]:
     """Every data row of a CSV/TSV/XLSX source, as `Row`s (or `Rejection`s for rows that hold a
     formula). Raises SourceError: empty_file, encoding (located at the line), missing_columns,
     read_error, unknown_format (old binary .xls)."""
@@ -231,7 +231,11 @@ def iter_rows(source: Source, *, required: set[str] | None = None,
     if kind == "xlsx":
         yield from _iter_sheet(source, required, aliases)
     else:
-        yield from _iter_csv(source, head, required, aliases)
+        yield from _iter_csv(source, head, required, aliases, shard)
+
+
+def is_csv(source: Source) -> bool:
+    return _kind(source.head(), source.name) != "xlsx"
 
 
 def header_of(source: Source, *, aliases: dict[str, str] | None = None) -> list[str]:
@@ -501,7 +505,7 @@ def _csv_physical_rows(source: Source, head: bytes) -> Iterator[tuple[int, list[
 
 
 def _iter_csv(source: Source, head: bytes, required: set[str] | None,
-              aliases: dict[str, str] | None) -> Iterator[Row]:
+              aliases: dict[str, str] | None, shard: Any = None) -> Iterator[Row]:
     rows = _csv_physical_rows(source, head)
     picked, pending = _find_header(rows, aliases)
     if picked is None:
@@ -517,6 +521,13 @@ def _iter_csv(source: Source, head: bytes, required: set[str] | None,
     for line, cells in _chain(pending or [], rows):
         if not any(cells):
             continue
+        if shard is not None:  # rows of other parse processes: counted, not mapped
+            if _is_blank(cells):
+                continue
+            if not shard.take(sum(map(len, cells))):
+                record += 1
+                yield SKIPPED
+                continue
         values, raw, columns = apply(cells)
         if not values and _is_blank(cells):
             continue

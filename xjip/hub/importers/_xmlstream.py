@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 from lxml import etree
 
-from xjip.hub.importers.base import Source, check_xml_prolog, parse_xml_bytes
+from xjip.hub.importers.base import SKIPPED, Source, check_xml_prolog, parse_xml_bytes
 from xjip.hub.records import Locator, Rejection, SourceError
 
 _tostring = etree.tostring
@@ -176,8 +176,9 @@ def _decode(data: bytes, root: Any) -> str:
         return data.decode("utf-8", "replace")
 
 
-def iter_parsed(source: Source, *, max_doc_mb: int = 64) -> Iterator[ParsedDocument | Rejection]:
-    """Split and parse, applying the error policy of this module's docstring."""
+def iter_parsed(source: Source, *, max_doc_mb: int = 64, shard: Any = None) -> Iterator[ParsedDocument | Rejection]:
+    """Split and parse, applying the error policy of this module's docstring. With a
+    `base.Shard`, documents of other parse processes are split but not parsed: `SKIPPED`."""
     docs = iter_documents(source, max_doc_mb=max_doc_mb)
     pending = next(docs, None)
     while pending is not None:
@@ -189,6 +190,12 @@ def iter_parsed(source: Source, *, max_doc_mb: int = 64) -> Iterator[ParsedDocum
         except SourceError as exc:
             following, ahead_error = None, exc
         record, line, data = pending
+        if shard is not None and not shard.take(len(data)):
+            yield SKIPPED
+            if ahead_error is not None:
+                raise ahead_error
+            pending = following
+            continue
         try:
             root = parse_document(data, source.name, record, line, max_doc_mb)
         except SourceError as exc:

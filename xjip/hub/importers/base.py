@@ -89,6 +89,44 @@ class _Counting:
         return getattr(self._inner, name)
 
 
+class Shard:
+    """One of `count` parse processes working through the same source side by side. Records
+    fall into windows (a window is one batch: up to `max_items` records, closed once it holds
+    `max_bytes` of input), in order; process `index` parses windows index, index + count, …
+    and only steps over the records of the others (split, not parsed, yielded as `SKIPPED`).
+    Every process sees the same records with the same sizes, so all agree on the windows."""
+
+    def __init__(self, index: int, count: int, max_items: int, max_bytes: int):
+        self.index, self.count, self.max_items, self.max_bytes = index, count, max_items, max_bytes
+        self.window = -1  # window of the latest record
+        self._items = self._bytes = 0
+
+    def take(self, size: int) -> bool:
+        """Count the next record (`size`: its length in the source); True if it is this
+        process's to parse."""
+        if self.window < 0 or self._items >= self.max_items or self._bytes >= self.max_bytes:
+            self.window += 1
+            self._items = self._bytes = 0
+        self._items += 1
+        self._bytes += size
+        return self.window % self.count == self.index
+
+
+class _Skipped:
+    def __repr__(self) -> str:
+        return "SKIPPED"
+
+
+SKIPPED: Any = _Skipped()  # a record another parse process takes (see Shard)
+
+
+def shard_of(options: dict[str, Any] | None) -> Shard | None:
+    """The Shard a parse process works on (`options["_shard"]`), if any. An importer that honours
+    it says so with `can_shard(source)`, and yields exactly one item per record (the record, a
+    Rejection or SKIPPED)."""
+    return (options or {}).get("_shard")
+
+
 class Importer(Protocol):
     name: str
     record_types: tuple[str, ...]

@@ -31,7 +31,7 @@ from typing import Any, Iterator
 from xjip.hub import numbers
 from xjip.hub.importers import _tabular
 from xjip.hub.importers._tabular import HeaderMap, Row, normalise_header
-from xjip.hub.importers.base import HEAD_BYTES, Source, detect_encoding, parse_date, register
+from xjip.hub.importers.base import HEAD_BYTES, SKIPPED, Source, detect_encoding, parse_date, register, shard_of
 from xjip.hub.records import (
     FamilyMember, ItemStream, LegalEvent, Locator, Party, PatentRecord, Priority, RecordError, Rejection,
     SourceError,
@@ -1016,9 +1016,17 @@ class CnBiblioImporter:
         else:
             header = _tabular.header_of(source, aliases={**ALIASES, **_CNKI_ALIASES})
             aliases, required = _layout(header, mapping, mapping_name)
-            rows = _tabular.iter_rows(source, required=required, aliases=aliases)
+            rows = _tabular.iter_rows(source, required=required, aliases=aliases, shard=shard_of(opts))
         for item in rows:
-            yield item if item.__class__ is Rejection else _to_item(item)
+            yield item if item.__class__ is Rejection or item is SKIPPED else _to_item(item)
+
+    def can_shard(self, source: Source) -> bool:
+        """CSV/TSV only: one record per row (XLSX, SQL dumps and JSON lines are read whole)."""
+        head = source.head()
+        if head.startswith(b"PK\x03\x04"):
+            return False
+        text = _head_text(head)
+        return bool(text) and not _looks_sql(text) and _first_json(text) is None
 
 
 class CnBiblioJsonlImporter:

@@ -20,7 +20,7 @@ import sys
 from typing import Any, Callable
 
 from xjip.hub.importers import _xmlstream as xs
-from xjip.hub.importers.base import Source, parse_date, register
+from xjip.hub.importers.base import SKIPPED, Source, parse_date, register, shard_of
 from xjip.hub.numbers import canonical_cn_app, canonical_ipc, canonical_pub, cn_check_digit, cn_type_from_app, \
     type_from_kind
 from xjip.hub.records import FamilyMember, ItemStream, Locator, Party, PatentRecord, Priority, RecordError, Rejection
@@ -82,10 +82,14 @@ def sniff(head: bytes, name: str) -> int:
     return 0
 
 
+def can_shard(source: Source) -> bool:
+    return True  # one record per document (see base.Shard)
+
+
 def parse(source: Source, options: dict[str, Any]) -> ItemStream:
     max_mb = int(options.get("max_doc_mb", 64))
-    for item in xs.iter_parsed(source, max_doc_mb=max_mb):
-        if isinstance(item, Rejection):
+    for item in xs.iter_parsed(source, max_doc_mb=max_mb, shard=shard_of(options)):
+        if item is SKIPPED or isinstance(item, Rejection):
             yield item
             continue
         yield record_or_rejection(item, source.name, {V2_ROOT: _parse_v2, LEGACY_ROOT: _parse_legacy})

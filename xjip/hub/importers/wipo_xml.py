@@ -21,7 +21,7 @@ import sys
 from typing import Any
 
 from xjip.hub.importers import _xmlstream as xs
-from xjip.hub.importers.base import Source, register
+from xjip.hub.importers.base import SKIPPED, Source, register, shard_of
 from xjip.hub.importers.cnipa_xml import at, claims_of, date_of, dedupe, ipc_from, paragraphs, record_or_rejection, \
     set_ipc, st36_citations
 from xjip.hub.numbers import canonical_cn_app, canonical_pub, type_from_kind
@@ -55,11 +55,15 @@ def sniff(head: bytes, name: str) -> int:
     return 0
 
 
+def can_shard(source: Source) -> bool:
+    return True  # one record per document (see base.Shard)
+
+
 def parse(source: Source, options: dict[str, Any]) -> ItemStream:
     max_mb = int(options.get("max_doc_mb", 64))
     parsers = {EP_ROOT: _parse_ep, ST36_ROOT: _parse_st36, JP_ROOT: _parse_st36, ST96_ROOT: _parse_st96}
-    for item in xs.iter_parsed(source, max_doc_mb=max_mb):
-        if isinstance(item, Rejection):
+    for item in xs.iter_parsed(source, max_doc_mb=max_mb, shard=shard_of(options)):
+        if item is SKIPPED or isinstance(item, Rejection):
             yield item
             continue
         yield record_or_rejection(item, source.name, parsers)

@@ -1,0 +1,126 @@
+"""Parse processes (`xjip.hub.parallel`) store exactly what one process stores: the same rows,
+the same rejections with the same locations, the same counts, on SQLite and PostgreSQL, for a
+CSV and a concatenated XML file that hold duplicates, bad records and a broken end."""
+from __future__ import annotations
+
+import csv
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+
+from xjip.hub import models as m
+from xjip.hub import parallel
+from xjip.hub.pipeline import run_import
+from xjip.hub.store import Store
+from xjip.hub.synth import iter_cnipa_xml, write_cn_biblio_csv
+
+# what differs between two imports of the same data: row ids, times, the job
+VOLATILE = {"id", "imported_at", "created_at", "updated_at", "import_job_id", "job_id", "acquired_at"}
+
+
+def _csv_with_trouble(path: Path) -> None:
+    """400 synthetic rows, then a repeat of row 3 (duplicate key), one with a wrong check digit,
+    one with 2023-02-30 (a repeat of row 21 otherwise), and a repeat of a row from a later batch."""
+    write_cn_biblio_csv(path, 400, seed=11)
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    header, body = rows[0], rows[1:]
+    app = header.index("申请号")
+    date = header.index("申请日")
+    bad_digit = list(body[10])
+    last = bad_digit[app][-1]
+    bad_digit[app] = bad_digit[app][:-1] + ("0" if last in "Xx" else "X" if last == "9" else str(int(last) + 1))
+    bad_date = list(body[20])
+    bad_date[date] = "2023-02-30"
+    with open(path, "a", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh)
+        for row in (body[2], bad_digit, bad_date, body[250]):
+            out.writerow(row)
+
+
+def _xml_with_trouble(path: Path) -> None:
+    """120 documents with a malformed one at 57, a repeat of document 5 at 90, truncated at the end."""
+    docs = [doc.encode("utf-8") for _p, doc in iter_cnipa_xml(120, seed=12)]
+    docs[56] = docs[56].replace(b"</", b"<", 3)
+    docs[89] = docs[4]
+    docs[-1] = docs[-1][: len(docs[-1]) // 2]
+    path.write_bytes(b"".join(docs))
+
+
+def _snapshot(store: Store, job_id: int) -> dict[str, Any]:
+    """Every stored row, keyed by natural keys rather than ids; the job's counts and rejections."""
+    out: dict[str, Any] = {}
+    with store.session() as s:
+        keys = dict(s.execute(select(m.Patent.id, m.Patent.key)).all())
+        entities = dict(s.execute(select(m.Entity.id, m.Entity.name_key)).all())
+        for table in ("patent", "patent_party", "patent_text", "patent_event", "patent_family_member",
+                      "source_record", "entity", "entity_alias", "import_rejection"):
+            rows = []
+            for row in s.execute(text(f"SELECT * FROM {table}")).mappings():
+                row = {k: v for k, v in row.items() if k not in VOLATILE}
+                for column in ("patent_id",):
+                    if column in row:
+                        row[column] = keys[row[column]]
+                for column in ("entity_id", "first_applicant_entity_id"):
+                    if row.get(column) is not None:
+                        row[column] = entities[row[column]]
+                rows.append(tuple(sorted((k, str(v)) for k, v in row.items())))
+            out[table] = sorted(rows)
+        job = s.get(m.ImportJob, job_id)
+        out["job"] = {c: getattr(job, c) for c in ("status", "read_count", "inserted_count", "updated_count",
+                                                   "unchanged_count", "rejected_count", "addressed_count",
+                                                   "placed_count", "checkpoint", "error")}
+    return out
+
+
+def _clear(store: Store) -> None:
+    with store.session() as s:
+        for table in reversed(m.Base.metadata.sorted_tables):
+            s.execute(table.delete())
+
+
+def _import(store: Store, path: Path, parallel_mb: int) -> dict[str, Any]:
+    settings = dataclasses.replace(store.settings, import_parallel_mb=parallel_mb)
+    mode = Store(settings)
+    try:
+        job = run_import(mode, path)
+        return _snapshot(mode, job.id)
+    finally:
+        mode.dispose()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["csv", "xml"])
+def test_parse_processes_store_what_one_process_stores(store, tmp_path, kind):
+    path = tmp_path / f"trouble.{kind}"
+    (_csv_with_trouble if kind == "csv" else _xml_with_trouble)(path)
+    store.upgrade()
+    alone = _import(store, path, -1)
+    _clear(store)
+    shared = _import(store, path, 0)
+    assert shared == alone
+    # the data holds what the test means it to hold
+    job = alone["job"]
+    codes = sorted(dict(r)["code"] for r in alone["import_rejection"])
+    if kind == "csv":
+        assert job["status"] == "done" and job["read_count"] == 404 and job["inserted_count"] == 400
+        assert codes == ["check_digit", "duplicate_key", "duplicate_key", "invalid_date"]
+    else:
+        assert job["status"] == "failed" and job["error"]["code"] == "xml_truncated"
+        assert codes == ["duplicate_key", "xml_malformed", "xml_truncated"] and job["inserted_count"] == 117
+
+
+def test_sources_that_cannot_be_split_use_one_parse_process(tmp_path):
+    from xjip.hub.importers import cn_biblio
+    from xjip.hub.importers.base import iter_sources
+
+    path = tmp_path / "rows.jsonl"
+    path.write_text('{"申请号": "CN202310000001.X"}\n', encoding="utf-8")
+    source = next(iter_sources(path))
+    assert parallel.shard_count(cn_biblio.importer, source) == 1
+    write_cn_biblio_csv(tmp_path / "rows.csv", 3)
+    source = next(iter_sources(tmp_path / "rows.csv"))
+    assert parallel.shard_count(cn_biblio.importer, source) == min(parallel.os.cpu_count() or 1, parallel.MAX_SHARDS)
