@@ -145,13 +145,57 @@ class Measured:
             return json.loads(self.stdout[start + 1:]) if start >= 0 else None
 
 
+def _tree_rss_kb(root: int) -> int:
+    """Resident memory of `root` and all its descendants (kB, from /proc)."""
+    parent: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as fh:
+                status = fh.read()
+        except OSError:
+            continue
+        pid = int(entry)
+        ppid = re.search(r"^PPid:\s+(\d+)", status, re.M)
+        vm = re.search(r"^VmRSS:\s+(\d+)", status, re.M)
+        parent[pid] = int(ppid.group(1)) if ppid else 0
+        rss[pid] = int(vm.group(1)) if vm else 0
+    total, todo = 0, [root]
+    children: dict[int, list[int]] = {}
+    for pid, pp in parent.items():
+        children.setdefault(pp, []).append(pid)
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
 def measure(cmd: list[str], env: dict[str, str] | None = None) -> Measured:
-    """Run `cmd` as a child; wall time from our clock, peak RSS from GNU time's report
-    (Maximum resident set size of the child = the importing process itself)."""
+    """Run `cmd` as a child; wall time from our clock. Peak RSS: the larger of GNU time's report
+    (the importing process alone) and the peak of the whole process tree's summed RSS, sampled
+    every 50 ms (an import may parse in parse processes beside the one that writes)."""
+    import threading
+
     report = Path(os.environ.get("TMPDIR", "/tmp")) / f"xjip_bench_time_{uuid.uuid4().hex}.txt"
     full = ["/usr/bin/time", "-v", "-o", str(report), *cmd] if Path("/usr/bin/time").exists() else cmd
     started = time.perf_counter()
-    proc = subprocess.run(full, cwd=REPO, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    child = subprocess.Popen(full, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, **(env or {})})
+    tree_peak = [0]
+
+    def sample() -> None:
+        while child.poll() is None:
+            tree_peak[0] = max(tree_peak[0], _tree_rss_kb(child.pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = child.communicate()
+    sampler.join()
+    proc = subprocess.CompletedProcess(full, child.returncode, out, err)
     wall = time.perf_counter() - started
     rss = None
     if report.exists():
@@ -162,7 +206,9 @@ def measure(cmd: list[str], env: dict[str, str] | None = None) -> Measured:
         import resource
 
         rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return Measured(cmd, proc.returncode, wall, rss, proc.stdout, proc.stderr)
+    if tree_peak[0]:
+        rss = max(rss or 0, tree_peak[0] / 1024)
+    return Measured(cmd, proc.returncode, wall, rss, proc.stdout, proc.stderr, {"tree_peak_rss_mb": tree_peak[0] / 1024})
 
 
 def append_results(title: str, command: str, info: dict[str, Any], rows: list[dict[str, Any]],

@@ -210,8 +210,9 @@ def main() -> None:
                  f"{tuple(round(x, 2) for x in info['loadavg_end'])} (other work on the machine shares the 2 cores)")
     notes.append("rate = records read / wall time of the child process (`xjip import`, Python start-up and "
                  "job bookkeeping included); job s = the job's own created→finished time; overhead = import wall "
-                 "time / bare-parse time of the same file; peak RSS = GNU time's maximum resident set size "
-                 "of the child")
+                 "time / bare-parse time of the same file; peak RSS = the larger of GNU time's maximum "
+                 "resident set size of the child and the peak sum over its process tree (the parse processes "
+                 "included), sampled every 50 ms")
     notes.append("each import runs on a fresh database (schema + reference data when `xjip init` is available); "
                  "the re-import runs the same file again into the same database")
     columns = [("backend", "database"), ("step", "step"), ("format", "format"), ("records", "records"),
