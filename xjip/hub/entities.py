@@ -105,7 +105,7 @@ def _strip_address(text: str) -> str:
     return text
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=20_000)
 def name_key(name: str) -> str:
     """The matching key: '新疆金风科技股份有限公司' → '新疆金风科技'; 'Goldwind Co., Ltd.' → 'goldwind'."""
     text = _clean(name).lower().replace("&", " and ")
@@ -261,7 +261,7 @@ def _live_ids(session: Session, ids: Iterable[int]) -> dict[int, int]:
     return target
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=20_000)
 def entity_facts(name: str) -> tuple[str, str, str]:
     """(matching key, display name, kind) of an owner name: all that resolving it needs besides
     the database, so that an import's parse process can work it out (see `resolve_many`)."""

@@ -11,6 +11,7 @@ Canonical forms
 """
 from __future__ import annotations
 
+import operator
 import re
 
 from xjip.hub.records import RecordError
@@ -31,7 +32,7 @@ def _compact(value: str) -> str:
 
 def cn_check_digit(digits: str) -> str:
     """Check digit of an 8- or 12-digit CN application number body."""
-    total = sum(int(d) * w for d, w in zip(digits, _WEIGHTS))
+    total = sum(map(operator.mul, map(int, digits), _WEIGHTS))  # zip's length: 8 or 12 digits
     rest = total % 11
     return "X" if rest == 10 else str(rest)
 

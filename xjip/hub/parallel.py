@@ -17,6 +17,7 @@ a time, so it works one batch ahead of the writer and no further. When the job's
 """
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import struct
@@ -63,6 +64,43 @@ def _write(out: IO[bytes], obj: Any) -> None:
     out.flush()
 
 
+def bulk_gc() -> tuple[int, int, int]:
+    """Collector settings for a process that builds and drops batch after batch of small
+    containers (rows, tuples, dicts) holding no reference cycles: what exists now (modules,
+    reference data) is frozen out of collections, and young collections run every 100,000
+    net allocations instead of 700; each otherwise rescans the batch being built. Returns the
+    previous thresholds."""
+    before = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 20, 100)
+    return before
+
+
+def normal_gc(thresholds: tuple[int, int, int]) -> None:
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+
+
+def release_memory() -> None:
+    """Give the heap freed by a batch back to the system (glibc keeps it otherwise, and three
+    processes each holding their high-water mark add up)."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+
+
+def _find_malloc_trim() -> Any:
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+_malloc_trim = _find_malloc_trim()
+
+
 def _read(inp: IO[bytes]) -> Any:
     head = inp.read(_HEADER.size)
     if len(head) < _HEADER.size:
@@ -71,7 +109,16 @@ def _read(inp: IO[bytes]) -> Any:
     data = inp.read(size)
     if len(data) < size:
         raise EOFError
-    return pickle.loads(data)
+    # Unpickling a batch creates some 10^5 containers: with the cyclic collector on, it runs
+    # every few hundred of them over the growing heap, 6x the unpickling itself. A batch holds
+    # no cycles; the collector runs again right after.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return pickle.loads(data)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class ChildReader:
@@ -140,6 +187,7 @@ def child_main() -> None:
         from xjip.hub.store import Store
 
         store = Store(task["settings"])
+        bulk_gc()
         try:
             if task["shard"] is not None:
                 messages = produce_windows(store, task["path"], task["source_name"], importer_name, task["options"],
@@ -149,6 +197,8 @@ def child_main() -> None:
                                            task["skip"], task["batch_size"], task["max_batch_bytes"], task["job_id"])
             for msg in messages:
                 _write(out, msg)
+                del msg
+                release_memory()
         finally:
             store.dispose()
         _write(out, ("end",))

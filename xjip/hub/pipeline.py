@@ -48,7 +48,7 @@ UNFINISHED = ("queued", "running", "interrupted", "failed")
 # descriptions, would not fit in memory as one batch.
 BATCH_MAX_BYTES = 32 << 20
 # With several parse processes each holds its window and the writer another: smaller windows.
-SHARD_MAX_BYTES = 12 << 20
+SHARD_MAX_BYTES = 4 << 20
 
 
 class ImportAlreadyRunning(Exception):
@@ -181,6 +181,7 @@ def run_job(store: Store, job_id: int, *, progress: ProgressCallback | None = No
         if job.status == "done":
             return job
     _acquire_lock(store, job)
+    thresholds = None
     try:
         with store.session() as s:
             job = s.get(m.ImportJob, job_id)
@@ -188,7 +189,9 @@ def run_job(store: Store, job_id: int, *, progress: ProgressCallback | None = No
             job.started_at = job.started_at or m.utcnow()
             job.heartbeat_at = m.utcnow()
             job.error = None
+        ensure_indexes(store, BulkIndexes.TABLES)  # a job killed in a bulk load left them dropped
         runner = _JobRunner(store, job_id, progress)
+        thresholds = parallel.bulk_gc() if threading.current_thread() is threading.main_thread() else None
         try:
             runner.run()
         except (KeyboardInterrupt, SystemExit):
@@ -199,6 +202,8 @@ def run_job(store: Store, job_id: int, *, progress: ProgressCallback | None = No
             runner.finish("failed", {"code": "read_error", "message_zh": str(exc), "message_en": str(exc)})
             raise
     finally:
+        if thresholds is not None:
+            parallel.normal_gc(thresholds)
         _release_lock(store, job)
     with store.session() as s:
         return s.get(m.ImportJob, job_id)
@@ -223,6 +228,7 @@ class _JobRunner:
         self.error: dict[str, Any] | None = None
         self.seen: SeenKeys | None = None
         self.lz4 = store.dialect == "postgresql" and _has_lz4(store)
+        self.bulk = BulkIndexes(store)
         self.batches = 0
 
     def run(self) -> None:
@@ -351,6 +357,9 @@ class _JobRunner:
         if self.seen is not None:
             self.seen.commit()
         self.batches += 1
+        parallel.release_memory()
+        if not finished and snapshot.inserted_count:
+            self.bulk.consider(source, position, snapshot.inserted_count)
         if self.store.dialect == "postgresql" and self.batches % 10 == 1:
             _refresh_statistics(self.store)
         for hook in AFTER_COMMIT_HOOKS:
@@ -370,6 +379,7 @@ class _JobRunner:
                       "field": rejection.field}
 
     def finish(self, status: str, error: dict[str, Any] | None = None) -> None:
+        self.bulk.restore()
         with self.store.session() as s:
             if self.store.dialect == "sqlite":
                 _default_pragmas(s)
@@ -548,10 +558,10 @@ def _rejection_row(job_id: int, r: Rejection, zh: str, en: str) -> m.ImportRejec
 # --- bulk-load settings -------------------------------------------------------------------
 
 def _bulk_load_pragmas(session: Session) -> None:
-    """SQLite, during a job: a 64 MB page cache (the default 2 MB makes every index insert of a
+    """SQLite, during a job: a 32 MB page cache (the default 2 MB makes every index insert of a
     large table a read), temporary structures in memory, and WAL checkpoints every ~40 MB
     instead of every 4 MB. Durability is unchanged (synchronous stays as the store sets it)."""
-    session.execute(text("PRAGMA cache_size=-65536"))
+    session.execute(text("PRAGMA cache_size=-32768"))
     session.execute(text("PRAGMA temp_store=MEMORY"))
     session.execute(text("PRAGMA wal_autocheckpoint=10000"))
 
@@ -604,6 +614,78 @@ def _import_tables() -> frozenset[str]:
     children = {t.name for t in m.Base.metadata.sorted_tables
                 if any(fk.column.table.name in rights for fk in t.foreign_keys)}
     return frozenset(rights | children | {"entity", "entity_alias"})
+
+
+# --- bulk loads -----------------------------------------------------------------------------
+
+class BulkIndexes:
+    """A load that will add many rows, relative to what the tables hold, runs without their
+    secondary indexes and rebuilds them at the end: one sort per index instead of a random
+    B-tree insert per row and index, which dominates a large load once the indexes outgrow the
+    page cache (PostgreSQL docs 14.4.3, "Remove Indexes"; the same holds for SQLite). Unique
+    indexes stay: the upserts need them. Rebuilt when the job ends however it ends, and by the
+    next job if the process was killed (`ensure_indexes`). Meanwhile, queries on these tables
+    are slower."""
+
+    TABLES = ("patent", "patent_party", "source_record")
+    MIN_RECORDS = 50_000  # records still to come
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.decided = False
+        self.dropped = False
+
+    def consider(self, source: Source, position: int, inserted: int) -> None:
+        """Decide once, after a first batch that inserted rows: drop when the records still to
+        come (estimated from the bytes read so far) are many, and many relative to the table."""
+        if self.decided:
+            return
+        self.decided = True
+        if not source.total or not source.bytes_read:
+            return
+        expected = position * source.total / source.bytes_read
+        coming = expected - position
+        if coming < self.MIN_RECORDS:
+            return
+        with self.store.session() as s:
+            stored = s.scalar(select(func.count()).select_from(m.Patent)) or 0
+        if coming < stored / 2:
+            return
+        tables = [m.Base.metadata.tables[t] for t in self.TABLES]
+        with self.store.engine.begin() as conn:
+            for table in tables:
+                for index in table.indexes:
+                    if not index.unique:
+                        conn.exec_driver_sql(f'DROP INDEX IF EXISTS "{index.name}"')
+        self.dropped = True
+        log.info("bulk load: secondary indexes of %s dropped, rebuilt at the end", ", ".join(self.TABLES))
+
+    def restore(self) -> None:
+        if self.dropped:
+            ensure_indexes(self.store, self.TABLES)
+            self.dropped = False
+
+
+def ensure_indexes(store: Store, tables: Iterable[str]) -> int:
+    """Create the models' indexes of `tables` that are missing; returns how many were."""
+    names = set(tables)
+    listing = ("SELECT name FROM sqlite_master WHERE type = 'index'" if store.dialect == "sqlite"
+               else "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")
+    created = 0
+    with store.engine.begin() as conn:
+        present = set(conn.exec_driver_sql(listing).scalars())
+        for table in m.Base.metadata.sorted_tables:
+            if table.name in names:
+                for index in table.indexes:
+                    if index.name not in present:
+                        index.create(conn)
+                        created += 1
+    if created and store.dialect == "postgresql":  # statistics for the planner, now that the load is in
+        with store.engine.connect() as conn:
+            for name in names:
+                conn.exec_driver_sql(f'ANALYZE "{name}"')
+            conn.commit()
+    return created
 
 
 # --- keys met so far ---------------------------------------------------------------------
@@ -668,7 +750,7 @@ class Resolver:
     # Cache bounds: memory must not grow with the file (a million distinct addresses or owner
     # names would otherwise all be kept). Real exports repeat both heavily, so hits stay high.
     ENTITY_CACHE_MAX = 100_000
-    PLACE_CACHE_MAX = 50_000
+    PLACE_CACHE_MAX = 20_000
 
     def __init__(self, store: Store):
         self.store = store

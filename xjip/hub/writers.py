@@ -174,7 +174,7 @@ def _converter(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
     if dialect.name == "sqlite" and isinstance(type_, JSON):
         sample = ["A01B1/00", "中文", {"k": None}]
         if proc(sample) == json.dumps(sample):
-            return json.dumps  # what the processor calls, without its per-value checks
+            return _json_dumps  # what the processor calls, without its per-value checks
     if isinstance(type_, DateTime):
         memo: list[tuple[Any, Any]] = [(None, None)]
 
@@ -186,6 +186,20 @@ def _converter(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
 
         return datetime_proc
     return proc
+
+
+_encode_str = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+
+
+def _json_dumps(value: Any) -> str:
+    """json.dumps, byte for byte; lists of strings (IPC codes, inventors) without the encoder's
+    per-call set-up."""
+    if value.__class__ is list:
+        for v in value:
+            if v.__class__ is not str:
+                return json.dumps(value)
+        return "[" + ", ".join(map(_encode_str, value)) + "]"
+    return json.dumps(value)
 
 
 _STATEMENTS: dict[tuple[Any, ...], _Upsert] = {}
