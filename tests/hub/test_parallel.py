@@ -124,3 +124,69 @@ def test_sources_that_cannot_be_split_use_one_parse_process(tmp_path):
     write_cn_biblio_csv(tmp_path / "rows.csv", 3)
     source = next(iter_sources(tmp_path / "rows.csv"))
     assert parallel.shard_count(cn_biblio.importer, source) == min(parallel.os.cpu_count() or 1, parallel.MAX_SHARDS)
+
+
+# --- bulk loads without secondary indexes ------------------------------------------------------
+
+def _index_names(store: Store) -> set[str]:
+    listing = ("SELECT name FROM sqlite_master WHERE type = 'index'" if store.dialect == "sqlite"
+               else "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")
+    with store.engine.connect() as conn:
+        return set(conn.exec_driver_sql(listing).scalars())
+
+
+def _secondary(table: str) -> set[str]:
+    return {i.name for i in m.Base.metadata.tables[table].indexes if not i.unique}
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["ends", "fails"])
+def test_a_large_load_runs_without_secondary_indexes_and_rebuilds_them(store, tmp_path, monkeypatch, fail):
+    from xjip.hub import pipeline
+
+    monkeypatch.setattr(pipeline.BulkIndexes, "MIN_RECORDS", 100)
+    path = tmp_path / "many.csv"
+    write_cn_biblio_csv(path, 400, seed=21)
+    store.upgrade()
+    wanted = _secondary("patent") | _secondary("patent_party") | _secondary("source_record")
+    assert wanted <= _index_names(store)
+    during: list[set[str]] = []
+
+    def look(s: Store, changed: dict[str, list[int]]) -> None:
+        during.append(_index_names(s))
+        if fail and len(during) == 3:
+            raise RuntimeError("disk full (simulated)")
+
+    monkeypatch.setattr(pipeline, "AFTER_COMMIT_HOOKS", [look])
+    if fail:
+        with pytest.raises(RuntimeError):
+            run_import(store, path)
+    else:
+        job = run_import(store, path)
+        assert job.status == "done" and job.inserted_count == 400
+    assert not (wanted & during[1])  # dropped after the first batch showed a large load coming
+    assert wanted <= _index_names(store)  # and back however the job ended
+    with store.session() as s:
+        assert s.scalar(text("SELECT count(*) FROM patent WHERE app_date IS NOT NULL")) > 0
+
+
+def test_a_small_load_keeps_the_indexes(store, tmp_path, monkeypatch):
+    from xjip.hub import pipeline
+
+    path = tmp_path / "few.csv"
+    write_cn_biblio_csv(path, 120, seed=22)
+    store.upgrade()
+    seen: list[set[str]] = []
+    monkeypatch.setattr(pipeline, "AFTER_COMMIT_HOOKS", [lambda s, changed: seen.append(_index_names(s))])
+    run_import(store, path)
+    assert all(_secondary("patent") <= names for names in seen)
+
+
+def test_indexes_left_dropped_by_a_killed_job_come_back_with_the_next(store, tmp_path):
+    store.upgrade()
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql('DROP INDEX "ix_patent_app_date"')
+        conn.exec_driver_sql('DROP INDEX "ix_source_record_import_job_id"')
+    path = tmp_path / "one.csv"
+    write_cn_biblio_csv(path, 3, seed=23)
+    run_import(store, path)
+    assert {"ix_patent_app_date", "ix_source_record_import_job_id"} <= _index_names(store)
