@@ -48,7 +48,7 @@ UNFINISHED = ("queued", "running", "interrupted", "failed")
 # descriptions, would not fit in memory as one batch.
 BATCH_MAX_BYTES = 32 << 20
 # With several parse processes each holds its window and the writer another: smaller windows.
-SHARD_MAX_BYTES = 4 << 20
+SHARD_MAX_BYTES = 8 << 20
 
 
 class ImportAlreadyRunning(Exception):
@@ -334,8 +334,8 @@ class _JobRunner:
             with self.store.session() as s:
                 if self.store.dialect == "sqlite":
                     _bulk_load_pragmas(s)
-                elif self.lz4:
-                    s.execute(text("SET LOCAL default_toast_compression = 'lz4'"))
+                else:
+                    _bulk_load_settings(s, self.lz4)
                 counts, changed = self.writer.write(s, batch, source_name=source.name, source_format=fmt,
                                                     job_id=self.job_id, options=self.options, seen=self.seen)
                 self.checkpoint[source.name] = {"items": position, "done": finished}
@@ -564,6 +564,16 @@ def _bulk_load_pragmas(session: Session) -> None:
     session.execute(text("PRAGMA cache_size=-32768"))
     session.execute(text("PRAGMA temp_store=MEMORY"))
     session.execute(text("PRAGMA wal_autocheckpoint=10000"))
+
+
+def _bulk_load_settings(session: Session, lz4: bool) -> None:
+    """PostgreSQL, for a batch's transaction: commit without waiting for the WAL flush. A
+    server crash may then lose the last batches committed (PostgreSQL docs 30.4, "Asynchronous
+    Commit"), never part of one: the job's checkpoint is in the same transaction, so the job
+    resumes after the last batch that did reach the disk."""
+    session.execute(text("SET LOCAL synchronous_commit = off"))
+    if lz4:
+        session.execute(text("SET LOCAL default_toast_compression = 'lz4'"))
 
 
 def _has_lz4(store: Store) -> bool:

@@ -36,6 +36,15 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+            # The driver would BEGIN only before an INSERT/UPDATE/DELETE: a SAVEPOINT issued
+            # first then opens the transaction itself, and its RELEASE commits it, part of a
+            # batch on its own. SQLAlchemy emits every BEGIN instead (its SQLite dialect docs,
+            # "Serializable isolation / Savepoints / Transactional DDL").
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):  # noqa: ANN001
+            conn.exec_driver_sql("BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)

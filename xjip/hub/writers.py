@@ -57,6 +57,9 @@ class _Upsert:
         self.sql = sql
         self.plain_sql = f"INSERT INTO {name} ({cols}) {values}"
         self.copy_direct = f"COPY {name} ({cols}) FROM STDIN"
+        # Binary COPY when every column has a plain type: large text goes over as it is, not
+        # escaped character by character (raw XML is full of newlines and tabs).
+        self.binary_types = _binary_types([table.c[c] for c in all_columns]) if dialect.name == "postgresql" else None
         self.copy: tuple[str, str, str, list[int]] | None = None
         if dialect.name == "postgresql":
             # Large batches: COPY into a session-local staging table, then one INSERT … SELECT
@@ -139,9 +142,15 @@ class _Upsert:
             with session.begin_nested():
                 if self.copy is not None and len(params) >= COPY_MIN_ROWS:
                     with session.connection().connection.dbapi_connection.cursor() as cur:
-                        with cur.copy(self.copy_direct) as copy:
-                            for row in params:
-                                copy.write_row(row)
+                        if self.binary_types:
+                            with cur.copy(self.copy_direct + " (FORMAT BINARY)") as copy:
+                                copy.set_types(self.binary_types)
+                                for row in params:
+                                    copy.write_row(row)
+                        else:
+                            with cur.copy(self.copy_direct) as copy:
+                                for row in params:
+                                    copy.write_row(row)
                 else:
                     session.connection().exec_driver_sql(self.plain_sql, list(map(tuple, params)))
         except IntegrityError:
@@ -158,6 +167,32 @@ class _Upsert:
             i = index[0]
             return len({row[i] for row in params}) == len(params)
         return len({tuple(row[i] for i in index) for row in params}) == len(params)
+
+
+def _binary_types(columns: list[Any]) -> list[str] | None:
+    """PostgreSQL type names for a binary COPY of these columns, or None when one of them is
+    not a plain string, integer, boolean, date, timestamp or JSON (its values wrapped by the
+    column's bind processor, as `_Upsert.convert` leaves them)."""
+    from sqlalchemy import Boolean, Integer, String
+
+    out = []
+    for col in columns:
+        t = col.type
+        if isinstance(t, JSON):
+            out.append("json")
+        elif isinstance(t, String):
+            out.append("text")
+        elif isinstance(t, Boolean):
+            out.append("bool")
+        elif isinstance(t, Integer):
+            out.append("int8" if "big" in type(t).__name__.lower() else "int4")
+        elif isinstance(t, DateTime):
+            out.append("timestamptz" if t.timezone else "timestamp")
+        elif isinstance(t, Date):
+            out.append("date")
+        else:
+            return None
+    return out
 
 
 def _converter(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
