@@ -48,7 +48,7 @@ UNFINISHED = ("queued", "running", "interrupted", "failed")
 # descriptions, would not fit in memory as one batch.
 BATCH_MAX_BYTES = 32 << 20
 # With several parse processes each holds its window and the writer another: smaller windows.
-SHARD_MAX_BYTES = 8 << 20
+SHARD_MAX_BYTES = 4 << 20
 
 
 class ImportAlreadyRunning(Exception):
