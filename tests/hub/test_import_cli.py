@@ -126,6 +126,22 @@ def test_same_import_started_twice_at_once_is_refused(store, settings, tmp_path)
     assert counts(store) == (4000, 4000, 4000)
 
 
+@pytest.mark.parametrize("parallel_mb", ["-1", "0"], ids=["one-process", "parse-processes"])
+def test_first_import_into_a_database_not_created_yet(tmp_path, shared_data, parallel_mb):
+    """`xjip import` on a fresh machine creates the SQLite file and its schema, then imports in
+    the same process (the connection that migrated is reused for the batches)."""
+    src = tmp_path / "first.csv"
+    write_cn_biblio_csv(src, 300, seed=9)
+    env = {**os.environ, "XJIP_DATABASE_URL": f"sqlite:///{tmp_path / 'new' / 'xjip.db'}",
+           "XJIP_DATA_DIR": str(tmp_path / "new"), "XJIP_SHARED_DATA_DIR": str(shared_data),
+           "XJIP_IMPORT_PARALLEL_MB": parallel_mb}
+    proc = subprocess.run([*XJIP, "import", str(src), "--quiet", "--format", "json"], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout[proc.stdout.index("{"):])
+    assert (summary["status"], summary["inserted"], summary["rejected"]) == ("done", 300, 0)
+
+
 def test_reimport_changes_nothing_and_reports_json(store, settings, shared_data):
     path = shared_data / "gi/xinjiang_gi_records.csv"
     first = json.loads(run_cli(settings, "import", str(path), "--format", "json", check=True).stdout)

@@ -1,19 +1,24 @@
-"""Parse in a second process while the job's own process writes.
+"""Parse in other processes while the job's own process writes.
 
-For a large source, a child process reads and parses it and makes each batch ready for the
-store without touching it (keys checked against the job's earlier records, raw text and content
-hash, places, owner-name keys, rows converted for the dialect: `writers.prepare_patents`,
-`writers.check_keys`). The job's process keeps what needs the database (unchanged records,
-owner entities, row ids, the upserts, the checkpoint) and commits batch after batch, in order.
-On the 2-core reference machine the two halves run side by side instead of one after the other
-(bench/PROFILE.md).
+For a large source, parse processes read and parse it and make each batch ready for the store
+without touching it (raw text and content hash, places, owner-name keys, rows converted for the
+dialect: `writers.prepare_patents`). The job's process keeps what needs the database (keys met
+earlier in the job, unchanged records, owner entities, row ids, the upserts, the checkpoint)
+and commits batch after batch, in order.
 
-The child is a fresh interpreter (`python -m xjip.hub.parallel`), not a fork: the web server runs
-imports in a thread, and forking a threaded process is unsafe; nor `multiprocessing`'s spawn,
-which re-runs the caller's main script. It reads the source again by name (an open file or a
-zip member cannot be handed over) and talks over a pipe: length-prefixed pickles, one batch at
-a time, so it works one batch ahead of the writer and no further. When the job's process dies
-(`kill -9`) the pipe breaks and the child ends with it, so a resumed job never meets a stale one.
+When the importer can step over records cheaply (`can_shard`: CSV rows, concatenated XML
+documents), there is one parse process per core, each parsing every n-th window (batch) of the
+source (`importers.base.Shard`); otherwise, and when resuming, a single one reads ahead of the
+writer. On the 2-core reference machine the parsing and the writing then share both cores
+(bench/RESULTS.md, bench/PROFILE.md).
+
+A parse process is a fresh interpreter (`python -m xjip.hub.parallel`), not a fork: the web
+server runs imports in a thread, and forking a threaded process is unsafe; nor
+`multiprocessing`'s spawn, which re-runs the caller's main script. It opens the source again
+by name (an open file or a zip member cannot be handed over) and talks over a pipe:
+length-prefixed pickles, one batch at a time, so it works one batch ahead of the writer and no
+further. When the job's process dies (`kill -9`) the pipe breaks and the parse processes end
+with it, so a resumed job never meets a stale one.
 """
 from __future__ import annotations
 

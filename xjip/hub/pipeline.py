@@ -559,10 +559,10 @@ def _rejection_row(job_id: int, r: Rejection, zh: str, en: str) -> m.ImportRejec
 
 def _bulk_load_pragmas(session: Session) -> None:
     """SQLite, during a job: a 32 MB page cache (the default 2 MB makes every index insert of a
-    large table a read), temporary structures in memory, and WAL checkpoints every ~40 MB
-    instead of every 4 MB. Durability is unchanged (synchronous stays as the store sets it)."""
+    large table a read) and WAL checkpoints every ~40 MB instead of every 4 MB. Durability is
+    unchanged (synchronous stays as the store sets it). Only settings a transaction may change:
+    the session has begun one (`store.make_engine`)."""
     session.execute(text("PRAGMA cache_size=-32768"))
-    session.execute(text("PRAGMA temp_store=MEMORY"))
     session.execute(text("PRAGMA wal_autocheckpoint=10000"))
 
 
@@ -590,7 +590,6 @@ def _has_lz4(store: Store) -> bool:
 
 def _default_pragmas(session: Session) -> None:
     session.execute(text("PRAGMA cache_size=-2000"))
-    session.execute(text("PRAGMA temp_store=DEFAULT"))
     session.execute(text("PRAGMA wal_autocheckpoint=1000"))
     session.execute(text("PRAGMA shrink_memory"))
 
@@ -759,7 +758,7 @@ class Resolver:
 
     # Cache bounds: memory must not grow with the file (a million distinct addresses or owner
     # names would otherwise all be kept). Real exports repeat both heavily, so hits stay high.
-    ENTITY_CACHE_MAX = 100_000
+    ENTITY_CACHE_MAX = 50_000
     PLACE_CACHE_MAX = 20_000
 
     def __init__(self, store: Store):

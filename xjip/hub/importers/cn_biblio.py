@@ -299,7 +299,7 @@ def _app(value: Any, field: str) -> tuple[str, str]:
     return numbers.canonical_cn_app(text, field), "CN"
 
 
-_canonical_ipc = lru_cache(maxsize=65536)(numbers.canonical_ipc)  # classes repeat across records
+_canonical_ipc = lru_cache(maxsize=16384)(numbers.canonical_ipc)  # classes repeat across records
 
 
 # 'G06F30/30': already canonical (no leading zeros in the group), returned as is
