@@ -148,6 +148,8 @@ def test_reimport_changes_nothing_and_reports_json(store, settings, shared_data)
     second = json.loads(run_cli(settings, "import", str(path), "--format", "json", check=True).stdout)
     assert (first["inserted"], first["rejected"], first["place_resolved_share"]) == (93, 0, 1.0)
     assert (second["inserted"], second["updated"], second["unchanged"]) == (0, 0, 93)
+    # the place figures describe the records read, written or not
+    assert (second["addressed"], second["placed"], second["place_resolved_share"]) == (93, 93, 1.0)
 
 
 # --- bad input: each gives a clear located error and leaves what was stored intact --------

@@ -83,6 +83,9 @@ def test_import_is_idempotent_and_places_records(store, tmp_path):
     again = run_import(store, src)
     assert again.id != job.id
     assert (again.inserted_count, again.updated_count, again.unchanged_count) == (0, 0, 120)
+    # the place figures describe what was read: the same as the first time
+    assert (again.addressed_count, again.placed_count) == (job.addressed_count, job.placed_count)
+    assert job.placed_count > 0
     assert count(store, m.Patent) == 120
     rows = sample_rows(120)
     rows[3]["title"] = "一种改进的节水灌溉装置"

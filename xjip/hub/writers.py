@@ -390,9 +390,12 @@ def _duplicate(rec: BaseRecord, key: str, first: Any) -> Rejection:
 
 
 def prepare(ctx: Any, record_type: str, records: list[BaseRecord],
-            address_of: Callable[[BaseRecord], tuple[str | None, Any]] | None = None) -> list[Prepared]:
+            address_of: Callable[[BaseRecord], tuple[str | None, Any]] | None = None,
+            given_place: Callable[[BaseRecord], bool] | None = None) -> list[Prepared]:
     """Reject missing keys and keys already met in this job's source (in this batch, an earlier
-    batch, or before a resume), drop unchanged records, resolve places."""
+    batch, or before a resume), drop unchanged records, resolve places. The job's place figures
+    count every record read, unchanged ones too (a re-import reports the same share); records
+    placed by the source itself (`given_place`) count as addressed and placed."""
     seen = check_keys(env_of(ctx), record_type, records, ctx.rejections)
     prior: dict[str, tuple[str, int | None, str | None]] = {
         key: (h, job_id, locator) for key, h, job_id, locator in rows_by_key(
@@ -405,14 +408,10 @@ def prepare(ctx: Any, record_type: str, records: list[BaseRecord],
         text = raw_text(rec)
         h = content_hash_of(rec, text)
         before = prior.get(key)
-        if before is not None:
-            if before[1] == ctx.job_id:  # written by this job already (e.g. before a resume)
-                first = re.search(r"#(\d+)", before[2] or "")
-                ctx.rejections.append(_duplicate(rec, key, int(first.group(1)) if first else before[2]))
-                continue
-            if before[0] == h:
-                counts["unchanged"] += 1
-                continue
+        if before is not None and before[1] == ctx.job_id:  # written by this job already (e.g. before a resume)
+            first = re.search(r"#(\d+)", before[2] or "")
+            ctx.rejections.append(_duplicate(rec, key, int(first.group(1)) if first else before[2]))
+            continue
         place = None
         if address_of is not None:
             address, on = address_of(rec)
@@ -422,6 +421,12 @@ def prepare(ctx: Any, record_type: str, records: list[BaseRecord],
                 if place is not None and (getattr(place, "prefecture_code", None)
                                           or getattr(place, "region_code", None)):
                     counts["placed"] += 1
+        elif given_place is not None and given_place(rec):
+            counts["addressed"] += 1
+            counts["placed"] += 1
+        if before is not None and before[0] == h:
+            counts["unchanged"] += 1
+            continue
         out.append(Prepared(key, rec, h, place, text))
     return out
 
@@ -692,20 +697,19 @@ def store_patents(ctx: Any, batch: PatentBatch) -> list[int]:
     kept = []
     for e in entries:
         before = prior.get(e[0])
-        if before is not None:
-            if before[1] == ctx.job_id:  # written by this job already (e.g. before a resume)
-                first = re.search(r"#(\d+)", before[2] or "")
-                ctx.rejections.append(Rejection(Locator(*e[4]) if e[4] else None, "duplicate_key", field=e[5],
-                                                params={"key": e[0], "first": int(first.group(1)) if first
-                                                        else before[2]}, raw=e[2]))
-                continue
-            if before[0] == e[1]:
-                counts["unchanged"] += 1
-                continue
-        if e[7]:
+        if before is not None and before[1] == ctx.job_id:  # written by this job already (e.g. before a resume)
+            first = re.search(r"#(\d+)", before[2] or "")
+            ctx.rejections.append(Rejection(Locator(*e[4]) if e[4] else None, "duplicate_key", field=e[5],
+                                            params={"key": e[0], "first": int(first.group(1)) if first
+                                                    else before[2]}, raw=e[2]))
+            continue
+        if e[7]:  # place figures count unchanged records too (see `prepare`)
             counts["addressed"] += 1
             if e[8]:
                 counts["placed"] += 1
+        if before is not None and before[0] == e[1]:
+            counts["unchanged"] += 1
+            continue
         kept.append(e)
     if not kept:
         return []
@@ -883,7 +887,7 @@ _owner_writer("institution", m.Institution, lambda r: (r.name, r.address), "enti
 
 @register("gi")
 def write_gis(ctx: Any, records: list[BaseRecord]) -> list[int]:
-    prepared = prepare(ctx, "gi", records, None)
+    prepared = prepare(ctx, "gi", records, None, given_place=lambda r: any(r.region_codes))
     if not prepared:
         return []
     entity_ids = ctx.resolver.entities(ctx.session, [p.record.applicant for p in prepared if p.record.applicant])
@@ -898,8 +902,6 @@ def write_gis(ctx: Any, records: list[BaseRecord]) -> list[int]:
                                      else "650000"),
                         prefecture_code=prefectures[0] if len(prefectures) == 1 else None,
                         county_code=counties[0] if len(counties) == 1 else None, place_method="given")
-        ctx.counts["addressed"] += 1 if codes else 0
-        ctx.counts["placed"] += 1 if codes else 0
         rows.append(simple_row(ctx, m.GeographicalIndication, p, name=p.record.name,
                                gi_system=p.record.gi_system, **cols))
     ids = finish(ctx, m.GeographicalIndication, "gi", prepared, rows)
