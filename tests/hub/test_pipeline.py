@@ -154,3 +154,47 @@ def test_second_concurrent_start_is_refused_and_dead_lock_taken_over(store, tmp_
         s.get(m.ImportLock, fp).pid = 2**22 + 12345  # a pid that does not exist: the holder died
     assert run_job(store, job_id).status == "done"
     assert count(store, m.ImportLock) == 0
+
+
+# --- one patent, met by its application number and by its publication number alone ----------
+
+def _biblio_csv(path: Path, rows: list[list[str]]) -> Path:
+    import csv
+
+    from xjip.hub import synth
+
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(synth.CSV_COLUMNS)
+        out.writerows(rows)
+    return path
+
+
+def _synth_row(seed: int) -> list[str]:
+    from xjip.hub import synth
+
+    return synth.csv_row(next(synth.iter_patents(1, seed)))
+
+
+@pytest.mark.parametrize("order", ["publication-first", "application-first"])
+def test_a_patent_met_by_publication_number_alone_is_stored_once(store, tmp_path, order):
+    full = _synth_row(31)
+    app, pub = full[0], full[2]
+    lone = [""] * len(full)
+    lone[2], lone[5], lone[6] = pub, full[5], full[6]  # publication number, title, abstract only (a CNKI-like row)
+    files = [_biblio_csv(tmp_path / "pub.csv", [lone]), _biblio_csv(tmp_path / "app.csv", [full])]
+    if order == "application-first":
+        files.reverse()
+    for path in files:
+        assert run_import(store, path).rejected_count == 0
+    with store.session() as s:
+        patents = s.scalars(select(m.Patent)).all()
+        assert len(patents) == 1
+        p = patents[0]
+        assert (p.key, p.app_number, p.pub_number, p.title) == (canonical_cn_app(app), canonical_cn_app(app), pub,
+                                                                 full[5])
+        assert p.first_applicant == full[8]  # what only the full row had is there
+        # each source keeps its own record of what it said
+        assert sorted(s.scalars(select(m.SourceRecord.record_key))) == sorted([canonical_cn_app(app), pub])
+    again = run_import(store, files[1])  # and re-importing changes nothing
+    assert (again.inserted_count, again.updated_count, again.unchanged_count) == (0, 0, 1)

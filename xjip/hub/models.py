@@ -332,7 +332,8 @@ class Trademark(ProvenanceMixin, PlaceMixin, Base):
     owner_address: Mapped[str | None] = mapped_column(Text)
     owner_entity_id: Mapped[int | None] = mapped_column(Integer, index=True)
     agent: Mapped[str | None] = mapped_column(String(300))
-    status: Mapped[str | None] = mapped_column(String(60), index=True)
+    status: Mapped[str | None] = mapped_column(String(60), index=True)  # normalised, see TrademarkRecord
+    status_text: Mapped[str | None] = mapped_column(String(200))  # as printed by the office
     status_date: Mapped[dt.date | None] = mapped_column(Date)
     events: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)
 

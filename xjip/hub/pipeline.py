@@ -637,6 +637,7 @@ class BulkIndexes:
     are slower."""
 
     TABLES = ("patent", "patent_party", "source_record")
+    KEEP = frozenset({"ix_patent_pub_number", "ix_patent_grant_number"})  # the writer looks patents up by them
     MIN_RECORDS = 50_000  # records still to come
 
     def __init__(self, store: Store):
@@ -664,7 +665,7 @@ class BulkIndexes:
         with self.store.engine.begin() as conn:
             for table in tables:
                 for index in table.indexes:
-                    if not index.unique:
+                    if not index.unique and index.name not in self.KEEP:
                         conn.exec_driver_sql(f'DROP INDEX IF EXISTS "{index.name}"')
         self.dropped = True
         log.info("bulk load: secondary indexes of %s dropped, rebuilt at the end", ", ".join(self.TABLES))

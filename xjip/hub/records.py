@@ -174,7 +174,10 @@ class TrademarkRecord(BaseRecord):
     goods: str | None = None
     owners: list[Party] = dc_field(default_factory=list)
     agent: str | None = None
+    # filed | published | registered | opposed | refused | withdrawn | expired | cancelled | invalidated | other
+    # (importers.trademark_status); the office's own wording is kept in status_text.
     status: str | None = None
+    status_text: str | None = None  # as printed by the source
     status_date: dt.date | None = None
     events: list[LegalEvent] = dc_field(default_factory=list)
 

@@ -16,7 +16,8 @@ import re
 from functools import lru_cache
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import JSON, Date, DateTime, Table, delete, select
+from sqlalchemy import JSON, Date, DateTime, Table, delete, or_, select
+from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 
 from xjip.hub import models as m
@@ -721,10 +722,50 @@ def store_patents(ctx: Any, batch: PatentBatch) -> list[int]:
             row[_PATENT_ENTITY] = entity_ids.get(names[0])
         rows.append(row)
         sources.append(["patent", key[:300], source, fmt, where, licence, h, text, job_id, now, synthetic])
-    ids = store_rows(ctx, m.Patent, [e[0] for e in kept], rows, _PATENT_COLUMNS, sources, converted=True,
+    same = _same_patents(ctx, kept)
+    for row in rows:
+        row[0] = same.get(row[0], row[0])
+    ids = store_rows(ctx, m.Patent, [row[0] for row in rows], rows, _PATENT_COLUMNS, sources, converted=True,
                      sources_known_new={e[0][:300] for e in kept if e[0] not in prior})
-    _write_patent_children(ctx, kept, ids, entity_ids)
+    if same:  # children and counts follow the record's own key
+        ids_of = {e[0]: ids[same.get(e[0], e[0])] for e in kept}
+        ctx.existing_keys = {e[0] for e in kept if same.get(e[0], e[0]) in ctx.existing_keys}
+    else:
+        ids_of = ids
+    _write_patent_children(ctx, kept, ids_of, entity_ids)
     return list(ids.values())
+
+
+def _same_patents(ctx: Any, kept: list[tuple[Any, ...]]) -> dict[str, str]:
+    """One patent met once by its application number and once by its publication number alone
+    (a CNKI row, an early publication list) is stored once, under the application number:
+    - a stored patent keyed by the publication number of a record that has an application number
+      takes that application number as its key (its row id, children and history stay);
+    - a record without an application number goes to the stored patent with its publication or
+      grant number: returned as {record key: stored patent key}.
+    Left as they are when both sides are in the same batch."""
+    keys = {e[0] for e in kept}
+    by_pub = {e[10][_PUB]: e[0] for e in kept if e[10][_APP] and e[10][_PUB] and e[10][_PUB] != e[0]}
+    if by_pub:
+        stored = [k for (k,) in rows_by_key(ctx, "SELECT key FROM patent WHERE key", [], list(by_pub)) if k not in keys]
+        for old in stored:
+            ctx.session.execute(sql_text("UPDATE patent SET key = :new WHERE key = :old AND NOT EXISTS "
+                                     "(SELECT 1 FROM patent AS other WHERE other.key = :new)"),
+                                {"new": by_pub[old], "old": old})
+    lone = [e[0] for e in kept if not e[10][_APP]]
+    if not lone:
+        return {}
+    same: dict[str, str] = {}
+    query = select(m.Patent.key, m.Patent.pub_number, m.Patent.grant_number).where(
+        or_(m.Patent.pub_number.in_(lone), m.Patent.grant_number.in_(lone)))
+    wanted = set(lone)
+    for key, pub, grant in ctx.session.execute(query):
+        if key in keys:
+            continue
+        for number in (pub, grant):
+            if number in wanted:
+                same.setdefault(number, key)
+    return same
 
 
 def _drop_earlier_keys(ctx: Any, batch: PatentBatch) -> list[tuple[Any, ...]]:
@@ -768,6 +809,7 @@ _PATENT_COLUMNS = ("key", *_patent_fields()[0], "first_claim", "claims_count", "
                    "first_applicant_entity_id", "source", "source_format", "licence", "imported_at", "import_job_id",
                    "is_synthetic", "region_code", "prefecture_code", "county_code", "place_method")
 _PATENT_ENTITY = _PATENT_COLUMNS.index("first_applicant_entity_id")
+_APP, _PUB, _GRANT = (_PATENT_COLUMNS.index(c) for c in ("app_number", "pub_number", "grant_number"))
 _PARTY_COLUMNS = ("patent_id", "role", "seq", "name", "address", "country", "entity_id", "region_code",
                   "prefecture_code", "county_code", "place_method")
 _PARTY_INDEX = ("patent_id", "role", "seq")

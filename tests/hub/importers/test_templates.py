@@ -32,7 +32,8 @@ SAMPLES: dict[str, R.BaseRecord] = {
         office="CN", app_number="13515371", reg_number="13515371", word_element="奇台面粉", nice_classes=["30"],
         similar_groups=["3006"], goods="面粉", owners=[Party("奇台县面粉行业协会", "新疆昌吉州奇台县", role="applicant")],
         app_date=dt.date(2013, 11, 18), reg_date=dt.date(2015, 2, 20), expiry_date=dt.date(2025, 2, 19),
-        mark_kind="gi", mark_feature="word", agent="新疆某商标代理有限公司", status="注册", status_date=dt.date(2015, 2, 20),
+        mark_kind="gi", mark_feature="word", agent="新疆某商标代理有限公司", status="registered", status_text="注册",
+        status_date=dt.date(2015, 2, 20),
         transliterations={"pinyin": "Qitai Mianfen", "en": "Qitai Flour", "ug": "چىتەي ئۇنى"}),
     "gi_mark_user": R.GIMarkUserRecord(
         gi_name="库尔勒香梨", gi_system="PGI_product", user_name="华为技术有限公司", address="深圳市龙岗区坂田华为总部办公楼",
@@ -80,7 +81,7 @@ def cells(spec: tpl.TemplateSpec, rec: Any, fmt: str, lang: str = "zh") -> list[
     out: list[Any] = []
     for c in spec.columns:
         v = _get(rec, c.field)
-        if c.type == "partial_date":
+        if c.type == "partial_date" or c.split:
             v = getattr(rec, f"{c.field}_text")
         if c.type == "enum" and v is not None:
             v = getattr(next(ch for ch in c.choices if ch.value == v), lang)

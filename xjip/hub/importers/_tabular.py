@@ -318,14 +318,7 @@ def load_mapping(path: str | Path) -> dict[str, str]:
 def iter_text_lines(source: Source) -> Iterator[tuple[int, str]]:
     """(physical line number, decoded line) of a text source (UTF-8 with/without BOM, UTF-16 by
     BOM, GB18030/GBK); SourceError('encoding') located at the first undecodable line."""
-    head = source.head()
-    encoding = _choose_encoding(source, head)
-    if _needs_text_wrapper(encoding, head):
-        counter = [0]
-        for line in _decoded_lines(source, encoding, head, counter):
-            yield counter[0], line
-    else:
-        yield from enumerate(_block_lines(source, encoding), 1)
+    yield from enumerate(_source_lines(source, source.head())[1], 1)
 
 
 # --- format ----------------------------------------------------------------------------
@@ -381,8 +374,42 @@ def _encoding_error_at(source: Source) -> SourceError:
 
 
 def _needs_text_wrapper(encoding: str, head: bytes) -> bool:
-    """UTF-16, or classic-Mac '\r' line ends: lines are split by TextIOWrapper."""
+    """UTF-16, or classic-Mac '\r' line ends: lines are split after decoding."""
     return encoding == "utf-16" or (b"\n" not in head and b"\r" in head)
+
+
+def _source_lines(source: Source, head: bytes) -> tuple[str, Iterator[str]]:
+    """(encoding, decoded lines with their line ends) of a text source. An undecodable byte
+    raises SourceError('encoding') at its line, after the complete lines before it."""
+    try:
+        encoding = _choose_encoding(source, head)
+    except SourceError as err:
+        return _lines_before_error(head, err)
+    if _needs_text_wrapper(encoding, head):
+        return encoding, itertools.chain.from_iterable(_text_line_blocks(source, encoding))
+    return encoding, _block_lines(source, encoding)
+
+
+def _lines_before_error(head: bytes, err: SourceError) -> tuple[str, Iterator[str]]:
+    """No encoding fits the head: its lines before the located bad line (when they are all UTF-8,
+    or all GB18030), then the error."""
+    line = err.rejection.locator.line or 1
+    parts = head.split(b"\n", line - 1)
+    prefix = head[:len(head) - len(parts[-1])] if len(parts) == line else b""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = prefix.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        encoding, text = "utf-8", ""
+
+    def lines() -> Iterator[str]:
+        yield from _LINE.findall(text)
+        raise err
+
+    return encoding, lines()
 
 
 _LINE = re.compile(r"[^\n]*\n|[^\n]+")
@@ -421,12 +448,12 @@ def _line_blocks(source: Source, encoding: str) -> Iterator[list[str]]:
                 text = block.decode(enc)
             except UnicodeDecodeError as exc:
                 # The good lines before the bad one come through first; the error names its line.
-                start = block.rfind(b"\n", 0, exc.start) + 1
+                bad = exc.start + len(block) - len(exc.object)  # utf-8-sig reports past its BOM
+                start = block.rfind(b"\n", 0, bad) + 1
                 if start:
                     yield _LINE.findall(block[:start].decode(enc))
                 raise SourceError(Locator(source.name, line=line + block.count(b"\n", 0, start)), "encoding",
-                                  detail=f"{encoding}: bytes {block[max(exc.start - 8, 0):exc.start + 8]!r}"
-                                  ) from None
+                                  detail=f"{encoding}: bytes {block[max(bad - 8, 0):bad + 8]!r}") from None
             yield _LINE.findall(text)
             if not chunk:
                 return
@@ -434,35 +461,47 @@ def _line_blocks(source: Source, encoding: str) -> Iterator[list[str]]:
             enc = rest_enc
 
 
-def _decoded_lines(source: Source, encoding: str, head: bytes, counter: list[int]) -> Iterator[str]:
-    """Text lines; counter[0] = physical lines read. A decoding failure is located at its line."""
+_ANY_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")  # what newline="" splits on
+
+
+def _text_line_blocks(source: Source, encoding: str) -> Iterator[list[str]]:
+    """Lines of UTF-16 or classic-Mac ('\r') text, decoded 64 KiB at a time; on an undecodable
+    byte the complete lines before it come through, then the error names the byte's line."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    line = 1  # number of the first line not yet yielded
+    pending: list[str] = []  # decoded text not yet ended by a newline
+    held = ""
     with source.open() as fh:
-        if encoding == "utf-16" or (b"\n" not in head and b"\r" in head):
-            # UTF-16, or classic-Mac '\r' line ends: let TextIOWrapper split lines.
-            text = io.TextIOWrapper(fh, encoding=encoding, errors="strict", newline="")
+        while True:
+            chunk = fh.read(_BLOCK)
+            error = None
+            state = decoder.getstate()  # the CJK decoders drop their buffer when they fail
             try:
-                for line in text:
-                    counter[0] += 1
-                    yield line
+                text = held + decoder.decode(chunk, final=not chunk)
             except UnicodeDecodeError as exc:
-                raise SourceError(Locator(source.name, line=counter[0] + 1), "encoding",
-                                  detail=f"{encoding}: {exc.reason}") from None
-            return
-        # ASCII-compatible encodings: b'\n' never occurs inside a UTF-8 or GB18030 character,
-        # so binary lines can be decoded one by one and an error points at its own line.
-        first = True
-        for raw in fh:
-            counter[0] += 1
-            try:
-                if first:
-                    first = False
-                    yield raw.decode("utf-8-sig" if encoding in ("utf-8", "utf-8-sig") else encoding)
-                else:
-                    yield raw.decode("utf-8" if encoding == "utf-8-sig" else encoding)
-            except UnicodeDecodeError as exc:
-                raise SourceError(Locator(source.name, line=counter[0]), "encoding",
-                                  detail=f"{encoding}: bytes {raw[max(exc.start - 8, 0):exc.start + 8]!r}"
-                                  ) from None
+                # exc.object = the bytes buffered before + chunk: decode what precedes the bad byte
+                error = exc
+                decoder.setstate(state)
+                text = held + decoder.decode(chunk[:max(exc.start - len(state[0]), 0)])
+            held = ""
+            if chunk and error is None and text.endswith("\r"):
+                text, held = text[:-1], "\r"  # may be the first half of a '\r\n'
+            last = not chunk and error is None
+            cut = len(text) if last else max(text.rfind("\n"), text.rfind("\r")) + 1
+            if cut or (last and pending):
+                pending.append(text[:cut])
+                lines = _ANY_LINE.findall("".join(pending))
+                pending = [text[cut:]] if cut < len(text) else []
+                yield lines
+                line += len(lines)
+            elif text:
+                pending.append(text)
+            if error is not None:
+                raw = error.object
+                raise SourceError(Locator(source.name, line=line), "encoding",
+                                  detail=f"{encoding}: bytes {raw[max(error.start - 8, 0):error.start + 8]!r}")
+            if not chunk:
+                return
 
 
 def _sniff_delimiter(head: bytes, encoding: str) -> str:
@@ -490,10 +529,8 @@ def _sniff_delimiter(head: bytes, encoding: str) -> str:
 
 def _csv_physical_rows(source: Source, head: bytes) -> Iterator[tuple[int, list[str]]]:
     """(physical line where the record starts, cells) for every CSV record."""
-    encoding = _choose_encoding(source, head)
+    encoding, lines = _source_lines(source, head)
     delimiter = _sniff_delimiter(head, encoding)
-    lines = _decoded_lines(source, encoding, head, [0]) if _needs_text_wrapper(encoding, head) \
-        else _block_lines(source, encoding)
     reader = csv.reader(lines, delimiter=delimiter)
     start = 1
     try:
@@ -647,7 +684,11 @@ def head_rows(head: bytes, max_rows: int = HEADER_SCAN_ROWS) -> list[list[str]]:
         try:
             encoding = detect_encoding(head)
         except SourceError:
-            return []
+            # a stray bad byte must not hide the header (the reader reports it, located): the
+            # encoding that decodes the head with fewer replacements, if they are stray ones
+            bad, encoding = min((head.decode(e, errors="replace").count("\ufffd"), e) for e in ("utf-8", "gb18030"))
+            if b"\x00" in head or bad > max(4, len(head) // 1000):
+                return []
         if codecs.lookup(encoding).name not in _ACCEPTED_ENCODINGS | {"utf-16"}:
             return []
         delimiter = _sniff_delimiter(head, encoding)

@@ -943,10 +943,14 @@ def _layout(header: Any, mapping: dict[str, str] | None, mapping_name: str
 # --- the importers ---------------------------------------------------------------------
 
 def _head_text(head: bytes) -> str:
+    """The head as text, to recognise a layout. A stray undecodable byte must not hide the
+    header: the reader then imports the rows before it and reports it, located."""
     try:
-        return head.decode(detect_encoding(head), errors="replace").lstrip("\ufeff")
+        encoding = detect_encoding(head)
     except SourceError:
-        return ""
+        bad, text = min((t.count("\ufffd"), t) for t in (head.decode(e, errors="replace") for e in ("utf-8", "gb18030")))
+        return "" if "\x00" in text or bad > max(4, len(head) // 1000) else text.lstrip("\ufeff")
+    return head.decode(encoding, errors="replace").lstrip("\ufeff")
 
 
 def _looks_sql(text: str) -> bool:

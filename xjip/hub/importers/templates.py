@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 from xjip.hub.importers._tabular import Row, head_rows, iter_rows, normalise_header
 from xjip.hub.importers.base import Source, parse_date, register, split_multi
+from xjip.hub.importers.trademark_status import split_status
 from xjip.hub.numbers import canonical_cn_app
 from xjip.hub.records import (
     BaseRecord,
@@ -75,6 +76,8 @@ class Column:
     role: str | None = None  # Party.role for type "parties"
     note_zh: str = ""
     note_en: str = ""
+    # text → (normalised value, text as printed): the printed text goes to `<field>_text`.
+    split: Callable[[str], tuple[Any, str | None]] | None = None
 
     @property
     def header(self) -> str:
@@ -181,7 +184,8 @@ _spec(TemplateSpec("trademark", "商标", "Trademarks", TrademarkRecord, (
            aliases=("类似群组", "类似群号"), note_zh="四位数字，如0901", note_en="four digits, e.g. 0901"),
     Column("goods", "商品/服务项目", "Goods and services", aliases=("商品服务", "指定商品", "商品/服务", "商品服务项目")),
     Column("agent", "代理机构", "Agency", aliases=("代理人", "商标代理机构")),
-    Column("status", "商标状态", "Status", aliases=("状态", "法律状态")),
+    Column("status", "商标状态", "Status", aliases=("状态", "法律状态"), split=split_status,
+           note_zh="照登记簿原文填写，如“已注册”“初审公告”", note_en="as the register prints it, e.g. Registered"),
     Column("status_date", "状态日期", "Status date", type="date"),
     Column("transliterations.pinyin", "拼音", "Pinyin"),
     Column("transliterations.en", "英文", "English"),
@@ -547,6 +551,8 @@ def build_record(spec: TemplateSpec, values: dict[str, Any]) -> BaseRecord:
             nested.append((head, attr, value))
         elif column.type == "partial_date":
             kwargs[column.field], kwargs[f"{column.field}_text"] = value
+        elif column.split:
+            kwargs[column.field], kwargs[f"{column.field}_text"] = column.split(value)
         else:
             kwargs[column.field] = value
     record = spec.record(**kwargs)

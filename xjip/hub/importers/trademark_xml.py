@@ -31,6 +31,7 @@ from xjip.hub.importers.base import (
     split_multi,
 )
 from xjip.hub.importers.base import text_of as _base_text_of
+from xjip.hub.importers.trademark_status import split_status
 from xjip.hub.records import (
     ItemStream,
     LegalEvent,
@@ -239,6 +240,7 @@ def _st66_party(book: Any, role: str) -> Party | None:
 
 
 def _st66(tm: Any, transaction_code: str | None) -> TrademarkRecord:
+    status, status_text = split_status(_text(tm, "MarkCurrentStatusCode"))
     rec = TrademarkRecord(
         office=_text(tm, "RegistrationOfficeCode") or "",
         app_number=_text(tm, "ApplicationNumber"),
@@ -246,7 +248,8 @@ def _st66(tm: Any, transaction_code: str | None) -> TrademarkRecord:
         app_date=_date(tm, "ApplicationDate"),
         reg_date=_date(tm, "RegistrationDate"),
         expiry_date=_date(tm, "ExpiryDate"),
-        status=_text(tm, "MarkCurrentStatusCode"),
+        status=status,
+        status_text=status_text,
         status_date=_date(tm, "MarkCurrentStatusDate"),
         mark_feature=_feature(_text(tm, "MarkFeature")),
         mark_kind=_kind(_text(tm, "KindMark"), transaction_code),
@@ -327,6 +330,7 @@ def _st96(tm: Any) -> TrademarkRecord:
     feature = _feature(text_of(_desc(tm, "MarkFeatureCategory")))
     if feature is None:
         feature = _USPTO_DRAWING.get(text_of(_desc(tm, "MarkFeatureCode")) or "")
+    status, status_text = split_status(_text(tm, "MarkCurrentStatusCode"))
     rec = TrademarkRecord(
         office=_text(tm, "RegistrationOfficeCode") or (_text(app, "IPOfficeCode") if app is not None else None)
         or "",
@@ -335,7 +339,8 @@ def _st96(tm: Any) -> TrademarkRecord:
         app_date=_date(tm, "ApplicationDate"),
         reg_date=_date(tm, "RegistrationDate"),
         expiry_date=_date(tm, "ExpiryDate"),
-        status=_text(tm, "MarkCurrentStatusCode"),
+        status=status,
+        status_text=status_text,
         status_date=_date(tm, "MarkCurrentStatusDate"),
         mark_feature=feature,
         mark_kind=_kind(_text(tm, "MarkCategory")),
@@ -396,13 +401,15 @@ def _il(doc: Any) -> TrademarkRecord:
     # Feature as agreed between ILPO and WIPO GBD (gbdtransformation iltm): name+image+Vienna → combined.
     feature = ("combined" if word and has_image and has_vienna else "word" if word
                else "figurative" if has_image and has_vienna else None)
+    status, status_text = split_status(_text(details, "STATUS"))
     rec = TrademarkRecord(
         office="IL",
         app_number=_text(details, "OFFICENUMBER"),
         app_date=_date(details, "FILINGDATE"),
         reg_date=_date(details, "REGISTRATIONDATE"),
         expiry_date=_date(details, "EXPIRATIONDATE"),
-        status=_text(details, "STATUS"),
+        status=status,
+        status_text=status_text,
         mark_kind=_kind(_text(details, "BRANDTYPE")),
         mark_feature=feature,
         word_element=word,
@@ -705,8 +712,8 @@ class TrademarkCsvImporter:
                     goods=clean(v.get("goods_services")),
                     owners=[Party(name=clean(v.get("applicant")) or "", country=_country(v.get("applicant_country")),
                                   role="applicant")],
-                    status="opposed" if clean(v.get("proceeding")) == "opposition" else clean(v.get("proceeding")),
                 )
+                rec.status, rec.status_text = split_status(clean(v.get("proceeding")))
                 if not rec.owners[0].name:
                     raise RecordError("missing_field", "applicant")
                 opponent = clean(v.get("opponent"))

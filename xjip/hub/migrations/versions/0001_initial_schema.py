@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 01:45:00.696295
+Create Date: 2026-11-24 03:19:30.382709
 """
 from alembic import op
 import sqlalchemy as sa
@@ -597,6 +597,7 @@ def upgrade() -> None:
     sa.Column('owner_entity_id', sa.Integer(), nullable=True),
     sa.Column('agent', sa.String(length=300), nullable=True),
     sa.Column('status', sa.String(length=60), nullable=True),
+    sa.Column('status_text', sa.String(length=200), nullable=True),
     sa.Column('status_date', sa.Date(), nullable=True),
     sa.Column('events', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('source', sa.String(length=300), nullable=True),
