@@ -29,6 +29,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 from types import ModuleType
 from typing import IO, Any, Iterator
 
@@ -141,8 +142,12 @@ class ChildReader:
                 "batch_size": batch_size, "max_batch_bytes": max_batch_bytes, "job_id": job_id,
                 "shard": shard, "sys_path": list(sys.path)}
         self._stderr = tempfile.TemporaryFile()
+        # the same xjip as this process, whatever the working directory holds
+        here = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([here, *filter(None, [os.environ.get("PYTHONPATH")])])}
         self._process = subprocess.Popen([sys.executable, "-m", "xjip.hub.parallel"], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, stderr=self._stderr, bufsize=1 << 20)
+                                         stdout=subprocess.PIPE, stderr=self._stderr, bufsize=1 << 20, env=env,
+                                         cwd=here)
         assert self._process.stdin is not None and self._process.stdout is not None
         _write(self._process.stdin, task)
         self._process.stdin.close()

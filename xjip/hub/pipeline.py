@@ -434,32 +434,46 @@ def iter_batches(importer: Any, source: Source, options: dict[str, Any], skip: i
     yield batch, position, True
 
 
+class _Preparer:
+    """A parse process's source, importer and places, and how it makes a batch ready."""
+
+    def __init__(self, store: Store, path: str, source_name: str, importer_name: str, options: dict[str, Any],
+                 job_id: int):
+        source = next((s for s in iter_sources(path) if s.name == source_name), None)
+        if source is None:
+            raise SourceError(Locator(source_name), "read_error",
+                              detail="source changed during the import / 导入期间源文件已改变")
+        self.source = source
+        self.importer = detect(source, importer_name)
+        self.resolver = Resolver(store)
+        self.resolver.gazetteer  # noqa: B018
+        self.dialect = store.engine.dialect
+        self.options, self.job_id = options, job_id
+
+    def ready(self, batch: list[Any]) -> BatchParts:
+        from xjip.hub import writers
+
+        parts = split_batch(batch, self.options)
+        prepare_parts(parts, writers.PrepareEnv(self.dialect, self.resolver.place, self.source.name,
+                                                self.importer.name, self.options.get("licence"), self.job_id,
+                                                m.utcnow(), None, entity_facts=True))
+        self.resolver.commit()
+        return parts
+
+
 def produce_batches(store: Store, path: str, source_name: str, importer_name: str, options: dict[str, Any],
                     skip: int, batch_size: int, max_bytes: int, job_id: int) -> Iterator[tuple[Any, ...]]:
     """The parse process's side of a job (see `xjip.hub.parallel`): batches made ready for the
     store, then ("source_error", rejection) if the source breaks."""
-    from xjip.hub import writers
-
-    source = next((s for s in iter_sources(path) if s.name == source_name), None)
-    if source is None:
-        raise SourceError(Locator(source_name), "read_error", detail="source changed during the import / 导入期间源文件已改变")
-    importer = detect(source, importer_name)
-    resolver = Resolver(store)
-    resolver.gazetteer  # noqa: B018
-    dialect = store.engine.dialect
+    side = _Preparer(store, path, source_name, importer_name, options, job_id)
     skipped = _Remembered()  # the writing process keeps the keys met (pipeline.SeenKeys)
     try:
-        for batch, position, finished in iter_batches(importer, source, options, skip, skipped, batch_size,
-                                                      max_bytes):
+        for batch, position, finished in iter_batches(side.importer, side.source, options, skip, skipped,
+                                                      batch_size, max_bytes):
             if skipped.items:
                 yield ("remember", skipped.items)
                 skipped.items = []
-            parts = split_batch(batch, options)
-            env = writers.PrepareEnv(dialect, resolver.place, source.name, importer.name, options.get("licence"),
-                                     job_id, m.utcnow(), None, entity_facts=True)
-            prepare_parts(parts, env)
-            resolver.commit()
-            yield ("batch", parts, position, source.bytes_read, finished)
+            yield ("batch", side.ready(batch), position, side.source.bytes_read, finished)
     except SourceError as exc:
         yield ("source_error", exc.rejection)
 
@@ -469,31 +483,20 @@ def produce_windows(store: Store, path: str, source_name: str, importer_name: st
     """One shard's side of a job: ("window", index, parts, position, bytes_read, last?, error)
     for each window this process owns, the error (a Rejection) on the window where the
     source broke."""
-    from xjip.hub import writers
     from xjip.hub.importers.base import SKIPPED, Shard
 
-    source = next((s for s in iter_sources(path) if s.name == source_name), None)
-    if source is None:
-        raise SourceError(Locator(source_name), "read_error", detail="source changed during the import / 导入期间源文件已改变")
-    importer = detect(source, importer_name)
-    resolver = Resolver(store)
-    resolver.gazetteer  # noqa: B018
-    dialect = store.engine.dialect
+    side = _Preparer(store, path, source_name, importer_name, options, job_id)
     cut = Shard(shard[0], shard[1], batch_size, max_bytes)
     mine = cut.index
 
     def ready(window: int, batch: list[Any], position: int, last: bool, error: Rejection | None) -> tuple[Any, ...]:
-        parts = split_batch(batch, options)
-        prepare_parts(parts, writers.PrepareEnv(dialect, resolver.place, source.name, importer.name,
-                                                options.get("licence"), job_id, m.utcnow(), None, entity_facts=True))
-        resolver.commit()
-        return ("window", window, parts, position, source.bytes_read, last, error)
+        return ("window", window, side.ready(batch), position, side.source.bytes_read, last, error)
 
     position = 0
     window = 0  # window of the batch being filled
     batch: list[Any] = []
     try:
-        for item in importer.parse(source, {**options, "_shard": cut}):
+        for item in side.importer.parse(side.source, {**options, "_shard": cut}):
             position += 1
             if cut.window != window:
                 if window % cut.count == mine:
