@@ -70,6 +70,26 @@ def test_upload_runs_the_import_and_the_gi_records_arrive(app, store, users, sha
     assert "web:import:upload" in events
 
 
+def test_an_upload_is_parsed_by_parse_processes_from_the_server_thread(settings, store, users, tmp_path) -> None:
+    """The web server runs an import in a thread; a large upload's parse processes start from
+    there (fresh interpreters, not forks of the threaded server) and the job ends as from the CLI."""
+    from xjip.hub.synth import write_cn_biblio_csv
+
+    eager = dataclasses.replace(settings, import_parallel_mb=0)  # every upload counts as large
+    app = create_app(eager, store)
+    with TestClient(app):
+        staff, token = client_as(app, "staff1")
+        path = tmp_path / "export.csv"
+        write_cn_biblio_csv(path, 300, seed=41)
+        response = staff.post("/api/import", files={"file": ("export.csv", path.read_bytes(), "text/csv")},
+                              headers={"X-CSRF-Token": token})
+        assert response.status_code == 201, response.text
+        job = _wait_for(staff, response.json()["job_id"])
+        assert job["status"] == "done", job
+        assert (job["counts"]["inserted"], job["counts"]["rejected"]) == (300, 0)
+        assert staff.get("/api/records/patent").json()["total"] == 300
+
+
 def test_upload_over_the_limit_gets_413_in_both_languages(settings, store, shared_data: Path) -> None:
     small = dataclasses.replace(settings, max_upload_mb=1)
     app = create_app(small, store)
