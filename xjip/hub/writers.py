@@ -1,5 +1,7 @@
 """How each kind of record is written: natural-key upsert of the main row, its children, and
 its raw source record. Called by `pipeline.BatchWriter` inside the batch's transaction.
+Patents, the bulk of large sources, are written in two steps: `prepare_patents` needs no
+database and may run in a parse process (`xjip.hub.parallel`); `store_patents` does the rest.
 
 Speed (see bench/PROFILE.md): statements are compiled once per (table, columns, conflict
 target) and run as one DBAPI `executemany` per batch with plain parameter lists; values are
