@@ -191,3 +191,58 @@ def test_indexes_left_dropped_by_a_killed_job_come_back_with_the_next(store, tmp
     write_cn_biblio_csv(path, 3, seed=23)
     run_import(store, path)
     assert {"ix_patent_app_date", "ix_source_record_import_job_id"} <= _index_names(store)
+
+
+# --- a parse process that fails -------------------------------------------------------------
+
+CRASH_MARKER = b"#xjip-crash-test\n"
+
+
+class CrashingImporter:
+    """Yields records from a CSV synthetic export, then fails like a bug would, after `n` rows."""
+
+    name = "parallel_test_crash"
+    record_types = ("patent",)
+
+    def sniff(self, head: bytes, name: str) -> int:
+        return 100 if head.startswith(CRASH_MARKER) else 0
+
+    def parse(self, source, options):  # noqa: ANN001, ANN201
+        from xjip.hub.importers import cn_biblio
+
+        with source.open() as fh:
+            limit = int(fh.readline().split(b"=")[1])
+        for index, item in enumerate(cn_biblio.importer.parse(source, options), start=1):
+            if index > limit:
+                raise RuntimeError("importer bug after record %d" % limit)
+            yield item
+
+
+from xjip.hub.importers.base import register  # noqa: E402
+
+register(CrashingImporter())
+
+
+@pytest.mark.parametrize("parallel_mb", [-1, 0], ids=["one-process", "parse-process"])
+def test_a_crash_in_parsing_fails_the_job_and_keeps_the_committed_batches(store, tmp_path, parallel_mb):
+    """A bug in parsing (not a bad record) fails the job with its traceback, in a parse process
+    as in the job's own; the batches committed before it stay, whole."""
+    plain = tmp_path / "plain.csv"
+    write_cn_biblio_csv(plain, 130, seed=51)
+    path = tmp_path / "crash.csv"
+    path.write_bytes(CRASH_MARKER[:-1] + b"=120\n" + plain.read_bytes())
+    store.upgrade()
+    settings = dataclasses.replace(store.settings, import_parallel_mb=parallel_mb)
+    mode = Store(settings)
+    try:
+        with pytest.raises(Exception, match="importer bug after record 120"):
+            run_import(mode, path, format="parallel_test_crash")
+        with mode.session() as s:
+            job = s.scalars(select(m.ImportJob)).one()
+            patents = s.scalar(text("SELECT count(*) FROM patent"))
+            sources = s.scalar(text("SELECT count(*) FROM source_record"))
+    finally:
+        mode.dispose()
+    assert job.status == "failed" and "importer bug after record 120" in job.error["message_en"]
+    assert patents == sources == 100  # the two whole batches of 50; the third was never committed
+    assert job.checkpoint[path.name]["items"] == 100
