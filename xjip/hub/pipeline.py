@@ -283,8 +283,7 @@ class _JobRunner:
                     self.seen.remember(msg[1])
                     continue
                 if msg[0] == "source_error":
-                    rejection = msg[1]
-                    raise SourceError(rejection.locator, rejection.code, rejection.field, **rejection.params)
+                    raise _source_error(msg[1])
                 _kind, parts, position, bytes_read, finished = msg
                 source.bytes_read = bytes_read
                 self._commit(source, importer.name, parts, position, done_bytes, finished=finished)
@@ -308,15 +307,14 @@ class _JobRunner:
                 if msg is None:
                     raise parallel.ParseProcessError(f"parse process {window % count} ended before window {window}")
                 if msg[0] == "source_error":
-                    rejection = msg[1]
-                    raise SourceError(rejection.locator, rejection.code, rejection.field, **rejection.params)
+                    raise _source_error(msg[1])
                 _kind, got, parts, position, bytes_read, finished, error = msg
                 if got != window:
                     raise parallel.ParseProcessError(f"window {got} arrived instead of {window}")
                 source.bytes_read = bytes_read
                 self._commit(source, importer.name, parts, position, done_bytes, finished=finished)
                 if error is not None:
-                    raise SourceError(error.locator, error.code, error.field, **error.params)
+                    raise _source_error(error)
                 if finished:
                     return
                 window += 1
@@ -359,7 +357,7 @@ class _JobRunner:
         self.batches += 1
         parallel.release_memory()
         if not finished and snapshot.inserted_count:
-            self.bulk.consider(source, position, snapshot.inserted_count)
+            self.bulk.consider(source, position)
         if self.store.dialect == "postgresql" and self.batches % 10 == 1:
             _refresh_statistics(self.store)
         for hook in AFTER_COMMIT_HOOKS:
@@ -521,7 +519,12 @@ class _Remembered:
         self.items: list[tuple[str, str, int | None]] = []
 
     def remember(self, items: list[tuple[str, str, int | None]]) -> None:
-        self.items.extend(i for i in items if i[1])
+        self.items.extend(items)
+
+
+def _source_error(rejection: Rejection) -> SourceError:
+    """The SourceError a parse process met, from the Rejection it sent over."""
+    return SourceError(rejection.locator, rejection.code, rejection.field, **rejection.params)
 
 
 def _snapshot(job: m.ImportJob) -> m.ImportJob:
@@ -648,7 +651,7 @@ class BulkIndexes:
         self.decided = False
         self.dropped = False
 
-    def consider(self, source: Source, position: int, inserted: int) -> None:
+    def consider(self, source: Source, position: int) -> None:
         """Decide once, after a first batch that inserted rows: drop when the records still to
         come (estimated from the bytes read so far) are many, and many relative to the table."""
         if self.decided:
@@ -836,22 +839,10 @@ class Resolver:
 
 # --- writing a batch -------------------------------------------------------------------
 
-def content_hash(record: BaseRecord) -> str:
-    from xjip.hub.writers import content_hash_of, raw_text
-
-    return content_hash_of(record, raw_text(record))
-
-
-def _raw_text(record: BaseRecord) -> str | None:
-    from xjip.hub.writers import raw_text
-
-    return raw_text(record)
-
-
 @dataclasses.dataclass
 class BatchParts:
-    """A batch sorted by record type. A part is a list of records, or (made ready in a parse
-    process) a `writers.PatentBatch` or the records whose keys were checked already."""
+    """A batch sorted by record type. A part is a list of records, or, made ready in a parse
+    process, a `writers.PatentBatch`."""
     read: int
     rejections: list[Rejection]
     by_type: dict[str, Any]

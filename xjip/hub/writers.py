@@ -107,25 +107,28 @@ class _Upsert:
                     row[i] = v[:n]
         return params
 
-    def run(self, session: Any, params: list[list[Any]], converted: bool = False) -> None:
-        if not params:
-            return
+    def _ready(self, params: list[list[Any]], converted: bool) -> None:
         if not converted:
             self.convert(params)
         if self.defaults:
             extra = self._default_values()  # one value per batch (= per transaction)
             for row in params:
                 row.extend(extra)
-        if self.copy is not None and len(params) >= COPY_MIN_ROWS and self._unique(params):
+
+    def run(self, session: Any, params: list[list[Any]], converted: bool = False) -> None:
+        if params:
+            self._ready(params, converted)
+            self._upsert(session, params)
+
+    def _upsert(self, session: Any, rows: list[list[Any]]) -> None:
+        if self.copy is not None and len(rows) >= COPY_MIN_ROWS and self._unique(rows):
             prepare_sql, copy_sql, insert_sql, _ = self.copy
             with session.connection().connection.dbapi_connection.cursor() as cur:
                 cur.execute(prepare_sql)
-                with cur.copy(copy_sql) as copy:
-                    for row in params:
-                        copy.write_row(row)
+                _copy(cur, copy_sql, rows)
                 cur.execute(insert_sql)
             return
-        session.connection().exec_driver_sql(self.sql, list(map(tuple, params)))
+        session.connection().exec_driver_sql(self.sql, list(map(tuple, rows)))
 
     def insert_new(self, session: Any, params: list[list[Any]], converted: bool = False) -> None:
         """Rows the caller knows are not stored yet (keys looked up in this transaction): a plain
@@ -135,32 +138,19 @@ class _Upsert:
         stops the insert and the rows go through the upsert instead."""
         if not params:
             return
-        if not converted:
-            self.convert(params)
-        if self.defaults:
-            extra = self._default_values()
-            for row in params:
-                row.extend(extra)
+        self._ready(params, converted)
         try:
             with session.begin_nested():
                 if self.copy is not None and len(params) >= COPY_MIN_ROWS:
                     with session.connection().connection.dbapi_connection.cursor() as cur:
                         if self.binary_types:
-                            with cur.copy(self.copy_direct + " (FORMAT BINARY)") as copy:
-                                copy.set_types(self.binary_types)
-                                for row in params:
-                                    copy.write_row(row)
+                            _copy(cur, self.copy_direct + " (FORMAT BINARY)", params, self.binary_types)
                         else:
-                            with cur.copy(self.copy_direct) as copy:
-                                for row in params:
-                                    copy.write_row(row)
+                            _copy(cur, self.copy_direct, params)
                 else:
                     session.connection().exec_driver_sql(self.plain_sql, list(map(tuple, params)))
         except IntegrityError:
-            if self.defaults:
-                for row in params:
-                    del row[-len(self.defaults):]
-            self.run(session, params, converted=True)
+            self._upsert(session, params)
 
     def _unique(self, params: list[list[Any]]) -> bool:
         """INSERT … SELECT … ON CONFLICT cannot touch a row twice: COPY only batches whose
@@ -170,6 +160,14 @@ class _Upsert:
             i = index[0]
             return len({row[i] for row in params}) == len(params)
         return len({tuple(row[i] for i in index) for row in params}) == len(params)
+
+
+def _copy(cur: Any, sql: str, rows: list[list[Any]], types: list[str] | None = None) -> None:
+    with cur.copy(sql) as copy:
+        if types:
+            copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
 
 
 def _binary_types(columns: list[Any]) -> list[str] | None:

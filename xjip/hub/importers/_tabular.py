@@ -234,9 +234,6 @@ def iter_rows(source: Source, *, required: set[str] | None = None, aliases: dict
         yield from _iter_csv(source, head, required, aliases, shard)
 
 
-def is_csv(source: Source) -> bool:
-    return _kind(source.head(), source.name) != "xlsx"
-
 
 def header_of(source: Source, *, aliases: dict[str, str] | None = None) -> list[str]:
     """The header row (original cells, stripped) as `iter_rows` would pick it."""
