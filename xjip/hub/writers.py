@@ -625,6 +625,7 @@ def prepare_patents(env: PrepareEnv, records: list[BaseRecord]) -> PatentBatch:
     place_of = env.place
     rows, entries = [], []
     party_rows: list[list[Any]] = []
+    text_rows: list[list[Any]] = []
     for key, r in seen.items():
         text = raw_text(r)
         names = [party.name for party in r.applicants]
@@ -669,6 +670,8 @@ def prepare_patents(env: PrepareEnv, records: list[BaseRecord]) -> PatentBatch:
         family = [{"patent_id": None, "number": fm.number, "country": fm.country, "kind": fm.kind, "date": fm.date,
                    "granted": fm.granted} for fm in r.family]
         text_row = [None, r.claims or None, r.description] if (r.claims or r.description) else None
+        if text_row is not None:
+            text_rows.append(text_row)
         dup_field, dup_loc = _key_location(r)
         loc = r.locator
         entries.append((key, content_hash_of(r, text), text, str(loc) if loc else None,
@@ -677,6 +680,7 @@ def prepare_patents(env: PrepareEnv, records: list[BaseRecord]) -> PatentBatch:
                         text_row))
     statement_for(env.dialect, m.Patent.__table__, _PATENT_COLUMNS, ("key",), True, False).convert(rows)
     statement_for(env.dialect, m.PatentParty.__table__, _PARTY_COLUMNS, _PARTY_INDEX, False, False).convert(party_rows)
+    statement_for(env.dialect, m.PatentText.__table__, _TEXT_COLUMNS, ("patent_id",), True, False).convert(text_rows)
     facts = {}
     if env.entity_facts:
         from xjip.hub.entities import entity_facts
@@ -755,6 +759,7 @@ def _same_patents(ctx: Any, kept: list[tuple[Any, ...]]) -> dict[str, str]:
     lone = [e[0] for e in kept if not e[10][_APP]]
     if not lone:
         return {}
+    _ensure_number_indexes(ctx.session)
     same: dict[str, str] = {}
     query = select(m.Patent.key, m.Patent.pub_number, m.Patent.grant_number).where(
         or_(m.Patent.pub_number.in_(lone), m.Patent.grant_number.in_(lone)))
@@ -766,6 +771,18 @@ def _same_patents(ctx: Any, kept: list[tuple[Any, ...]]) -> dict[str, str]:
             if number in wanted:
                 same.setdefault(number, key)
     return same
+
+
+def _ensure_number_indexes(session: Any) -> None:
+    """The publication and grant number indexes, which a bulk load drops (pipeline.BulkIndexes):
+    put back, in the batch's transaction, before patents are looked up by these numbers."""
+    conn = session.connection()
+    for index in m.Patent.__table__.indexes:
+        if index.name in _NUMBER_INDEXES:
+            index.create(conn, checkfirst=True)
+
+
+_NUMBER_INDEXES = ("ix_patent_pub_number", "ix_patent_grant_number")
 
 
 def _drop_earlier_keys(ctx: Any, batch: PatentBatch) -> list[tuple[Any, ...]]:
@@ -813,6 +830,7 @@ _APP, _PUB, _GRANT = (_PATENT_COLUMNS.index(c) for c in ("app_number", "pub_numb
 _PARTY_COLUMNS = ("patent_id", "role", "seq", "name", "address", "country", "entity_id", "region_code",
                   "prefecture_code", "county_code", "place_method")
 _PARTY_INDEX = ("patent_id", "role", "seq")
+_TEXT_COLUMNS = ("patent_id", "claims", "description")
 
 
 def _write_patent_children(ctx: Any, kept: list[tuple[Any, ...]], ids: dict[str, int],
@@ -853,10 +871,10 @@ def _write_patent_children(ctx: Any, kept: list[tuple[Any, ...]], ids: dict[str,
     upsert(ctx, m.PatentEvent.__table__, _dedupe(events, ("patent_id", "event_key")), ["patent_id", "event_key"],
            nothing=True)
     upsert(ctx, m.PatentFamilyMember.__table__, _dedupe(family, ("patent_id", "number")), ["patent_id", "number"])
-    stmt = _statement(ctx, m.PatentText.__table__, ("patent_id", "claims", "description"), ("patent_id",), True, False)
+    stmt = _statement(ctx, m.PatentText.__table__, _TEXT_COLUMNS, ("patent_id",), True, False)
     fresh, stored = split(texts)
-    stmt.insert_new(ctx.session, fresh)
-    stmt.run(ctx.session, stored)
+    stmt.insert_new(ctx.session, fresh, converted=True)
+    stmt.run(ctx.session, stored, converted=True)
 
 
 def _dedupe(rows: list[dict[str, Any]], key: tuple[str, ...]) -> list[dict[str, Any]]:
