@@ -166,7 +166,7 @@ def main() -> None:
              "store floor: this process's CPU for the inserts, commits every "
              f"{PATENTS_PER_COMMIT:,} patents and the rebuild of the secondary indexes, on the importer's "
              "bulk-load settings; the rows are exactly those the import stored"]
-    append_results(f"Import floor (CSV {args.n:,} rows, SQLite)", f"bench/{shell_command()}", info, rows, columns,
+    append_results(f"Import floor (CSV {args.n:,} rows, SQLite)", shell_command(), info, rows, columns,
                    notes)
 
 
