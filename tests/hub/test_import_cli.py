@@ -114,16 +114,17 @@ def test_kill_9_then_restart_resumes_with_no_duplicates(store, settings, tmp_pat
 
 @pytest.mark.slow
 def test_same_import_started_twice_at_once_is_refused(store, settings, tmp_path):
+    # long enough (several seconds) that the first is still running when the second has started
     src = tmp_path / "synthetic.csv"
-    write_cn_biblio_csv(src, 4000, seed=8)
+    write_cn_biblio_csv(src, 20000, seed=8)
     store.upgrade()
     first = start_cli(settings, "import", str(src), "--batch-size", "100", "--quiet")
     wait_for_committed_batches(store, 100)
     second = run_cli(settings, "import", str(src), "--quiet")
     assert first.wait(timeout=300) == 0
-    assert second.returncode == 3
+    assert second.returncode == 3, second.stdout
     assert "正在导入" in second.stderr and "already being imported" in second.stderr
-    assert counts(store) == (4000, 4000, 4000)
+    assert counts(store) == (20000, 20000, 20000)
 
 
 @pytest.mark.parametrize("parallel_mb", ["-1", "0"], ids=["one-process", "parse-processes"])
