@@ -251,17 +251,14 @@ from xjip.hub.importers.base import register  # noqa: E402
 register(CrashingImporter())
 
 
-@pytest.mark.parametrize("parallel_mb", [-1, 0], ids=["one-process", "parse-process"])
-def test_a_crash_in_parsing_fails_the_job_and_keeps_the_committed_batches(store, tmp_path, parallel_mb):
-    """A bug in parsing (not a bad record) fails the job with its traceback, in a parse process
-    as in the job's own; the batches committed before it stay, whole."""
+def _import_crashing(store: Store, tmp_path: Path, parallel_mb: int, seed: int) -> tuple[Path, Any, int, int]:
+    """Import 130 rows with an importer that fails after 120; (path, job, patents, source records)."""
     plain = tmp_path / "plain.csv"
-    write_cn_biblio_csv(plain, 130, seed=51)
+    write_cn_biblio_csv(plain, 130, seed=seed)
     path = tmp_path / "crash.csv"
     path.write_bytes(CRASH_MARKER[:-1] + b"=120\n" + plain.read_bytes())
     store.upgrade()
-    settings = dataclasses.replace(store.settings, import_parallel_mb=parallel_mb)
-    mode = Store(settings)
+    mode = Store(dataclasses.replace(store.settings, import_parallel_mb=parallel_mb))
     try:
         with pytest.raises(Exception, match="importer bug after record 120"):
             run_import(mode, path, format="parallel_test_crash")
@@ -271,6 +268,14 @@ def test_a_crash_in_parsing_fails_the_job_and_keeps_the_committed_batches(store,
             sources = s.scalar(text("SELECT count(*) FROM source_record"))
     finally:
         mode.dispose()
+    return path, job, patents, sources
+
+
+@pytest.mark.parametrize("parallel_mb", [-1, 0], ids=["one-process", "parse-process"])
+def test_a_crash_in_parsing_fails_the_job_and_keeps_the_committed_batches(store, tmp_path, parallel_mb):
+    """A bug in parsing (not a bad record) fails the job with its traceback, in a parse process
+    as in the job's own; the batches committed before it stay, whole."""
+    path, job, patents, sources = _import_crashing(store, tmp_path, parallel_mb, seed=51)
     assert job.status == "failed" and "importer bug after record 120" in job.error["message_en"]
     assert patents == sources == 100  # the two whole batches of 50; the third was never committed
     assert job.checkpoint[path.name]["items"] == 100
@@ -286,21 +291,7 @@ def test_a_crash_in_a_bulk_load_rolls_back_the_windows_held_open(store, tmp_path
     committed: list[int] = []
     monkeypatch.setattr(pipeline, "AFTER_COMMIT_HOOKS",
                         [lambda s, changed: committed.append(len(changed.get("patent", [])))])
-    plain = tmp_path / "plain.csv"
-    write_cn_biblio_csv(plain, 130, seed=52)
-    path = tmp_path / "crash.csv"
-    path.write_bytes(CRASH_MARKER[:-1] + b"=120\n" + plain.read_bytes())
-    store.upgrade()
-    mode = Store(dataclasses.replace(store.settings, import_parallel_mb=0))
-    try:
-        with pytest.raises(Exception, match="importer bug after record 120"):
-            run_import(mode, path, format="parallel_test_crash")
-        with mode.session() as s:
-            job = s.scalars(select(m.ImportJob)).one()
-            patents = s.scalar(text("SELECT count(*) FROM patent"))
-            sources = s.scalar(text("SELECT count(*) FROM source_record"))
-    finally:
-        mode.dispose()
+    path, job, patents, sources = _import_crashing(store, tmp_path, 0, seed=52)
     if store.dialect == "sqlite":
         # the first batch alone (it shows a bulk load coming); the second waited for the third, which failed
         assert committed == [50]
