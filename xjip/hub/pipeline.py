@@ -232,7 +232,7 @@ class _JobRunner:
         self.lz4 = store.dialect == "postgresql" and _has_lz4(store)
         self.bulk = BulkIndexes(store)
         self.batches = 0
-        self._open: tuple[Any, Session] | None = None  # a transaction held open (see `_commit`)
+        self._open: Session | None = None  # a transaction held open (see `_commit`)
         self._held: tuple[Any, ...] | None = None
         self._held_records = 0
         self._changed: dict[str, list[int]] = {}
@@ -356,18 +356,16 @@ class _JobRunner:
         fraction = (source.bytes_read / source.total) if source.total else (1.0 if finished else 0.0)
         bytes_done = done_bytes + int((source.size or 0) * min(fraction, 1.0))
         if self._open is None:
-            context = self.store.session()
-            s = context.__enter__()
-            self._open = (context, s)
+            self._open = self.store.sessions()
             try:
                 if self.store.dialect == "sqlite":
-                    _bulk_load_pragmas(s)
+                    _bulk_load_pragmas(self._open)
                 else:
-                    _bulk_load_settings(s, self.lz4)
-            except BaseException as exc:
-                self._abandon(exc)
+                    _bulk_load_settings(self._open, self.lz4)
+            except BaseException:
+                self._abandon()
                 raise
-        s = self._open[1]
+        s = self._open
         try:
             counts, changed = self.writer.write(s, batch, source_name=source.name, source_format=fmt,
                                                 job_id=self.job_id, options=self.options, seen=self.seen)
@@ -380,8 +378,8 @@ class _JobRunner:
                 setattr(job, f"{name}_count", (getattr(job, f"{name}_count") or 0) + value)
             job.heartbeat_at = m.utcnow()
             self._held = (source, position, finished, _snapshot(job))
-        except BaseException as exc:
-            self._abandon(exc)
+        except BaseException:
+            self._abandon()
             raise
         for kind, ids in changed.items():
             self._changed.setdefault(kind, []).extend(ids)
@@ -394,14 +392,16 @@ class _JobRunner:
         """Commit the open transaction, then what follows a commit."""
         if self._open is None:
             return
-        context, _s = self._open
-        self._open = None
+        s, self._open = self._open, None
         try:
-            context.__exit__(None, None, None)
+            s.commit()
         except BaseException:
             # What the transaction added to the per-job caches was rolled back with it.
+            s.rollback()
             self._forget()
             raise
+        finally:
+            s.close()
         source, position, finished, snapshot = self._held
         changed = self._changed
         self._changed, self._held_records, self._held = {}, 0, None
@@ -419,17 +419,15 @@ class _JobRunner:
         if self.progress:
             self.progress(snapshot)
 
-    def _abandon(self, exc: BaseException | None = None) -> None:
+    def _abandon(self) -> None:
         """Roll back the open transaction, if any (the job resumes after the last commit)."""
         if self._open is None:
             return
-        context, _s = self._open
-        self._open = None
+        s, self._open = self._open, None
         try:
-            if exc is None:
-                exc = RuntimeError("transaction abandoned")
-            context.__exit__(type(exc), exc, exc.__traceback__)
+            s.rollback()
         finally:
+            s.close()
             self._forget()
 
     def _forget(self) -> None:
@@ -711,14 +709,13 @@ class BulkIndexes:
     secondary indexes and rebuilds them at the end: one sort per index instead of a random
     B-tree insert per row and index, which dominates a large load once the indexes outgrow the
     page cache (PostgreSQL docs 14.4.3, "Remove Indexes"; the same holds for SQLite). Unique
-    indexes stay: the upserts need them. Rebuilt when the job ends however it ends, and by the
+    indexes stay: the upserts need them. The writer's lookups by publication or grant number,
+    for records without an application number, put those two back when such a record comes
+    (`writers._ensure_number_indexes`). Rebuilt when the job ends however it ends, and by the
     next job if the process was killed (`ensure_indexes`). Meanwhile, queries on these tables
     are slower."""
 
     TABLES = ("patent", "patent_party", "source_record")
-    # Dropped too: the publication and grant number indexes, which the writer needs only for
-    # records without an application number (it puts them back then: writers.same_patents).
-    KEEP: frozenset[str] = frozenset()
     MIN_RECORDS = 50_000  # records still to come
 
     def __init__(self, store: Store):
@@ -746,7 +743,7 @@ class BulkIndexes:
         with self.store.engine.begin() as conn:
             for table in tables:
                 for index in table.indexes:
-                    if not index.unique and index.name not in self.KEEP:
+                    if not index.unique:
                         conn.exec_driver_sql(f'DROP INDEX IF EXISTS "{index.name}"')
         self.dropped = True
         log.info("bulk load: secondary indexes of %s dropped, rebuilt at the end", ", ".join(self.TABLES))

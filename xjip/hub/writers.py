@@ -773,6 +773,9 @@ def _same_patents(ctx: Any, kept: list[tuple[Any, ...]]) -> dict[str, str]:
     return same
 
 
+_NUMBER_INDEXES = ("ix_patent_pub_number", "ix_patent_grant_number")
+
+
 def _ensure_number_indexes(session: Any) -> None:
     """The publication and grant number indexes, which a bulk load drops (pipeline.BulkIndexes):
     put back, in the batch's transaction, before patents are looked up by these numbers."""
@@ -780,9 +783,6 @@ def _ensure_number_indexes(session: Any) -> None:
     for index in m.Patent.__table__.indexes:
         if index.name in _NUMBER_INDEXES:
             index.create(conn, checkfirst=True)
-
-
-_NUMBER_INDEXES = ("ix_patent_pub_number", "ix_patent_grant_number")
 
 
 def _drop_earlier_keys(ctx: Any, batch: PatentBatch) -> list[tuple[Any, ...]]:
