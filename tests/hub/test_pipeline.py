@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from xjip.hub import models as m
 from xjip.hub.importers.base import register
@@ -198,3 +198,20 @@ def test_a_patent_met_by_publication_number_alone_is_stored_once(store, tmp_path
         assert sorted(s.scalars(select(m.SourceRecord.record_key))) == sorted([canonical_cn_app(app), pub])
     again = run_import(store, files[1])  # and re-importing changes nothing
     assert (again.inserted_count, again.updated_count, again.unchanged_count) == (0, 0, 1)
+
+
+def test_json_columns_keep_chinese_as_utf8_text(store, tmp_path):
+    """Claims, inventors and agents are stored as JSON text in UTF-8, not as \\uXXXX escapes
+    (half the bytes for Chinese), and read back as the same lists."""
+    full = _synth_row(41)
+    path = _biblio_csv(tmp_path / "one.csv", [full])
+    assert run_import(store, path).inserted_count == 1
+    cast = "CAST({} AS TEXT)" if store.dialect == "postgresql" else "{}"
+    with store.session() as s:
+        inventors, claims = s.execute(text(
+            f"SELECT {cast.format('p.inventors')}, {cast.format('t.claims')} "
+            "FROM patent p JOIN patent_text t ON t.patent_id = p.id")).one()
+        patent = s.scalars(select(m.Patent)).one()
+        stored_inventors = patent.inventors
+    assert "\\u" not in inventors and "\\u" not in claims
+    assert json.loads(inventors) == stored_inventors and any("\u4e00" <= ch <= "\u9fff" for ch in claims)

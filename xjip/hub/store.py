@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
@@ -23,10 +24,17 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def dump_json(value: Any) -> str:
+    """JSON columns as UTF-8 text: Chinese claims and names take half the bytes of the default
+    \\uXXXX escapes (a CNIPA full text's claims: 6.9 → 3.5 kB)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def make_engine(url: str) -> Engine:
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                               json_serializer=dump_json)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
@@ -47,7 +55,7 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, json_serializer=dump_json)
 
 
 class Store:

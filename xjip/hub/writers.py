@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from xjip.hub import models as m
 from xjip.hub.records import BaseRecord, Locator, Party, Rejection
+from xjip.hub.store import dump_json
 
 Writer = Callable[[Any, list[BaseRecord]], list[int]]
 WRITERS: dict[str, Writer] = {}
@@ -209,7 +210,7 @@ def _converter(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
         return dt.date.isoformat
     if dialect.name == "sqlite" and isinstance(type_, JSON):
         sample = ["A01B1/00", "中文", {"k": None}]
-        if proc(sample) == json.dumps(sample):
+        if proc(sample) == dump_json(sample):
             return _json_dumps  # what the processor calls, without its per-value checks
     if isinstance(type_, DateTime):
         memo: list[tuple[Any, Any]] = [(None, None)]
@@ -224,18 +225,18 @@ def _converter(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
     return proc
 
 
-_encode_str = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_encode_str = json.encoder.encode_basestring  # type: ignore[attr-defined]
 
 
 def _json_dumps(value: Any) -> str:
-    """json.dumps, byte for byte; lists of strings (IPC codes, inventors) without the encoder's
-    per-call set-up."""
+    """`store.dump_json`, byte for byte; lists of strings (IPC codes, inventors) without the
+    encoder's per-call set-up."""
     if value.__class__ is list:
         for v in value:
             if v.__class__ is not str:
-                return json.dumps(value)
+                return dump_json(value)
         return "[" + ", ".join(map(_encode_str, value)) + "]"
-    return json.dumps(value)
+    return dump_json(value)
 
 
 _STATEMENTS: dict[tuple[Any, ...], _Upsert] = {}
