@@ -201,17 +201,47 @@ def test_a_patent_met_by_publication_number_alone_is_stored_once(store, tmp_path
 
 
 def test_json_columns_keep_chinese_as_utf8_text(store, tmp_path):
-    """Claims, inventors and agents are stored as JSON text in UTF-8, not as \\uXXXX escapes
-    (half the bytes for Chinese), and read back as the same lists."""
+    """Inventors, agents (and a full text's claims) are stored as JSON text in UTF-8, not as
+    \\uXXXX escapes (half the bytes for Chinese), and read back as the same lists."""
     full = _synth_row(41)
     path = _biblio_csv(tmp_path / "one.csv", [full])
     assert run_import(store, path).inserted_count == 1
     cast = "CAST({} AS TEXT)" if store.dialect == "postgresql" else "{}"
     with store.session() as s:
-        inventors, claims = s.execute(text(
-            f"SELECT {cast.format('p.inventors')}, {cast.format('t.claims')} "
-            "FROM patent p JOIN patent_text t ON t.patent_id = p.id")).one()
+        inventors, agents = s.execute(text(
+            f"SELECT {cast.format('inventors')}, {cast.format('agents')} FROM patent")).one()
         patent = s.scalars(select(m.Patent)).one()
-        stored_inventors = patent.inventors
-    assert "\\u" not in inventors and "\\u" not in claims
-    assert json.loads(inventors) == stored_inventors and any("\u4e00" <= ch <= "\u9fff" for ch in claims)
+        stored = (patent.inventors, patent.agents)
+    assert "\\u" not in inventors + agents
+    assert (json.loads(inventors), json.loads(agents)) == stored
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in inventors + agents)
+
+
+def test_a_bibliographic_row_keeps_the_full_claims_a_full_text_gave(store, tmp_path):
+    """主权项 in a bibliographic export is the first claim only: imported after the full text
+    of the same patent, it neither cuts the claims down to one nor sets their count to 1. Alone,
+    the record page still shows it as the claims."""
+    from xjip.hub import synth
+    from xjip.hub.queries import record_detail
+
+    p, doc = next(synth.iter_cnipa_xml(1, seed=43))
+    xml = tmp_path / "full.xml"
+    xml.write_text(doc, encoding="utf-8")
+    csv_path = _biblio_csv(tmp_path / "biblio.csv", [synth.csv_row(p)])
+    assert run_import(store, xml).inserted_count == 1
+    with store.session() as s:
+        full = s.scalars(select(m.PatentText.claims)).one()
+        count = s.scalar(select(m.Patent.claims_count))
+    assert len(full) == count > 1
+    run_import(store, csv_path)
+    with store.session() as s:
+        assert s.scalars(select(m.PatentText.claims)).one() == full
+        assert s.scalar(select(m.Patent.claims_count)) == count
+
+    other = next(synth.iter_patents(1, seed=44))
+    run_import(store, _biblio_csv(tmp_path / "alone.csv", [synth.csv_row(other)]))
+    with store.session() as s:
+        patent = s.scalars(select(m.Patent).where(m.Patent.key == canonical_cn_app(synth.csv_row(other)[0]))).one()
+        assert patent.claims_count is None  # unknown: the export gives the first claim only
+        detail = record_detail(s, "patent", patent.id)
+    assert detail["related"]["text"]["claims"] == [patent.first_claim]

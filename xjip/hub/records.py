@@ -127,6 +127,9 @@ class PatentRecord(BaseRecord):
     title_en: str | None = None
     abstract: str | None = None
     claims: list[str] = dc_field(default_factory=list)
+    # `claims` is the first claim alone (主权项 of a bibliographic export): how many claims the
+    # patent has is unknown, and a full text stored earlier keeps its claims
+    first_claim_only: bool = False
     description: str | None = None
     language: str | None = None
     applicants: list[Party] = dc_field(default_factory=list)

@@ -647,7 +647,8 @@ def prepare_patents(env: PrepareEnv, records: list[BaseRecord]) -> PatentBatch:
         else:
             where = [None, None, None, None]
         # the entity id column holds None until `store_patents` knows the owner's entity
-        row += [r.claims[0] if r.claims else None, len(r.claims) or None, names[0] if names else None,
+        row += [r.claims[0] if r.claims else None, None if r.first_claim_only else len(r.claims) or None,
+                names[0] if names else None,
                 None, *common, bool(r.is_synthetic), *where]
         rows.append(row)
         parties = []
@@ -670,7 +671,10 @@ def prepare_patents(env: PrepareEnv, records: list[BaseRecord]) -> PatentBatch:
                    "source": env.source_name[:300]} for ev in r.events]
         family = [{"patent_id": None, "number": fm.number, "country": fm.country, "kind": fm.kind, "date": fm.date,
                    "granted": fm.granted} for fm in r.family]
-        text_row = [None, r.claims or None, r.description] if (r.claims or r.description) else None
+        # a first claim alone is `patent.first_claim`; as text-row claims it would replace a
+        # full text's stored claims (the upsert keeps stored values only against NULLs)
+        claims = None if r.first_claim_only else r.claims or None
+        text_row = [None, claims, r.description] if (claims or r.description) else None
         if text_row is not None:
             text_rows.append(text_row)
         dup_field, dup_loc = _key_location(r)

@@ -411,8 +411,10 @@ def build_record(v: dict[str, Any]) -> PatentRecord:
     rec.title_en = _text(v.get("title_en"))
     rec.abstract = _text(v.get("abstract"))
     claims = v.get("claims")
-    rec.claims = [str(c).strip() for c in claims if _text(c)] if isinstance(claims, list) else (
-        [claims.strip()] if isinstance(claims, str) and claims.strip() else [])
+    if isinstance(claims, list):
+        rec.claims = [str(c).strip() for c in claims if _text(c)]
+    elif isinstance(claims, str) and claims.strip():
+        rec.claims, rec.first_claim_only = [claims.strip()], True  # 主权项
 
     rec.applicants = _parties(v.get("applicants"), _text(v.get("address")))
     rec.inventors = _names(v.get("inventors"))
