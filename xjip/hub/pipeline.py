@@ -704,6 +704,9 @@ def _import_tables() -> frozenset[str]:
 
 # --- bulk loads -----------------------------------------------------------------------------
 
+REBUILD_CACHE_KB = 256 << 10  # SQLite page cache while secondary indexes are rebuilt (KiB)
+
+
 class BulkIndexes:
     """A load that will add many rows, relative to what the tables hold, runs without their
     secondary indexes and rebuilds them at the end: one sort per index instead of a random
@@ -760,14 +763,24 @@ def ensure_indexes(store: Store, tables: Iterable[str]) -> int:
     listing = ("SELECT name FROM sqlite_master WHERE type = 'index'" if store.dialect == "sqlite"
                else "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")
     created = 0
-    with store.engine.begin() as conn:
-        present = set(conn.exec_driver_sql(listing).scalars())
-        for table in m.Base.metadata.sorted_tables:
-            if table.name in names:
-                for index in table.indexes:
-                    if index.name not in present:
-                        index.create(conn)
-                        created += 1
+    with store.engine.connect() as conn:
+        with conn.begin():
+            present = set(conn.exec_driver_sql(listing).scalars())
+            missing = [index for table in m.Base.metadata.sorted_tables if table.name in names
+                       for index in table.indexes if index.name not in present]
+            big_cache = bool(missing) and store.dialect == "sqlite"
+            if big_cache:
+                # One table scan per index: with a page cache that holds the table, and sorts
+                # done in memory, only the first reads it. Runs after the parse processes have
+                # ended, so this memory does not add to an import's peak; given back below.
+                conn.exec_driver_sql(f"PRAGMA cache_size=-{REBUILD_CACHE_KB}")
+            for index in missing:
+                index.create(conn)
+                created += 1
+        if big_cache:
+            conn.exec_driver_sql("PRAGMA cache_size=-2000")
+            conn.exec_driver_sql("PRAGMA shrink_memory")
+            conn.commit()
     if created and store.dialect == "postgresql":  # statistics for the planner, now that the load is in
         with store.engine.connect() as conn:
             for name in names:
