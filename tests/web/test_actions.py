@@ -210,3 +210,26 @@ def test_entity_merge_and_split_for_staff(app, store, users, loaded: Loaded) -> 
     with store.session() as s:
         tags = [e.tag for e in s.scalars(select(m.AuditEvent).order_by(m.AuditEvent.id))]
     assert "web:entity:merge" in tags and "web:entity:split" in tags
+
+
+def test_a_bibliographic_rows_first_claim_is_on_its_record_page(client, store, tmp_path) -> None:
+    """An export gives 主权项, the first claim alone: no claim count is made up, and the record
+    page and its JSON twin show that claim under the claims."""
+    import csv
+
+    from xjip.hub import synth
+    from xjip.hub.pipeline import run_import
+
+    row = synth.csv_row(next(synth.iter_patents(1, seed=44)))
+    path = tmp_path / "alone.csv"
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows([synth.CSV_COLUMNS, row])
+    assert run_import(store, path).inserted_count == 1
+    with store.session() as s:
+        patent = s.scalars(select(m.Patent)).one()
+    claim = row[synth.CSV_COLUMNS.index("主权项")]
+    assert patent.first_claim == claim and patent.claims_count is None
+    page = client.get(f"/records/patent/{patent.id}")
+    assert page.status_code == 200 and claim in page.text
+    twin = client.get(f"/api/records/patent/{patent.id}").json()
+    assert twin["related"]["text"]["claims"] == [claim]

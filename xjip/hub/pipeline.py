@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -665,7 +666,7 @@ def _has_lz4(store: Store) -> bool:
     return bool(values) and "lz4" in values
 
 
-def _default_pragmas(session: Session) -> None:
+def _default_pragmas(session: Session | Connection) -> None:
     session.execute(text("PRAGMA cache_size=-2000"))
     session.execute(text("PRAGMA wal_autocheckpoint=1000"))
     session.execute(text("PRAGMA shrink_memory"))
@@ -778,8 +779,7 @@ def ensure_indexes(store: Store, tables: Iterable[str]) -> int:
                 index.create(conn)
                 created += 1
         if big_cache:
-            conn.exec_driver_sql("PRAGMA cache_size=-2000")
-            conn.exec_driver_sql("PRAGMA shrink_memory")
+            _default_pragmas(conn)
             conn.commit()
     if created and store.dialect == "postgresql":  # statistics for the planner, now that the load is in
         with store.engine.connect() as conn:

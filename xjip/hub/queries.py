@@ -614,11 +614,11 @@ def record_detail(session: Session, record_type: str, record_id: int, *, masked:
             select(m.PatentFamilyMember).where(m.PatentFamilyMember.patent_id == row.id)
             .order_by(m.PatentFamilyMember.country, m.PatentFamilyMember.number).limit(500)).scalars()]
         text = session.get(m.PatentText, row.id)
-        first = [row.first_claim] if row.first_claim else []  # a bibliographic export's 主权项
-        if text is not None or first:
-            description = (text.description if text is not None else None) or ""
-            related["text"] = {"claims": (text.claims if text is not None else None) or first,
-                               "description": description[:text_limit],
+        # without a full text's claims, a bibliographic export's 主权项 (patent.first_claim)
+        claims = (text.claims if text is not None else None) or ([row.first_claim] if row.first_claim else [])
+        description = (text.description if text is not None else None) or ""
+        if text is not None or claims:
+            related["text"] = {"claims": claims, "description": description[:text_limit],
                                "description_truncated": len(description) > text_limit,
                                "description_length": len(description)}
         else:
