@@ -5,6 +5,12 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -328,3 +334,44 @@ def test_a_bulk_load_finds_a_patent_by_publication_number_without_the_dropped_in
     with store.session() as s:
         assert s.scalar(text("SELECT count(*) FROM patent")) == 300
         assert s.scalar(text("SELECT count(*) FROM source_record WHERE record_key = :k"), {"k": full[2]}) == 1
+
+
+_SENDER = """
+import sys
+from xjip.hub import parallel
+for i in range({count}):
+    parallel._write(sys.stdout.buffer, (i, bytes([i % 251]) * {size}))
+parallel._write(sys.stdout.buffer, ("end",))
+"""
+
+
+def test_messages_arrive_whole_when_a_parse_process_is_stopped_and_continued():
+    """Ctrl-Z and `fg` stop and continue the parse processes too, often in the middle of a
+    pipe write: every message must still arrive whole and in order (with the stream's own
+    BufferedWriter, Python 3.11 dropped the tail of a message this way, and the import crashed)."""
+    count, size = 150, 1 << 20
+    repo = Path(parallel.__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.Popen([sys.executable, "-c", _SENDER.format(count=count, size=size)],
+                            stdout=subprocess.PIPE, bufsize=1 << 20, env=env)
+    done = threading.Event()
+
+    def stop_and_continue() -> None:
+        while not done.is_set():
+            os.kill(proc.pid, signal.SIGSTOP)
+            time.sleep(0.002)
+            os.kill(proc.pid, signal.SIGCONT)
+            time.sleep(0.003)
+
+    jolter = threading.Thread(target=stop_and_continue)
+    jolter.start()
+    try:
+        assert proc.stdout is not None
+        for i in range(count):
+            assert parallel._read(proc.stdout) == (i, bytes([i % 251]) * size), f"message {i}"
+        assert parallel._read(proc.stdout) == ("end",)
+    finally:
+        done.set()
+        jolter.join()
+        proc.kill()
+        proc.wait()

@@ -64,10 +64,17 @@ MAX_SHARDS = 4
 
 
 def _write(out: IO[bytes], obj: Any) -> None:
+    """One framed message, written by `os.write` until all of it is out. Not through the
+    stream's BufferedWriter: on Python 3.11, when a process stopped in a pipe write is continued
+    (Ctrl-Z and `fg` stop the parse processes too), its `write` of a large message can return
+    with the tail unwritten, and the next message starts mid-frame (tests/hub/test_parallel.py)."""
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    out.write(_HEADER.pack(len(data)))
-    out.write(data)
     out.flush()
+    fd = out.fileno()
+    for part in (_HEADER.pack(len(data)), data):
+        view = memoryview(part)
+        while view:
+            view = view[os.write(fd, view):]
 
 
 def bulk_gc() -> tuple[int, int, int]:
