@@ -31,10 +31,13 @@ def run_cli(settings, *args: str, check: bool = False,
     return proc
 
 
-def start_cli(settings, *args: str, env_extra: dict[str, str] | None = None) -> subprocess.Popen:
+def start_cli(settings, *args: str, env_extra: dict[str, str] | None = None,
+              own_group: bool = False) -> subprocess.Popen:
+    """`own_group`: in a process group of its own, as a shell runs a command (Ctrl-C signals the group)."""
     env = {**os.environ, "XJIP_DATABASE_URL": settings.database_url, "XJIP_DATA_DIR": settings.data_dir,
            "XJIP_SHARED_DATA_DIR": settings.shared_data_dir, **(env_extra or {})}
-    return subprocess.Popen([*XJIP, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([*XJIP, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            process_group=0 if own_group else None)
 
 
 def child_pids(pid: int) -> list[int]:
@@ -110,6 +113,40 @@ def test_kill_9_then_restart_resumes_with_no_duplicates(store, settings, tmp_pat
         assert len(jobs) == 1 and jobs[0].status == "done" and jobs[0].read_count == 20000
         assert s.scalar(select(func.count()).select_from(m.ImportLock)) == 0
         assert s.scalar(select(func.count()).select_from(m.Patent).where(m.Patent.is_synthetic.is_(False))) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("parallel_mb", ["-1", "0"], ids=["one-process", "parse-processes"])
+def test_ctrl_c_stops_the_import_says_how_to_resume_and_it_resumes(store, settings, tmp_path, parallel_mb):
+    """Ctrl-C (SIGINT to the command's process group, parse processes included) in the middle:
+    the job is marked interrupted, the person is told in both languages how to continue, and
+    the same command then finishes it with nothing doubled or lost."""
+    src = tmp_path / "synthetic.csv"
+    write_cn_biblio_csv(src, 20000, seed=9)
+    store.upgrade()
+    env = {"XJIP_IMPORT_PARALLEL_MB": parallel_mb}
+    proc = start_cli(settings, "import", str(src), "--batch-size", "200", "--quiet", env_extra=env, own_group=True)
+    wait_for_committed_batches(store, 600)
+    helpers = child_pids(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    with store.session() as s:
+        job = s.scalars(select(m.ImportJob)).one()
+    assert job.status == "interrupted" and 600 <= job.read_count < 20000
+    assert f"导入已中断（作业 {job.id}）" in err and f"Import interrupted (job {job.id})" in err, err
+    assert f"xjip jobs resume {job.id}" in err and "Traceback" not in err and "parse process" not in err
+    deadline = time.time() + 20
+    while any(alive(p) for p in helpers) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not any(alive(p) for p in helpers), "parse processes outlived the interrupted import"
+    patents, distinct, sources = counts(store)
+    assert patents == distinct == sources == job.inserted_count  # whole batches only
+    again = run_cli(settings, "import", str(src), "--quiet", "--format", "json", env_extra=env)
+    assert again.returncode == 0, again.stderr
+    summary = json.loads(again.stdout)
+    assert (summary["id"], summary["status"], summary["read"]) == (job.id, "done", 20000)
+    assert counts(store) == (20000, 20000, 20000)
 
 
 @pytest.mark.slow

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import click
 
@@ -16,6 +17,20 @@ from xjip.i18n import both
 def _fail(zh: str, en: str, code: int = 2) -> None:
     click.echo(f"错误：{zh}\nError: {en}", err=True)
     sys.exit(code)
+
+
+@contextmanager
+def _job_outcomes() -> Iterator[None]:
+    """An import that is already running elsewhere, or that Ctrl-C stopped (exit code 130, as
+    a shell reports an interrupted command), told in both languages with what to do next."""
+    from xjip.hub.pipeline import ImportAlreadyRunning, ImportInterrupted
+
+    try:
+        yield
+    except ImportAlreadyRunning as exc:
+        _fail(*both("import.error.already_running", job_id=exc.job_id), code=3)
+    except ImportInterrupted as exc:
+        _fail(*both("import.interrupted", job_id=exc.job_id), code=130)
 
 
 @click.group("db")
@@ -114,7 +129,7 @@ def import_(obj: Any, path: str, source_format: str | None, mapping: str | None,
     """Import a file, folder, .gz or .zip (format detected from content) / 导入数据.
 
     Re-running changes nothing; an interrupted import resumes where it stopped."""
-    from xjip.hub.pipeline import ImportAlreadyRunning, run_import, write_rejection_report
+    from xjip.hub.pipeline import run_import, write_rejection_report
 
     options: dict[str, Any] = {}
     if mapping:
@@ -126,11 +141,9 @@ def import_(obj: Any, path: str, source_format: str | None, mapping: str | None,
     if batch_size:
         options["batch_size"] = batch_size
     try:
-        job = run_import(obj.store, path, format=source_format, options=options,
-                         progress=_Progress(not quiet and fmt == "text"))
-    except ImportAlreadyRunning as exc:
-        _fail(*both("import.error.already_running", job_id=exc.job_id), code=3)
-        return
+        with _job_outcomes():
+            job = run_import(obj.store, path, format=source_format, options=options,
+                             progress=_Progress(not quiet and fmt == "text"))
     except SourceError as exc:
         r = exc.rejection
         zh, en = both(f"import.error.{r.code}", **r.params)
@@ -198,13 +211,10 @@ def jobs_show(obj: Any, job_id: int, fmt: str) -> None:
 @click.pass_obj
 def jobs_resume(obj: Any, job_id: int, fmt: str) -> None:
     """Resume an interrupted or failed job / 继续中断的作业."""
-    from xjip.hub.pipeline import ImportAlreadyRunning, run_job
+    from xjip.hub.pipeline import run_job
 
-    try:
+    with _job_outcomes():
         job = run_job(obj.store, job_id, progress=_Progress(fmt == "text"))
-    except ImportAlreadyRunning as exc:
-        _fail(*both("import.error.already_running", job_id=exc.job_id), code=3)
-        return
     emit(job_summary(job), fmt, _print_job)
 
 
@@ -230,17 +240,15 @@ def demo(obj: Any, synthetic_patents: int) -> None:
     """Load the demo data: reference data, the real public data in ../shared/data and a small
     synthetic sample (every synthetic record labelled) / 加载演示数据."""
     from xjip.hub.demo import demo_paths
-    from xjip.hub.pipeline import ImportAlreadyRunning, run_import
+    from xjip.hub.pipeline import run_import
 
     store = obj.store
     load_reference(store)
     for path, source in demo_paths(store.settings.shared_data_dir):
         try:
-            job = run_import(store, path, options={"licence": source.licence}, display_name=source.path,
-                             progress=_Progress(True))
-        except ImportAlreadyRunning as exc:
-            _fail(*both("import.error.already_running", job_id=exc.job_id), code=3)
-            return
+            with _job_outcomes():
+                job = run_import(store, path, options={"licence": source.licence}, display_name=source.path,
+                                 progress=_Progress(True))
         except SourceError as exc:
             click.echo(f"skipped {source.path}: {exc}", err=True)
             continue

@@ -25,6 +25,7 @@ from __future__ import annotations
 import gc
 import os
 import pickle
+import signal
 import struct
 import subprocess
 import sys
@@ -188,6 +189,9 @@ class ChildReader:
 
 
 def child_main() -> None:
+    # Ctrl-C reaches the whole process group: the job's process alone handles it (marks the job
+    # interrupted, then ends this process); a parse process reporting it as a crash would race that.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     out = sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing else may write into the message pipe
     task = _read(sys.stdin.buffer)

@@ -59,6 +59,15 @@ class ImportAlreadyRunning(Exception):
         super().__init__(f"{zh} / {en}")
 
 
+class ImportInterrupted(KeyboardInterrupt):
+    """Ctrl-C in a job: what was committed is kept and the job can be resumed."""
+
+    def __init__(self, job_id: int):
+        self.job_id = job_id
+        zh, en = both("import.interrupted", job_id=job_id)
+        super().__init__(f"{zh} / {en}")
+
+
 # --- jobs ------------------------------------------------------------------------------
 
 def fingerprint(path: str | os.PathLike[str]) -> str:
@@ -195,7 +204,10 @@ def run_job(store: Store, job_id: int, *, progress: ProgressCallback | None = No
         thresholds = parallel.bulk_gc() if threading.current_thread() is threading.main_thread() else None
         try:
             runner.run()
-        except (KeyboardInterrupt, SystemExit):
+        except KeyboardInterrupt:
+            runner.finish("interrupted")
+            raise ImportInterrupted(job_id) from None
+        except SystemExit:
             runner.finish("interrupted")
             raise
         except Exception as exc:  # noqa: BLE001 - a bug must not leave the job "running"
