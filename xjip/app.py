@@ -21,10 +21,12 @@ SESSION_MAX_AGE = 8 * 3600
 
 
 def startup(store: Store, settings: Settings) -> str | None:
-    """Migrate, then create the first admin if there is no account. Returns a generated password."""
+    """Migrate, resume the uploads' imports that the last shutdown cut off, then create the first
+    admin if there is no account. Returns a generated password."""
     from xjip.web.auth import ensure_first_admin
 
     store.upgrade()
+    resume_cut_off_uploads(store, settings)
     password = ensure_first_admin(store, settings)
     if password:
         path = Path(settings.data_dir) / "admin_password.txt"
@@ -32,6 +34,21 @@ def startup(store: Store, settings: Settings) -> str | None:
         log.warning("首个管理员账户 admin 已创建，密码：%s（亦写入 %s）/ First admin account 'admin' created, "
                     "password: %s (also written to %s)", password, path, password, path)
     return password
+
+
+def resume_cut_off_uploads(store: Store, settings: Settings) -> list[int]:
+    """Imports left queued or running by a server that is gone are marked interrupted; those of
+    files uploaded here go on by themselves, one after the other, where they stopped (the others,
+    started from the command line, wait for their owner: `xjip jobs resume`)."""
+    from xjip.hub import pipeline
+
+    uploads = Path(settings.uploads_dir).resolve()
+    resumed = [job_id for job_id, path in pipeline.recover_orphaned_jobs(store)
+               if Path(path).resolve().is_relative_to(uploads)]
+    if resumed:
+        log.warning("继续被中断的上传导入 / resuming interrupted upload imports: %s", resumed)
+        pipeline.start_job_thread(store, *resumed)
+    return resumed
 
 
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:

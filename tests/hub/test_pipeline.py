@@ -13,7 +13,8 @@ from sqlalchemy import func, select, text
 from xjip.hub import models as m
 from xjip.hub.importers.base import register
 from xjip.hub.numbers import canonical_cn_app, cn_check_digit
-from xjip.hub.pipeline import ImportAlreadyRunning, create_job, run_import, run_job, write_rejection_report
+from xjip.hub.pipeline import (ImportAlreadyRunning, ImportInterrupted, create_job, run_import, run_job,
+                                 write_rejection_report)
 from xjip.hub.records import Locator, Party, PatentRecord, RecordError, Rejection, SourceError
 
 MARKER = b"#xjip-pipeline-test\n"
@@ -129,8 +130,9 @@ def test_interrupted_job_resumes_without_duplicates(store, tmp_path):
             raise KeyboardInterrupt
 
     job_id = create_job(store, src, options={"batch_size": 50})
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(ImportInterrupted) as stopped:  # a KeyboardInterrupt that names the job
         run_job(store, job_id, progress=stop_after_two)
+    assert isinstance(stopped.value, KeyboardInterrupt) and stopped.value.job_id == job_id
     with store.session() as s:
         assert s.get(m.ImportJob, job_id).status == "interrupted"
     assert count(store, m.Patent) == 100

@@ -4,15 +4,18 @@ merge/split."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from xjip.app import create_app
 from xjip.hub import models as m
+from xjip.web.auth import create_user
 
 from .conftest import PASSWORDS, Loaded, client_as, login
 from .test_pages import envelope
@@ -233,3 +236,119 @@ def test_a_bibliographic_rows_first_claim_is_on_its_record_page(client, store, t
     assert page.status_code == 200 and claim in page.text
     twin = client.get(f"/api/records/patent/{patent.id}").json()
     assert twin["related"]["text"]["claims"] == [claim]
+
+
+def _cut_off(store, path: Path, after_batches: int = 2) -> int:
+    """What a server killed in the middle of an import leaves: some batches committed, the job
+    still recorded as running by a process that no longer exists."""
+    import subprocess
+    import sys
+
+    from xjip.hub.pipeline import create_job, run_job
+
+    def stop(job) -> None:  # noqa: ANN001
+        stop.batches += 1
+        if stop.batches == after_batches:
+            raise KeyboardInterrupt
+
+    stop.batches = 0
+    job_id = create_job(store, path, options={"batch_size": 50})
+    with pytest.raises(KeyboardInterrupt):
+        run_job(store, job_id, progress=stop)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    with store.session() as s:
+        job = s.get(m.ImportJob, job_id)
+        job.status, job.pid = "running", gone.pid
+    return job_id
+
+
+def _patents(store) -> int:  # noqa: ANN001
+    with store.session() as s:
+        return s.scalar(select(func.count()).select_from(m.Patent))
+
+
+def test_an_upload_cut_off_by_the_server_goes_on_when_it_starts_again(settings, store, tmp_path) -> None:
+    """The server dies while it imports an upload: at its next start the job is shown as
+    interrupted and then finishes by itself, nothing doubled or lost; a job started from the
+    command line is only marked interrupted (its owner resumes it)."""
+    from xjip.hub.synth import write_cn_biblio_csv
+
+    store.upgrade()
+    folder = settings.uploads_dir / "cut"
+    folder.mkdir(parents=True)
+    write_cn_biblio_csv(folder / "export.csv", 400, seed=43)
+    write_cn_biblio_csv(tmp_path / "cli.csv", 300, seed=44)
+    upload_job, cli_job = _cut_off(store, folder / "export.csv"), _cut_off(store, tmp_path / "cli.csv")
+    assert _patents(store) == 100 + 100
+    with store.session() as s:
+        create_user(s, "staff1", PASSWORDS["staff1"], "staff")
+    app = create_app(settings, store)
+    with TestClient(app):
+        staff, _token = client_as(app, "staff1")
+        job = _wait_for(staff, upload_job)
+        assert job["status"] == "done" and job["counts"]["read"] == 400, job
+        cli = staff.get(f"/api/jobs/{cli_job}").json()
+        assert cli["status"] == "interrupted" and cli["resumable"], cli
+    assert _patents(store) == 400 + 100
+
+
+def test_staff_resume_an_interrupted_import_from_its_page(app, store, users, tmp_path) -> None:
+    from xjip.hub.synth import write_cn_biblio_csv
+
+    write_cn_biblio_csv(tmp_path / "cli.csv", 300, seed=45)
+    job_id = _cut_off(store, tmp_path / "cli.csv")
+    with store.session() as s:
+        s.get(m.ImportJob, job_id).status = "interrupted"
+    staff, token = client_as(app, "staff1")
+    page = staff.get(f"/jobs/{job_id}")
+    assert 'id="resume-job"' in page.text and "从中断处继续导入" in page.text
+    viewer, viewer_token = client_as(app, "viewer1")
+    assert viewer.post(f"/jobs/{job_id}/resume", data={"csrf_token": viewer_token}).status_code == 403
+    assert staff.post(f"/jobs/{job_id}/resume", follow_redirects=False).status_code == 403  # no CSRF token
+    response = staff.post(f"/jobs/{job_id}/resume", data={"csrf_token": token}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == f"/jobs/{job_id}"
+    job = _wait_for(staff, job_id)
+    assert (job["status"], job["counts"]["read"], job["resumable"]) == ("done", 300, False)
+    assert _patents(store) == 300
+    assert 'id="resume-job"' not in staff.get(f"/jobs/{job_id}").text
+    again = staff.post(f"/api/jobs/{job_id}/resume", headers={"X-CSRF-Token": token})
+    assert again.status_code == 409
+    assert envelope(again)["message_en"] == "Only an interrupted or failed import can be resumed (this job is done)"
+    assert staff.post("/api/jobs/999999/resume", headers={"X-CSRF-Token": token}).status_code == 404
+    with store.session() as s:
+        assert "web:import:resume" in [e.tag for e in s.scalars(select(m.AuditEvent))]
+
+
+def test_staff_log_in_and_work_while_an_import_runs(app, settings, store, users, tmp_path) -> None:
+    """An import from the command line and people using the site at the same time: every
+    login (it reads the account, then writes to the audit log) succeeds, and so does the import.
+    On SQLite a transaction that read first and wrote after the import's commit used to fail
+    at once with "database is locked", the import's own too."""
+    import subprocess
+    import sys
+
+    from xjip.hub.synth import write_cn_biblio_csv
+
+    src = tmp_path / "export.csv"
+    write_cn_biblio_csv(src, 20000, seed=46)
+    env = {**os.environ, "XJIP_DATABASE_URL": settings.database_url, "XJIP_DATA_DIR": str(settings.data_dir),
+           "XJIP_SHARED_DATA_DIR": str(settings.shared_data_dir)}
+    importing = subprocess.Popen([sys.executable, "-m", "xjip.cli", "import", str(src), "--batch-size", "200",
+                                  "--quiet", "--format", "json"], env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+    logins = []
+    try:
+        while importing.poll() is None:
+            person = TestClient(app)
+            token = person.get("/api/session").json()["csrf_token"]
+            response = person.post("/api/session", json={"username": "staff1", "password": PASSWORDS["staff1"]},
+                                   headers={"X-CSRF-Token": token})
+            logins.append(response.status_code)
+            assert response.status_code == 200, response.text
+            assert person.get("/api/jobs").status_code == 200
+    finally:
+        out, err = importing.communicate(timeout=300)
+    assert importing.returncode == 0, err[-3000:]
+    assert json.loads(out)["status"] == "done" and len(logins) >= 5
+    assert _patents(store) == 20000

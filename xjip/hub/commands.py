@@ -281,7 +281,7 @@ def entities_show(obj: Any, entity_id: int, fmt: str) -> None:
     """An entity with its aliases and record counts / 实体详情."""
     from xjip.hub.queries import entity_detail
 
-    with obj.store.session() as s:
+    with obj.store.reading() as s:
         data = entity_detail(s, entity_id, masked=False)  # the CLI is an operator's tool
     if data is None:
         _fail(f"实体 {entity_id} 不存在", f"entity {entity_id} not found")

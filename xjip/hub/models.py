@@ -518,6 +518,7 @@ class SourceRecord(Base):
 
 class ImportJob(Base):
     __tablename__ = "import_job"
+    RESUMABLE = ("interrupted", "failed")  # statuses from which a person can start the job again
     id: Mapped[int] = mapped_column(primary_key=True)
     path: Mapped[str] = mapped_column(Text)
     display_name: Mapped[str] = mapped_column(String(300))

@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import signal
 import socket
 import sqlite3
 import threading
@@ -119,18 +120,49 @@ def run_import(store: Store, path: str | os.PathLike[str], *, actor: str | None 
     return run_job(store, job_id, progress=progress)
 
 
-def start_job_thread(store: Store, job_id: int) -> threading.Thread:
+def start_job_thread(store: Store, *job_ids: int) -> threading.Thread:
+    """Run (or resume) these jobs one after the other in a background thread."""
     def target() -> None:
-        try:
-            run_job(store, job_id)
-        except ImportAlreadyRunning:
-            log.info("job %s already running elsewhere", job_id)
-        except Exception:  # noqa: BLE001 - recorded on the job; a thread has nobody to raise to
-            log.exception("import job %s failed", job_id)
+        for job_id in job_ids:
+            try:
+                run_job(store, job_id)
+            except ImportAlreadyRunning:
+                log.info("job %s already running elsewhere", job_id)
+            except Exception:  # noqa: BLE001 - recorded on the job; a thread has nobody to raise to
+                log.exception("import job %s failed", job_id)
 
-    thread = threading.Thread(target=target, name=f"import-{job_id}", daemon=True)
+    thread = threading.Thread(target=target, name=f"import-{'-'.join(map(str, job_ids))}", daemon=True)
     thread.start()
     return thread
+
+
+def requeue(store: Store, job_id: int) -> bool:
+    """An interrupted or failed job set back to queued, to be run again (`start_job_thread`);
+    False when it is in no state to resume (one conditional update: two clicks requeue once)."""
+    with store.session() as s:
+        return s.execute(update(m.ImportJob).where(m.ImportJob.id == job_id,
+                                                   m.ImportJob.status.in_(m.ImportJob.RESUMABLE))
+                         .values(status="queued")).rowcount == 1
+
+
+def recover_orphaned_jobs(store: Store) -> list[tuple[int, str]]:
+    """Jobs recorded as queued or running whose process has gone (a server stopped or killed in
+    the middle of an import): marked interrupted, so that they say so and can be resumed.
+    Returns their (id, source path). Called at start-up, before this process runs any job."""
+    host = socket.gethostname()
+    stale = m.utcnow() - dt.timedelta(seconds=store.settings.heartbeat_stale_seconds)
+    found = []
+    with store.session() as s:
+        for job in s.scalars(select(m.ImportJob).where(m.ImportJob.status.in_(("queued", "running")))):
+            if job.status == "queued":
+                gone = job.created_at is not None and job.created_at < stale
+            else:
+                gone = (job.host == host and (job.pid is None or job.pid == os.getpid() or not _pid_alive(job.pid))) \
+                    or (job.heartbeat_at is not None and job.heartbeat_at < stale)
+            if gone:
+                job.status = "interrupted"
+                found.append((job.id, job.path))
+    return found
 
 
 def _pid_alive(pid: int) -> bool:
@@ -201,7 +233,9 @@ def run_job(store: Store, job_id: int, *, progress: ProgressCallback | None = No
             job.error = None
         ensure_indexes(store, BulkIndexes.TABLES)  # a job killed in a bulk load left them dropped
         runner = _JobRunner(store, job_id, progress)
-        thresholds = parallel.bulk_gc() if threading.current_thread() is threading.main_thread() else None
+        main_thread = threading.current_thread() is threading.main_thread()
+        thresholds = parallel.bulk_gc() if main_thread else None
+        previous_sigint = _stop_at_next_commit(runner) if main_thread else None
         try:
             runner.run()
         except KeyboardInterrupt:
@@ -215,11 +249,32 @@ def run_job(store: Store, job_id: int, *, progress: ProgressCallback | None = No
             runner.finish("failed", {"code": "read_error", "message_zh": str(exc), "message_en": str(exc)})
             raise
     finally:
+        if previous_sigint is not None:
+            signal.signal(signal.SIGINT, previous_sigint)
         if thresholds is not None:
             parallel.normal_gc(thresholds)
         _release_lock(store, job)
     with store.session() as s:
         return s.get(m.ImportJob, job_id)
+
+
+def _stop_at_next_commit(runner: "_JobRunner") -> Any:
+    """Ctrl-C asks the job to stop after its next commit, where nothing is half done; a second
+    Ctrl-C stops it at once. A KeyboardInterrupt raised anywhere, say inside the database
+    driver, can come out as another error (psycopg turned one into a ProgrammingError), and the
+    job then failed instead of stopping. Returns the handler to put back, None when SIGINT is
+    not Python's default (e.g. ignored, as in a shell's background job)."""
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler:
+        return None
+
+    def stop(_signum: int, _frame: Any) -> None:
+        if runner.stop_requested:
+            raise KeyboardInterrupt
+        runner.stop_requested = True
+
+    signal.signal(signal.SIGINT, stop)
+    return previous
 
 
 # --- running ---------------------------------------------------------------------------
@@ -254,6 +309,7 @@ class _JobRunner:
         # → 61 s for 200k CSV rows, probably because the savepoints of `insert_new` then exceed
         # the 64 subtransactions a backend caches, which slows every later snapshot.
         self.hold_open = store.dialect == "sqlite"
+        self.stop_requested = False  # Ctrl-C: stop after the next commit (`_stop_at_next_commit`)
 
     def run(self) -> None:
         done_bytes = 0
@@ -397,7 +453,8 @@ class _JobRunner:
         for kind, ids in changed.items():
             self._changed.setdefault(kind, []).extend(ids)
         self._held_records += counts["read"]
-        if hold and self.hold_open and self.bulk.dropped and self._held_records < self.BULK_TRANSACTION_ROWS:
+        if hold and self.hold_open and self.bulk.dropped and self._held_records < self.BULK_TRANSACTION_ROWS \
+                and not self.stop_requested:
             return
         self._flush()
 
@@ -431,6 +488,8 @@ class _JobRunner:
             hook(self.store, changed)
         if self.progress:
             self.progress(snapshot)
+        if self.stop_requested and not finished:
+            raise KeyboardInterrupt
 
     def _abandon(self) -> None:
         """Roll back the open transaction, if any (the job resumes after the last commit)."""
@@ -751,7 +810,7 @@ class BulkIndexes:
         coming = expected - position
         if coming < self.MIN_RECORDS:
             return
-        with self.store.session() as s:
+        with self.store.reading() as s:
             stored = s.scalar(select(func.count()).select_from(m.Patent)) or 0
         if coming < stored / 2:
             return
@@ -877,7 +936,7 @@ class Resolver:
         if self._gazetteer is None:
             from xjip.hub.gazetteer import Gazetteer
 
-            with self.store.session() as s:
+            with self.store.reading() as s:
                 has_regions = s.scalar(select(func.count()).select_from(m.Region)) or 0
                 self._gazetteer = (Gazetteer.from_session(s) if has_regions
                                    else Gazetteer.from_shared(self.store.settings.shared_data_dir))

@@ -799,6 +799,7 @@ def job_summary(job: m.ImportJob) -> dict[str, Any]:
             "finished_at": job.finished_at, "heartbeat_at": job.heartbeat_at, "bytes_done": done,
             "bytes_total": total, "percent": min(percent, 100.0) if percent is not None else None,
             "finished": job.status in ("done", "failed", "interrupted"),
+            "resumable": job.status in m.ImportJob.RESUMABLE,
             "counts": {k.removesuffix("_count"): getattr(job, k) or 0 for k in JOB_COUNTS},
             "error": job.error}
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from xjip.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+READ_ONLY = "xjip_read_only"  # execution option of the sessions `Store.reading` opens
 
 
 def normalise_url(url: str) -> str:
@@ -52,7 +53,13 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # noqa: ANN001
-            conn.exec_driver_sql("BEGIN")
+            # A transaction that may write takes the write lock when it begins. Begun deferred,
+            # it reads from a snapshot, and if another connection commits before its first
+            # write, that write fails at once with "database is locked" whatever the busy
+            # timeout (SQLite docs, "WAL mode", SQLITE_BUSY_SNAPSHOT): a login during an
+            # import failed, and so did the import. Transactions that only read say so
+            # (`Store.reading`) and begin deferred, so readers never wait for writers.
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, json_serializer=dump_json)
@@ -66,6 +73,7 @@ class Store:
         self.url = normalise_url(settings.database_url)
         self.engine = make_engine(self.url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessions = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
@@ -81,6 +89,16 @@ class Store:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A transaction that only reads: on SQLite it neither waits for nor blocks a writer
+        (see `make_engine`). Anything written in it is discarded."""
+        with self.read_sessions() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
 
     def alembic_config(self):  # noqa: ANN201
         from alembic.config import Config

@@ -68,7 +68,7 @@ def stats(ctx: click.Context, fmt: str) -> None:
     """Counts by type, prefecture, year and data quality (the overview page's data) / 数据统计."""
     from xjip.hub.queries import overview
 
-    with ctx.obj.store.session() as s:
+    with ctx.obj.store.reading() as s:
         data = overview(s)
     emit(data, fmt, _render_stats(_lang(ctx)))
 
@@ -117,7 +117,7 @@ def user_list(ctx: click.Context, fmt: str) -> None:
     """List accounts / 用户列表."""
     from xjip.web.auth import list_users
 
-    with ctx.obj.store.session() as s:
+    with ctx.obj.store.reading() as s:
         users = list_users(s)
 
     def render(rows: list[dict[str, Any]]) -> None:

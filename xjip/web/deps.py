@@ -39,7 +39,7 @@ def current_user(request: Request) -> Principal | None:
     principal = None
     uid = request.session.get(SESSION_USER)
     if isinstance(uid, int):
-        with get_store(request).session() as s:
+        with get_store(request).reading() as s:
             user = s.get(m.User, uid)
             if user is not None and user.active:
                 principal = Principal(user.id, user.username, user.role, user.display_name)

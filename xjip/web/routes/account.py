@@ -157,13 +157,13 @@ def account_password_api(request: Request, user: Annotated[Principal, Depends(VI
 # --- users (admin) -------------------------------------------------------------------------
 
 def audit_recent(request: Request, limit: int = 50) -> list[dict[str, Any]]:
-    with get_store(request).session() as s:
+    with get_store(request).reading() as s:
         rows = s.scalars(select(m.AuditEvent).order_by(m.AuditEvent.id.desc()).limit(limit))
         return [{"tag": e.tag, "actor": e.actor, "at": e.at, "details": e.details} for e in rows]
 
 
 def _users(request: Request) -> dict[str, Any]:
-    with get_store(request).session() as s:
+    with get_store(request).reading() as s:
         users = auth.list_users(s)
     return {"users": users, "roles": list(auth.ROLES), "audit": audit_recent(request, 30)}
 

@@ -57,7 +57,7 @@ def _check_type(record_type: str) -> None:
 # --- overview ------------------------------------------------------------------------------
 
 def overview_data(request: Request) -> dict[str, Any]:
-    with get_store(request).session() as s:
+    with get_store(request).reading() as s:
         return queries.overview(s)
 
 
@@ -99,7 +99,7 @@ def records_data(request: Request, record_type: str, filters: queries.RecordFilt
                  after: str | None) -> dict[str, Any]:
     _check_type(record_type)
     try:
-        with get_store(request).session() as s:
+        with get_store(request).reading() as s:
             return queries.list_records(s, record_type, filters, page_size, after,
                                         masked=not sees_personal_data(request))
     except queries.BadPageToken:
@@ -111,7 +111,7 @@ def records_page(request: Request, record_type: RecordType,
                  filters: Annotated[queries.RecordFilters, Depends(record_filters)],
                  page_size: PageSize = queries.DEFAULT_PAGE_SIZE, after: After = None) -> HTMLResponse:
     data = records_data(request, record_type, filters, page_size, after)
-    with get_store(request).session() as s:
+    with get_store(request).reading() as s:
         options = queries.filter_options(s, record_type)
     params = {**data["filters"], "page_size": page_size if page_size != queries.DEFAULT_PAGE_SIZE else None,
               "after": after}
@@ -129,7 +129,7 @@ def records_api(request: Request, record_type: RecordType,
 
 def detail_data(request: Request, record_type: str, record_id: int) -> dict[str, Any]:
     _check_type(record_type)
-    with get_store(request).session() as s:
+    with get_store(request).reading() as s:
         data = queries.record_detail(s, record_type, record_id, masked=not sees_personal_data(request))
     if data is None:
         raise ApiError(404)
@@ -152,7 +152,7 @@ def record_api(request: Request, record_type: RecordType, record_id: int) -> dic
 # --- regions -------------------------------------------------------------------------------
 
 def regions_data(request: Request) -> dict[str, Any]:
-    with get_store(request).session() as s:
+    with get_store(request).reading() as s:
         return queries.region_tree(s)
 
 
@@ -170,7 +170,7 @@ def regions_api(request: Request) -> dict[str, Any]:
 
 def entities_data(request: Request, q: str | None, page_size: int, after: str | None) -> dict[str, Any]:
     try:
-        with get_store(request).session() as s:
+        with get_store(request).reading() as s:
             return queries.list_entities(s, q, page_size, after)
     except queries.BadPageToken:
         raise ApiError(400, "bad_page_token") from None
@@ -193,7 +193,7 @@ def entities_api(request: Request, q: Q = None, page_size: PageSize = queries.DE
 
 
 def entity_data(request: Request, entity_id: int) -> dict[str, Any]:
-    with get_store(request).session() as s:
+    with get_store(request).reading() as s:
         data = queries.entity_detail(s, entity_id, masked=not sees_personal_data(request))
     if data is None:
         raise ApiError(404)

@@ -21,6 +21,6 @@ def docs_page(request: Request) -> HTMLResponse:
 
 @router.get("/healthz", tags=["system"], summary="Liveness and database check")
 def healthz(request: Request) -> dict[str, Any]:
-    with get_store(request).session() as s:
+    with get_store(request).reading() as s:
         s.execute(text("select 1"))
     return {"status": "ok", "database": get_store(request).dialect}

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from sqlalchemy import select
 from starlette.background import BackgroundTask
 
 from xjip.hub import models as m
@@ -107,7 +108,7 @@ After = Annotated[str | None, Query(max_length=300)]
 
 def _jobs(request: Request, page_size: int, after: str | None) -> dict[str, Any]:
     try:
-        with get_store(request).session() as s:
+        with get_store(request).reading() as s:
             return queries.list_jobs(s, page_size, after)
     except queries.BadPageToken:
         raise ApiError(400, "bad_page_token") from None
@@ -127,7 +128,7 @@ def jobs_api(request: Request, user: Staff, page_size: PageSize = queries.DEFAUL
 
 def _job(request: Request, job_id: int, page_size: int = 100, after: str | None = None) -> dict[str, Any]:
     try:
-        with get_store(request).session() as s:
+        with get_store(request).reading() as s:
             data = queries.job_detail(s, job_id, rejections=page_size, after=after)
     except queries.BadPageToken:
         raise ApiError(400, "bad_page_token") from None
@@ -157,6 +158,33 @@ def job_progress_fragment(request: Request, job_id: int, user: Staff) -> HTMLRes
 def job_api(request: Request, job_id: int, user: Staff, page_size: PageSize = 100,
             after: After = None) -> dict[str, Any]:
     return _job(request, job_id, page_size, after)
+
+
+def _resume(request: Request, job_id: int, user: Principal) -> dict[str, Any]:
+    from xjip.hub import pipeline
+
+    store = get_store(request)
+    if not pipeline.requeue(store, job_id):
+        with store.reading() as s:
+            status = s.scalar(select(m.ImportJob.status).where(m.ImportJob.id == job_id))
+        if status is None:
+            raise ApiError(404)
+        raise ApiError(409, "not_resumable", message_id="import.error.not_resumable", job_status=status)
+    with store.session() as s:
+        audit(s, "web:import:resume", user.username, job_id=job_id)
+    pipeline.start_job_thread(store, job_id)
+    return {"job_id": job_id, "job_url": f"/jobs/{job_id}", "api_url": f"/api/jobs/{job_id}"}
+
+
+@router.post("/jobs/{job_id}/resume", include_in_schema=False, dependencies=STAFF_POST)
+def job_resume(request: Request, job_id: int, user: Staff) -> RedirectResponse:
+    return RedirectResponse(_resume(request, job_id, user)["job_url"], status_code=303)
+
+
+@router.post("/api/jobs/{job_id}/resume", tags=["imports"], status_code=202, dependencies=STAFF_POST,
+             summary="Resume an interrupted or failed import where it stopped")
+def job_resume_api(request: Request, job_id: int, user: Staff) -> dict[str, Any]:
+    return _resume(request, job_id, user)
 
 
 @router.get("/jobs/{job_id}/rejections.csv", tags=["imports"], response_class=FileResponse,
