@@ -352,3 +352,73 @@ def test_staff_log_in_and_work_while_an_import_runs(app, settings, store, users,
     assert importing.returncode == 0, err[-3000:]
     assert json.loads(out)["status"] == "done" and len(logins) >= 5
     assert _patents(store) == 20000
+
+
+@pytest.mark.slow
+def test_a_server_killed_during_an_upload_finishes_the_import_when_started_again(settings, store, tmp_path) -> None:
+    """`xjip serve` as a real process, killed with kill -9 while it imports an upload (in parse
+    processes), then started again: the job goes on by itself and ends with every row once."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    from xjip.hub.synth import write_cn_biblio_csv
+
+    src = tmp_path / "export.csv"
+    write_cn_biblio_csv(src, 20000, seed=47)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "XJIP_DATABASE_URL": settings.database_url, "XJIP_DATA_DIR": str(settings.data_dir),
+           "XJIP_SHARED_DATA_DIR": str(settings.shared_data_dir), "XJIP_ADMIN_PASSWORD": PASSWORDS["admin"],
+           "XJIP_IMPORT_BATCH_SIZE": "500", "XJIP_IMPORT_PARALLEL_MB": "0"}
+    base = f"http://127.0.0.1:{port}"
+
+    def serve() -> tuple[subprocess.Popen, httpx.Client]:
+        proc = subprocess.Popen([sys.executable, "-m", "xjip.cli", "serve", "--port", str(port)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.2)
+        person = httpx.Client(base_url=base, timeout=60)
+        token = person.get("/api/session").json()["csrf_token"]
+        response = person.post("/api/session", json={"username": "admin", "password": PASSWORDS["admin"]},
+                               headers={"X-CSRF-Token": token})
+        assert response.status_code == 200, response.text
+        person.headers["X-CSRF-Token"] = response.json()["csrf_token"]
+        return proc, person
+
+    server, person = serve()
+    try:
+        upload = person.post("/api/import", files={"file": ("export.csv", src.read_bytes(), "text/csv")})
+        assert upload.status_code == 201, upload.text
+        job_id = upload.json()["job_id"]
+        deadline = time.monotonic() + 120
+        while person.get(f"/api/jobs/{job_id}").json()["counts"]["read"] < 2000:
+            assert time.monotonic() < deadline, "the import made no progress"
+            time.sleep(0.05)
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+        with store.session() as s:
+            job = s.get(m.ImportJob, job_id)
+            assert job.status == "running" and job.read_count < 20000  # what the killed server left
+        server, person = serve()
+        deadline = time.monotonic() + 180
+        while not (job := person.get(f"/api/jobs/{job_id}").json())["finished"]:
+            assert time.monotonic() < deadline, job
+            time.sleep(0.2)
+        assert (job["status"], job["counts"]["read"], job["counts"]["inserted"]) == ("done", 20000, 20000), job
+        assert person.get("/api/records/patent", params={"page_size": 1}).json()["total"] == 20000
+    finally:
+        server.kill()
+        server.wait()
+    assert _patents(store) == 20000
