@@ -136,6 +136,7 @@ def test_ctrl_c_stops_the_import_says_how_to_resume_and_it_resumes(store, settin
     assert job.status == "interrupted" and 600 <= job.read_count < 20000
     assert f"导入已中断（作业 {job.id}）" in err and f"Import interrupted (job {job.id})" in err, err
     assert f"xjip jobs resume {job.id}" in err and "Traceback" not in err and "parse process" not in err
+    assert "当前这批记录提交后即停止" in err and "Stopping once the current batch is committed" in err
     deadline = time.time() + 20
     while any(alive(p) for p in helpers) and time.time() < deadline:
         time.sleep(0.1)

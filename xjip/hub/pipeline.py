@@ -21,6 +21,7 @@ import os
 import signal
 import socket
 import sqlite3
+import sys
 import threading
 from functools import lru_cache
 from pathlib import Path
@@ -272,6 +273,8 @@ def _stop_at_next_commit(runner: "_JobRunner") -> Any:
         if runner.stop_requested:
             raise KeyboardInterrupt
         runner.stop_requested = True
+        zh, en = both("import.stopping")
+        print(f"\n{zh}\n{en}", file=sys.stderr, flush=True)
 
     signal.signal(signal.SIGINT, stop)
     return previous
