@@ -74,7 +74,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app = FastAPI(title="新疆知识产权公共服务平台 API / Xinjiang IP Public Service Platform API", version="0.1.0",
                   description="JSON twin of every page. Errors: `{\"error\": {\"code\", \"message_zh\", "
                               "\"message_en\", \"detail\"}}`. Lists are paged by an opaque `next` token "
-                              "(pass it back as `after`). State-changing requests need the session cookie and "
+                              "(pass it back as `after`). Times are UTC (ISO 8601); pages show them in "
+                              "`XJIP_DISPLAY_TIMEZONE` (Beijing time by default). State-changing requests need the session cookie and "
                               "the `X-CSRF-Token` header (from `GET /api/session`).",
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json", lifespan=lifespan)
     app.state.settings = settings

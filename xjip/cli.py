@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from xjip.settings import Settings
+from xjip.settings import Settings, SettingsError
 
 PARTS = ["xjip.hub.commands", "xjip.hub.synth_commands", "xjip.web.commands"]
 
@@ -46,7 +46,10 @@ format_option = click.option("--format", "fmt", type=click.Choice(["text", "json
 @click.pass_context
 def main(ctx: click.Context, database_url: str | None, data_dir: str | None) -> None:
     """xjip — 新疆知识产权公共服务平台 / Xinjiang IP public-service platform."""
-    ctx.obj = Context(Settings.from_env(database_url=database_url, data_dir=data_dir))
+    try:
+        ctx.obj = Context(Settings.from_env(database_url=database_url, data_dir=data_dir))
+    except SettingsError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 for part in PARTS:

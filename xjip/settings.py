@@ -1,6 +1,7 @@
 """One registry of settings: name, type, default, help. `XJIP_<NAME>` in the environment overrides."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from dataclasses import dataclass, field, fields
@@ -45,7 +46,13 @@ REGISTRY: list[Setting] = [
     Setting("max_xml_document_mb", int, 64, "Largest single XML document accepted (MB); concatenated files may be larger"),
     Setting("heartbeat_stale_seconds", int, 60, "An import job whose heartbeat is older than this is taken as dead"),
     Setting("default_language", str, "zh", "zh | en"),
+    Setting("display_timezone", str, "Asia/Shanghai", "Time zone of the times pages show (IANA name; "
+            "stored times are UTC). Default: Beijing time, China's official time"),
 ]
+
+
+class SettingsError(RuntimeError):
+    """A setting that cannot be used; the message names it, in English and Chinese."""
 
 
 @dataclass
@@ -64,6 +71,7 @@ class Settings:
     max_xml_document_mb: int = 64
     heartbeat_stale_seconds: int = 60
     default_language: str = "zh"
+    display_timezone: str = "Asia/Shanghai"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -85,9 +93,16 @@ class Settings:
             self.shared_data_dir = _default_shared_data()
         if not self.database_url:
             self.database_url = f"sqlite:///{Path(self.data_dir) / 'xjip.db'}"
+        try:
+            from xjip.i18n import local_time
+
+            local_time(dt.datetime(2000, 1, 1), self.display_timezone)
+        except (ValueError, KeyError) as exc:  # zoneinfo's ZoneInfoNotFoundError is a KeyError
+            raise SettingsError(f"XJIP_DISPLAY_TIMEZONE: unknown time zone {self.display_timezone!r}, e.g. Asia/Shanghai / "
+                               f"未知时区 {self.display_timezone!r}，例如 Asia/Shanghai") from exc
         if not self.secret_key:
             if self.environment == "production":
-                raise RuntimeError("XJIP_SECRET_KEY must be set in production / 生产环境必须设置 XJIP_SECRET_KEY")
+                raise SettingsError("XJIP_SECRET_KEY must be set in production / 生产环境必须设置 XJIP_SECRET_KEY")
             key_file = Path(self.data_dir) / "secret_key"
             if not key_file.exists():
                 key_file.write_text(secrets.token_urlsafe(32))

@@ -422,3 +422,26 @@ def test_a_server_killed_during_an_upload_finishes_the_import_when_started_again
         server.kill()
         server.wait()
     assert _patents(store) == 20000
+
+
+def test_pages_show_times_in_beijing_time_and_say_so(settings, store, users) -> None:
+    """Times are stored in UTC; people in Xinjiang read them in China's official time (or the
+    zone XJIP_DISPLAY_TIMEZONE names), and the footer says which."""
+    import datetime as dt
+
+    with store.session() as s:
+        job = m.ImportJob(path="/nowhere/x.csv", display_name="x.csv", fingerprint="0" * 64, status="done",
+                          created_at=dt.datetime(2026, 1, 1, 16, 30), finished_at=dt.datetime(2026, 1, 1, 16, 45))
+        s.add(job)
+        s.flush()
+        job_id = job.id
+    for zone, created, footer_zh, footer_en in (
+            ("Asia/Shanghai", "2026-01-02 00:30", "页面时间为北京时间（UTC+08:00）。", "Times are Beijing time (UTC+08:00)."),
+            ("Asia/Urumqi", "2026-01-01 22:30", "页面时间为Asia/Urumqi（UTC+06:00）。", "Times are Asia/Urumqi (UTC+06:00).")):
+        app = create_app(dataclasses.replace(settings, display_timezone=zone), store)
+        with TestClient(app):
+            staff, _token = client_as(app, "staff1")
+            page = staff.get(f"/jobs/{job_id}").text
+            assert created in page and footer_zh in page, (zone, page[-2000:])
+            assert footer_en in staff.get(f"/jobs/{job_id}", params={"lang": "en"}).text
+        assert staff.get(f"/api/jobs/{job_id}").json()["created_at"].startswith("2026-01-01T16:30")  # the API stays UTC

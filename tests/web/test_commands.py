@@ -69,3 +69,11 @@ def test_user_errors_in_both_languages(settings) -> None:
 def test_serve_is_registered() -> None:
     result = CliRunner().invoke(main, ["serve", "--help"])
     assert result.exit_code == 0 and "--port" in result.output
+
+
+def test_a_setting_that_cannot_be_used_is_named_without_a_traceback(settings, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("XJIP_DISPLAY_TIMEZONE", "Mars/Olympus")
+    result = CliRunner().invoke(main, ["--database-url", settings.database_url, "--data-dir", settings.data_dir,
+                                       "stats"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "XJIP_DISPLAY_TIMEZONE: unknown time zone 'Mars/Olympus'" in result.output and "未知时区" in result.output

@@ -8,6 +8,7 @@ ids double as stable error codes in the JSON API.)
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -42,3 +43,17 @@ def t(msg_id: str, lang: str = REFERENCE_LANGUAGE, /, **params: Any) -> str:
 def both(msg_id: str, /, **params: Any) -> tuple[str, str]:
     """(中文, English) — import errors and CLI errors are always reported in both."""
     return t(msg_id, "zh", **params), t(msg_id, "en", **params)
+
+
+@lru_cache(maxsize=None)
+def _zone(name: str) -> dt.tzinfo:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(name)
+
+
+def local_time(value: dt.datetime, zone: str) -> dt.datetime:
+    """A stored time (naive values are UTC, as the store writes them) in the zone people read."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(_zone(zone))

@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from xjip.hub.queries import TYPES
-from xjip.i18n import catalogue, t
+from xjip.i18n import catalogue, local_time, t
 from xjip.web.deps import csrf_token, current_user, lang as request_lang
 from xjip.web.middleware import supported_languages
 
@@ -66,6 +66,7 @@ def make_renderer(env: Environment) -> Callable[..., HTMLResponse]:
                headers: dict[str, str] | None = None) -> HTMLResponse:
         lang = request_lang(request)
         user = current_user(request)
+        zone = request.app.state.settings.display_timezone
 
         def _(msg_id: str, **params: Any) -> str:
             return t(msg_id, lang, **params)
@@ -88,7 +89,7 @@ def make_renderer(env: Environment) -> Callable[..., HTMLResponse]:
             if isinstance(value, bool):
                 return t("web.common.yes" if value else "web.common.no", lang)
             if isinstance(value, dt.datetime):
-                return value.strftime("%Y-%m-%d %H:%M")
+                return local_time(value, zone).strftime("%Y-%m-%d %H:%M")
             if isinstance(value, dt.date):
                 return value.isoformat()
             if isinstance(value, float):
@@ -115,7 +116,8 @@ def make_renderer(env: Environment) -> Callable[..., HTMLResponse]:
         base = {"request": request, "lang": lang, "_": _, "label": label, "field": field, "fmt": fmt, "place_name": place_name,
                 "url": url_for_params, "user": user, "csrf_token": csrf_token(request), "nav": nav, "path": path,
                 "lang_switch": switch, "flashes": flashes, "languages": supported_languages(),
-                "max_upload_mb": request.app.state.settings.max_upload_mb}
+                "max_upload_mb": request.app.state.settings.max_upload_mb,
+                "time_zone": label("timezone", zone), "utc_offset": local_time(dt.datetime.now(dt.timezone.utc), zone).strftime("%z")}
         body = env.get_template(template).render({**base, **(context or {})})
         response = HTMLResponse(body, status_code=status, headers=headers)
         return response
