@@ -238,3 +238,23 @@ def test_a_bibliographic_row_keeps_the_full_claims_a_full_text_gave(store, tmp_p
     with store.session() as s:
         assert s.scalars(select(m.PatentText.claims)).one() == full
         assert s.scalar(select(m.Patent.claims_count)) == count
+
+
+def test_spreadsheet_damage_to_application_numbers(store, tmp_path):
+    """An export that went through Excel: a number turned into scientific notation is rejected
+    with what happened and what to do; the apostrophe Excel uses to keep text is dropped."""
+    body = "202310012345"
+    good = f"{body}.{cn_check_digit(body)}"
+    path = tmp_path / "via_excel.csv"
+    path.write_text("申请号,申请日,公开（公告）号,名称,申请（专利权）人,申请人地址\n"
+                    "2.02310E+11,2023-02-03,CN115000001A,一种棉花采摘装置,新疆农业大学,新疆乌鲁木齐市沙依巴克区农大东路311号\n"
+                    f"'CN{good},2023-02-03,CN115000002A,一种葡萄干制装置,新疆农业大学,新疆乌鲁木齐市沙依巴克区农大东路311号\n",
+                    encoding="utf-8")
+    job = run_import(store, path)
+    assert (job.inserted_count, job.rejected_count) == (1, 1)
+    with store.session() as s:
+        assert s.scalar(select(m.Patent.key)) == f"CN{good}"
+        rejection = s.scalars(select(m.ImportRejection)).one()
+    assert (rejection.line, rejection.field, rejection.code) == (2, "申请号", "spreadsheet_number")
+    assert rejection.message_zh.startswith("号码被电子表格改成了科学计数法（2.02310E+11）")
+    assert "set the column to Text" in rejection.message_en

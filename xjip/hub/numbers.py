@@ -26,8 +26,12 @@ KIND_TYPE = {"A": "invention", "B": "invention", "C": "invention", "U": "utility
              "S": "design", "D": "design"}
 
 
+_SCIENTIFIC = re.compile(r"\d(?:\.\d+)?E\+?\d+")
+
+
 def _compact(value: str) -> str:
-    return _SPACES.sub("", str(value).translate(_FULLWIDTH)).upper()
+    # A leading apostrophe is a spreadsheet's "keep this as text" mark, pasted along.
+    return _SPACES.sub("", str(value).translate(_FULLWIDTH)).upper().lstrip("'‘’")
 
 
 def cn_check_digit(digits: str) -> str:
@@ -47,7 +51,9 @@ def canonical_cn_app(value: str, field: str | None = None, verify: bool = True) 
     text = text.lstrip(":：")
     m = re.fullmatch(r"(\d{12}|\d{8})\.?([\dX])?", text)
     if not m:
-        raise RecordError("bad_number", field, value=str(value))
+        # "202310012345.6" saved by Excel as a number: digits are lost, say how to get them back
+        raise RecordError("spreadsheet_number" if _SCIENTIFIC.fullmatch(text) else "bad_number", field,
+                          value=str(value))
     body, check = m.group(1), m.group(2)
     expected = cn_check_digit(body)
     if check is None:
