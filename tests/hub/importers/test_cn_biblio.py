@@ -427,3 +427,28 @@ def test_jsonl_bad_line_is_rejected_and_the_rest_continue(shared_data: Path, tmp
     items = list(cn_biblio.jsonl_importer.parse(src(path), {}))
     assert [(r.code, r.locator.record, r.locator.line) for r in rejections(items)] == [("json_syntax", 3, 3)]
     assert [r.app_number for r in records(items)] == ["CN202223220665.2", "CN202122975192.6", "CN202121635426.6"]
+
+
+def test_a_workbook_whose_data_sheet_comes_after_a_cover_sheet(tmp_path: Path, semantix: list[dict]) -> None:
+    """Exports often open with a notes sheet: the data sheet after it is found, detected and read."""
+    wb = openpyxl.Workbook()
+    wb.active.title = "说明"
+    wb.active.append(["本表由专利检索系统导出，仅供内部使用"])
+    data = wb.create_sheet("检索结果")
+    for row in rows_of(semantix):
+        data.append(row)
+    wb.save(tmp_path / "with_cover.xlsx")
+    source = src(tmp_path / "with_cover.xlsx")
+    assert detect(source).name == "cn_biblio"
+    assert len(records(parse(tmp_path / "with_cover.xlsx"))) == len(semantix)
+
+
+def test_an_unrecognised_workbook_is_described_by_its_first_rows(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    wb.active.append(["会议签到表"])
+    wb.active.append(["姓名", "单位", "电话"])
+    wb.save(tmp_path / "sign_in.xlsx")
+    with pytest.raises(SourceError) as caught:
+        detect(src(tmp_path / "sign_in.xlsx"))
+    assert caught.value.rejection.code == "unknown_format"
+    assert caught.value.rejection.params["detail"] == "会议签到表 | 姓名 单位 电话"

@@ -734,13 +734,15 @@ def _zip_head_members(head: bytes) -> dict[str, str]:
 
 
 def _xlsx_head_rows(head: bytes, max_rows: int) -> list[list[str]]:
+    """The first non-empty rows of the sheets, sheet after sheet (a cover or notes sheet may
+    come before the data, as `_sheet_iter` allows), up to `max_rows` in all."""
     members = _zip_head_members(head)
     shared_xml = members.get("xl/sharedStrings.xml", "")
     shared = [html.unescape("".join(_XML_T.findall(si))) for si in _XML_SI.findall(shared_xml)]
     sheets = sorted((k for k in members if k.startswith("xl/worksheets/")),
                     key=lambda k: (k != "xl/worksheets/sheet1.xml", k))
+    rows: list[list[str]] = []
     for key in sheets:
-        rows = []
         for row_xml in _XML_ROW.findall(members[key]):
             cells = []
             for attrs, body in _XML_CELL.findall(row_xml):
@@ -759,7 +761,5 @@ def _xlsx_head_rows(head: bytes, max_rows: int) -> list[list[str]]:
             if any(c.strip() for c in cells):
                 rows.append([c.strip() for c in cells])
                 if len(rows) >= max_rows:
-                    break
-        if rows:
-            return rows
-    return []
+                    return rows
+    return rows

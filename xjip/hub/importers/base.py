@@ -170,9 +170,19 @@ def detect(source: Source, forced: str | None = None) -> Importer:
     if (not scored or scored[0][0] <= 0) and not head.lstrip().startswith((b"<", b"PK", b"\x1f\x8b")):
         detect_encoding(head, source.name)  # undecodable text: say so (located) rather than "unknown format"
     if not scored or scored[0][0] <= 0:
-        preview = head[:80].decode("utf-8", "replace").replace("\n", " ")
-        raise SourceError(Locator(source.name), "unknown_format", detail=preview)
+        raise SourceError(Locator(source.name), "unknown_format", detail=_preview(head))
     return importers[scored[0][1]]
+
+
+def _preview(head: bytes) -> str:
+    """What an unrecognised source begins with, readable: the first rows of a spreadsheet (a
+    ZIP's bytes say nothing to a person), else the first characters of the text."""
+    if head.startswith(b"PK"):
+        from xjip.hub.importers._tabular import head_rows
+
+        rows = head_rows(head, 3)
+        return " | ".join(" ".join(r)[:60] for r in rows) or "ZIP/XLSX"
+    return head[:80].decode("utf-8", "replace").replace("\n", " ")
 
 
 # --- opening sources -------------------------------------------------------------------
