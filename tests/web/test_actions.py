@@ -445,3 +445,58 @@ def test_pages_show_times_in_beijing_time_and_say_so(settings, store, users) -> 
             assert created in page and footer_zh in page, (zone, page[-2000:])
             assert footer_en in staff.get(f"/jobs/{job_id}", params={"lang": "en"}).text
         assert staff.get(f"/api/jobs/{job_id}").json()["created_at"].startswith("2026-01-01T16:30")  # the API stays UTC
+
+
+def test_staff_stop_a_running_upload_and_resume_it_later(app, store, users, tmp_path) -> None:
+    from xjip.hub.synth import write_cn_biblio_csv
+
+    path = tmp_path / "export.csv"
+    write_cn_biblio_csv(path, 3000, seed=49)
+    staff, token = client_as(app, "staff1")
+    job_id = staff.post("/api/import", files={"file": ("export.csv", path.read_bytes(), "text/csv")},
+                        headers={"X-CSRF-Token": token}).json()["job_id"]
+    deadline = time.monotonic() + 60
+    while not (page := staff.get(f"/jobs/{job_id}").text).count('id="stop-job"'):
+        assert time.monotonic() < deadline and "status-done" not in page, "no stop button while it ran"
+        time.sleep(0.05)
+    response = staff.post(f"/jobs/{job_id}/stop", data={"csrf_token": token}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == f"/jobs/{job_id}"
+    job = _wait_for(staff, job_id)
+    assert job["status"] == "interrupted" and job["counts"]["read"] < 3000 and not job["stop_requested"], job
+    assert _patents(store) == job["counts"]["inserted"]  # whole batches only
+    again = staff.post(f"/api/jobs/{job_id}/stop", headers={"X-CSRF-Token": token})
+    assert again.status_code == 409 and "(this job is interrupted)" in envelope(again)["message_en"]
+    assert staff.post(f"/api/jobs/{job_id}/resume", headers={"X-CSRF-Token": token}).status_code == 202
+    job = _wait_for(staff, job_id)
+    assert (job["status"], job["counts"]["read"], job["counts"]["inserted"]) == ("done", 3000, 3000), job
+    assert _patents(store) == 3000
+    with store.session() as s:
+        tags = [e.tag for e in s.scalars(select(m.AuditEvent))]
+    assert "web:import:stop" in tags and "web:import:resume" in tags
+
+
+def test_staff_stop_an_import_started_from_the_command_line(app, settings, store, users, tmp_path) -> None:
+    """The stop button reaches a job in another process: the command ends as after Ctrl-C."""
+    import subprocess
+    import sys
+
+    from xjip.hub.synth import write_cn_biblio_csv
+
+    src = tmp_path / "export.csv"
+    write_cn_biblio_csv(src, 20000, seed=50)
+    env = {**os.environ, "XJIP_DATABASE_URL": settings.database_url, "XJIP_DATA_DIR": str(settings.data_dir),
+           "XJIP_SHARED_DATA_DIR": str(settings.shared_data_dir)}
+    importing = subprocess.Popen([sys.executable, "-m", "xjip.cli", "import", str(src), "--batch-size", "200",
+                                  "--quiet"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    staff, token = client_as(app, "staff1")
+    try:
+        deadline = time.monotonic() + 60
+        while not (jobs := staff.get("/api/jobs").json()["items"]) or jobs[0]["counts"]["read"] == 0:
+            assert time.monotonic() < deadline and importing.poll() is None, "the import made no progress"
+            time.sleep(0.05)
+        assert staff.post(f"/api/jobs/{jobs[0]['id']}/stop", headers={"X-CSRF-Token": token}).status_code == 202
+    finally:
+        _out, err = importing.communicate(timeout=120)
+    assert importing.returncode == 130, err
+    assert f"Import interrupted (job {jobs[0]['id']})" in err
+    assert staff.get(f"/api/jobs/{jobs[0]['id']}").json()["status"] == "interrupted"

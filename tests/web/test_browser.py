@@ -143,34 +143,32 @@ def test_staff_uploads_a_real_file_and_watches_the_job(server: str, browser, sto
     assert not watch.errors, watch.errors
 
 
-def test_staff_resume_an_interrupted_import_with_the_button(server: str, browser, store, tmp_path: Path) -> None:  # noqa: ANN001
-    from xjip.hub import models as m
+def test_staff_stop_an_upload_then_resume_it_with_the_buttons(server: str, browser, store, tmp_path: Path) -> None:  # noqa: ANN001
     from xjip.hub.synth import write_cn_biblio_csv
     from xjip.web.auth import create_user
 
-    from .test_actions import _cut_off
-
     with store.session() as s:
         create_user(s, "staff1", PASSWORDS["staff1"], "staff")
-    write_cn_biblio_csv(tmp_path / "export.csv", 300, seed=48)
-    job_id = _cut_off(store, tmp_path / "export.csv")
-    with store.session() as s:
-        s.get(m.ImportJob, job_id).status = "interrupted"
+    write_cn_biblio_csv(tmp_path / "export.csv", 3000, seed=48)  # 60 batches of 50 (test settings)
     page = browser.new_page(viewport={"width": 1366, "height": 900})
     watch = Watch(page)
-    page.goto(f"{server}/jobs/{job_id}")
+    page.goto(server + "/import")
     page.wait_for_url("**/login?next=*")
     page.fill('input[name="username"]', "staff1")
     page.fill('input[name="password"]', PASSWORDS["staff1"])
     page.click('form button[type="submit"]')
-    page.wait_for_url(f"**/jobs/{job_id}")
-    assert page.get_attribute("#job-status", "data-status") == "interrupted"
-    assert page.inner_text("#count-read") == "100"
-    _shot(page, tmp_path, "job_interrupted_zh")
+    page.wait_for_url("**/import")
+    page.set_input_files('input[name="file"]', str(tmp_path / "export.csv"))
+    page.click('#upload-form button[type="submit"]')
+    page.wait_for_url("**/jobs/*")
+    page.click("#stop-job")
+    page.wait_for_selector('#job-status[data-status="interrupted"]', timeout=60_000)
+    read = int(page.inner_text("#count-read").replace(",", ""))
+    assert 0 < read < 3000 and page.locator("#stop-job").count() == 0
+    _shot(page, tmp_path, "job_stopped_zh")
     page.click("#resume-job")
     page.wait_for_selector('#job-status[data-status="done"]', timeout=60_000)  # htmx polled until done
-    assert page.inner_text("#count-read") == "300" and page.inner_text("#count-inserted") == "300"
+    assert page.inner_text("#count-read") == "3,000" and page.inner_text("#count-inserted") == "3,000"
     assert page.locator("#resume-job").count() == 0
-    _shot(page, tmp_path, "job_resumed_zh")
     assert watch.hosts == {"127.0.0.1"}, watch.hosts
     assert not watch.errors, watch.errors

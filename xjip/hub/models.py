@@ -544,6 +544,8 @@ class ImportJob(Base):
     placed_count: Mapped[int] = mapped_column(Integer, default=0)  # records with an address resolved to a place
     addressed_count: Mapped[int] = mapped_column(Integer, default=0)  # records that carried an address at all
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONN)
+    # set by a person (web: the job page's stop button); the job stops after its next commit
+    stop_requested: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class ImportLock(Base):

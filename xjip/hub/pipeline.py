@@ -129,6 +129,8 @@ def start_job_thread(store: Store, *job_ids: int) -> threading.Thread:
                 run_job(store, job_id)
             except ImportAlreadyRunning:
                 log.info("job %s already running elsewhere", job_id)
+            except ImportInterrupted:
+                log.info("import job %s stopped on request", job_id)
             except Exception:  # noqa: BLE001 - recorded on the job; a thread has nobody to raise to
                 log.exception("import job %s failed", job_id)
 
@@ -144,6 +146,15 @@ def requeue(store: Store, job_id: int) -> bool:
         return s.execute(update(m.ImportJob).where(m.ImportJob.id == job_id,
                                                    m.ImportJob.status.in_(m.ImportJob.RESUMABLE))
                          .values(status="queued")).rowcount == 1
+
+
+def request_stop(store: Store, job_id: int) -> bool:
+    """Ask a queued or running job, in whichever process runs it, to stop after its next
+    commit (it is then interrupted, and can be resumed). False when it is not running."""
+    with store.session() as s:
+        return s.execute(update(m.ImportJob).where(m.ImportJob.id == job_id,
+                                                   m.ImportJob.status.in_(("queued", "running")))
+                         .values(stop_requested=True)).rowcount == 1
 
 
 def recover_orphaned_jobs(store: Store) -> list[tuple[int, str]]:
@@ -491,8 +502,13 @@ class _JobRunner:
             hook(self.store, changed)
         if self.progress:
             self.progress(snapshot)
-        if self.stop_requested and not finished:
+        if not finished and (self.stop_requested or self._stop_asked()):
             raise KeyboardInterrupt
+
+    def _stop_asked(self) -> bool:
+        """A person asked, from the job page, for the job to stop (`request_stop`)."""
+        with self.store.reading() as s:
+            return bool(s.scalar(select(m.ImportJob.stop_requested).where(m.ImportJob.id == self.job_id)))
 
     def _abandon(self) -> None:
         """Roll back the open transaction, if any (the job resumes after the last commit)."""
@@ -529,6 +545,7 @@ class _JobRunner:
                 _default_pragmas(s)
             job = s.get(m.ImportJob, self.job_id)
             job.status = status
+            job.stop_requested = None  # answered: a resumed job runs on
             job.finished_at = m.utcnow() if status in ("done", "failed", "partial") else None
             if status == "done":
                 job.bytes_done = job.bytes_total or job.bytes_done

@@ -800,6 +800,7 @@ def job_summary(job: m.ImportJob) -> dict[str, Any]:
             "bytes_total": total, "percent": min(percent, 100.0) if percent is not None else None,
             "finished": job.status in ("done", "failed", "interrupted"),
             "resumable": job.status in m.ImportJob.RESUMABLE,
+            "stop_requested": bool(job.stop_requested),
             "counts": {k.removesuffix("_count"): getattr(job, k) or 0 for k in JOB_COUNTS},
             "error": job.error}
 

@@ -187,6 +187,32 @@ def job_resume_api(request: Request, job_id: int, user: Staff) -> dict[str, Any]
     return _resume(request, job_id, user)
 
 
+def _stop(request: Request, job_id: int, user: Principal) -> dict[str, Any]:
+    from xjip.hub import pipeline
+
+    store = get_store(request)
+    if not pipeline.request_stop(store, job_id):
+        with store.reading() as s:
+            status = s.scalar(select(m.ImportJob.status).where(m.ImportJob.id == job_id))
+        if status is None:
+            raise ApiError(404)
+        raise ApiError(409, "not_running", message_id="import.error.not_running", job_status=status)
+    with store.session() as s:
+        audit(s, "web:import:stop", user.username, job_id=job_id)
+    return {"job_id": job_id, "job_url": f"/jobs/{job_id}", "api_url": f"/api/jobs/{job_id}"}
+
+
+@router.post("/jobs/{job_id}/stop", include_in_schema=False, dependencies=STAFF_POST)
+def job_stop(request: Request, job_id: int, user: Staff) -> RedirectResponse:
+    return RedirectResponse(_stop(request, job_id, user)["job_url"], status_code=303)
+
+
+@router.post("/api/jobs/{job_id}/stop", tags=["imports"], status_code=202, dependencies=STAFF_POST,
+             summary="Stop a running import after its next commit (it can be resumed)")
+def job_stop_api(request: Request, job_id: int, user: Staff) -> dict[str, Any]:
+    return _stop(request, job_id, user)
+
+
 @router.get("/jobs/{job_id}/rejections.csv", tags=["imports"], response_class=FileResponse,
             summary="Every rejected record of a job as CSV (UTF-8 with BOM)")
 def job_rejections_csv(request: Request, job_id: int, user: Staff) -> FileResponse:
