@@ -250,6 +250,10 @@ def test_rejected_rows_do_not_stop_good_ones(seeded, settings, tmp_path):
     text = report.read_text(encoding="utf-8-sig")
     assert "check_digit" in text and "invalid_date" in text and "duplicate_key" in text
     assert "申请日" in text and "2023-02-30" in text and "mixed.csv" in text
+    assert sorted((g["code"], g["field"], g["count"]) for g in data["rejection_summary"]) == [
+        ("check_digit", "申请号", 1), ("duplicate_key", "申请号", 1), ("invalid_date", "申请日", 1)]
+    shown = run_cli(settings, "jobs", "show", str(data["id"])).stdout  # the same, for a person
+    assert "1 × invalid_date [申请日]: 日期无效：2023-02-30" in shown and "e.g. Invalid date: 2023-02-30" in shown
     assert gi_count(seeded) == 93
 
 

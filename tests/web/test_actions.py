@@ -500,3 +500,38 @@ def test_staff_stop_an_import_started_from_the_command_line(app, settings, store
     assert importing.returncode == 130, err
     assert f"Import interrupted (job {jobs[0]['id']})" in err
     assert staff.get(f"/api/jobs/{jobs[0]['id']}").json()["status"] == "interrupted"
+
+
+def test_rejected_records_are_counted_by_reason_and_can_be_listed_by_reason(app, store, users, tmp_path) -> None:
+    """Thousands of rejections are usually one or two mistakes repeated: the job page counts them
+    by reason, with an example of each, and lists the records of one reason."""
+    import csv as csv_module
+
+    from xjip.hub.synth import write_cn_biblio_csv
+
+    path = tmp_path / "export.csv"
+    write_cn_biblio_csv(path, 40, seed=51)
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv_module.reader(fh))
+    app_col, date_col = rows[0].index("申请号"), rows[0].index("申请日")
+    for row in rows[1:4]:  # three wrong check digits
+        last = row[app_col][-1]
+        row[app_col] = row[app_col][:-1] + ("0" if last in "Xx" else "X" if last == "9" else str(int(last) + 1))
+    for row in rows[10:12]:  # two impossible dates
+        row[date_col] = "2023-02-30"
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        csv_module.writer(fh).writerows(rows)
+    staff, token = client_as(app, "staff1")
+    job_id = staff.post("/api/import", files={"file": ("export.csv", path.read_bytes(), "text/csv")},
+                        headers={"X-CSRF-Token": token}).json()["job_id"]
+    job = _wait_for(staff, job_id)
+    assert (job["counts"]["inserted"], job["counts"]["rejected"]) == (35, 5)
+    summary = staff.get(f"/api/jobs/{job_id}").json()["rejection_summary"]
+    assert [(g["code"], g["field"], g["count"]) for g in summary] == [("check_digit", "申请号", 3),
+                                                                     ("invalid_date", "申请日", 2)]
+    assert summary[1]["example_zh"] == "日期无效：2023-02-30"
+    only = staff.get(f"/api/jobs/{job_id}", params={"code": "invalid_date"}).json()
+    assert [(r["line"], r["code"]) for r in only["rejections"]] == [(11, "invalid_date"), (12, "invalid_date")]
+    page = staff.get(f"/jobs/{job_id}", params={"code": "invalid_date"}).text
+    assert 'id="rejection-summary"' in page and "只显示问题代码为 invalid_date 的记录" in page
+    assert page.count("<code>invalid_date</code>") == 3 and page.count("<code>check_digit</code>") == 1

@@ -101,6 +101,17 @@ def job_summary(job: Any) -> dict[str, Any]:
             "error": job.error, "created_at": job.created_at, "finished_at": job.finished_at}
 
 
+def _job_report(store: Any, job: Any) -> dict[str, Any]:
+    """A job's summary and, when it rejected records, how many for each reason."""
+    data = job_summary(job)
+    if job.rejected_count:
+        from xjip.hub.queries import rejection_summary
+
+        with store.reading() as s:
+            data["rejection_summary"] = rejection_summary(s, job.id)
+    return data
+
+
 def _print_job(data: dict[str, Any]) -> None:
     click.echo(f"作业/job {data['id']}: {data['status']}  {data['source']} [{data['format']}]")
     click.echo(f"  读取 read {data['read']}  新增 inserted {data['inserted']}  更新 updated {data['updated']}  "
@@ -108,6 +119,10 @@ def _print_job(data: dict[str, Any]) -> None:
     if data["place_resolved_share"] is not None:
         click.echo(f"  地址解析到行政区 places resolved: {data['placed']}/{data['addressed']} "
                    f"({data['place_resolved_share']:.1%})")
+    for group in data.get("rejection_summary", [])[:5]:
+        field = f" [{group['field']}]" if group["field"] else ""
+        click.echo(f"  {group['count']:,} × {group['code']}{field}: {group['example_zh']}")
+        click.echo(f"      e.g. {group['example_en']}")
     if data["error"]:
         click.echo(f"  错误 {data['error'].get('locator')}: {data['error'].get('message_zh')}")
         click.echo(f"  error {data['error'].get('locator')}: {data['error'].get('message_en')}")
@@ -149,7 +164,7 @@ def import_(obj: Any, path: str, source_format: str | None, mapping: str | None,
         zh, en = both(f"import.error.{r.code}", **r.params)
         _fail(f"{r.locator}: {zh}", f"{r.locator}: {en}")
         return
-    data = job_summary(job)
+    data = _job_report(obj.store, job)
     if report:
         data["report"] = report
         data["report_rows"] = write_rejection_report(obj.store, job.id, report)
@@ -198,11 +213,12 @@ def jobs_show(obj: Any, job_id: int, fmt: str) -> None:
     """One job: status, counts, share of places resolved, error / 作业详情."""
     from xjip.hub import models as m
 
-    with obj.store.session() as s:
+    with obj.store.reading() as s:
         job = s.get(m.ImportJob, job_id)
         if job is None:
             _fail(f"作业 {job_id} 不存在", f"job {job_id} not found")
-        emit(job_summary(job), fmt, _print_job)
+        data = _job_report(obj.store, job)
+    emit(data, fmt, _print_job)
 
 
 @jobs.command("resume")
@@ -215,7 +231,7 @@ def jobs_resume(obj: Any, job_id: int, fmt: str) -> None:
 
     with _job_outcomes():
         job = run_job(obj.store, job_id, progress=_Progress(fmt == "text"))
-    emit(job_summary(job), fmt, _print_job)
+    emit(_job_report(obj.store, job), fmt, _print_job)
 
 
 @jobs.command("report")

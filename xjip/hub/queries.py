@@ -821,13 +821,17 @@ def list_jobs(session: Session, page_size: int | None = DEFAULT_PAGE_SIZE, after
     return {"total": int(total), "page_size": size, "items": [job_summary(j) for j in jobs[:size]], "next": next_token}
 
 
-def job_detail(session: Session, job_id: int, *, rejections: int = 100, after: str | None = None) -> dict[str, Any] | None:
-    """A job with its progress and one page of its rejected records."""
+def job_detail(session: Session, job_id: int, *, rejections: int = 100, after: str | None = None,
+               code: str | None = None) -> dict[str, Any] | None:
+    """A job with its progress, its rejected records counted by reason, and one page of them
+    (of one reason, `code`, if given)."""
     job = session.get(m.ImportJob, job_id)
     if job is None:
         return None
     size = _bounded(rejections)
     conds: list[Any] = [m.ImportRejection.job_id == job.id]
+    if code:
+        conds.append(m.ImportRejection.code == code)
     if after:
         _, after_id = decode_token("rejection", after)
         conds.append(m.ImportRejection.id > after_id)
@@ -839,7 +843,20 @@ def job_detail(session: Session, job_id: int, *, rejections: int = 100, after: s
                            "field": r.field, "code": r.code, "message_zh": r.message_zh, "message_en": r.message_en}
                           for r in rows[:size]]
     data["rejections_next"] = encode_token("rejection", None, rows[size - 1].id) if len(rows) > size else None
+    data["rejection_code"] = code
+    data["rejection_summary"] = rejection_summary(session, job.id)
     return data
+
+
+def rejection_summary(session: Session, job_id: int, limit: int = 20) -> list[dict[str, Any]]:
+    """Rejected records by reason (code and field), most frequent first, each with its first
+    message as an example: 100,000 rejections are usually one or two mistakes repeated."""
+    r = m.ImportRejection
+    groups = session.execute(select(r.code, r.field, func.count(), func.min(r.id)).where(r.job_id == job_id)
+                             .group_by(r.code, r.field).order_by(func.count().desc(), r.code).limit(limit)).all()
+    examples = {row.id: row for row in session.scalars(select(r).where(r.id.in_([g[3] for g in groups])))}
+    return [{"code": code, "field": field, "count": int(count), "example_zh": examples[first].message_zh,
+             "example_en": examples[first].message_en} for code, field, count, first in groups]
 
 
 def filter_options(session: Session, record_type: str, limit: int = 100) -> dict[str, Any]:

@@ -126,10 +126,11 @@ def jobs_api(request: Request, user: Staff, page_size: PageSize = queries.DEFAUL
     return _jobs(request, page_size, after)
 
 
-def _job(request: Request, job_id: int, page_size: int = 100, after: str | None = None) -> dict[str, Any]:
+def _job(request: Request, job_id: int, page_size: int = 100, after: str | None = None,
+         code: str | None = None) -> dict[str, Any]:
     try:
         with get_store(request).reading() as s:
-            data = queries.job_detail(s, job_id, rejections=page_size, after=after)
+            data = queries.job_detail(s, job_id, rejections=page_size, after=after, code=code)
     except queries.BadPageToken:
         raise ApiError(400, "bad_page_token") from None
     if data is None:
@@ -137,11 +138,14 @@ def _job(request: Request, job_id: int, page_size: int = 100, after: str | None 
     return data
 
 
+RejectionCode = Annotated[str | None, Query(max_length=40, description="Only the rejected records of this reason")]
+
+
 @router.get("/jobs/{job_id}", response_class=HTMLResponse, include_in_schema=False)
 def job_page(request: Request, job_id: int, user: Staff, page_size: PageSize = 100,
-             after: After = None) -> HTMLResponse:
-    return request.app.state.render(request, "job.html", {"job": _job(request, job_id, page_size, after),
-                                                          "after": after})
+             after: After = None, code: RejectionCode = None) -> HTMLResponse:
+    return request.app.state.render(request, "job.html", {"job": _job(request, job_id, page_size, after, code),
+                                                          "after": after, "code": code})
 
 
 @router.get("/jobs/{job_id}/progress", response_class=HTMLResponse, include_in_schema=False)
@@ -156,8 +160,8 @@ def job_progress_fragment(request: Request, job_id: int, user: Staff) -> HTMLRes
 
 @router.get("/api/jobs/{job_id}", tags=["imports"], summary="A job: status, progress, counts, rejected records")
 def job_api(request: Request, job_id: int, user: Staff, page_size: PageSize = 100,
-            after: After = None) -> dict[str, Any]:
-    return _job(request, job_id, page_size, after)
+            after: After = None, code: RejectionCode = None) -> dict[str, Any]:
+    return _job(request, job_id, page_size, after, code)
 
 
 def _resume(request: Request, job_id: int, user: Principal) -> dict[str, Any]:
