@@ -36,8 +36,11 @@ def start_cli(settings, *args: str, env_extra: dict[str, str] | None = None,
     """`own_group`: in a process group of its own, as a shell runs a command (Ctrl-C signals the group)."""
     env = {**os.environ, "XJIP_DATABASE_URL": settings.database_url, "XJIP_DATA_DIR": settings.data_dir,
            "XJIP_SHARED_DATA_DIR": settings.shared_data_dir, **(env_extra or {})}
+    # In its own group it is a shell's foreground command: Ctrl-C is not ignored there, even when
+    # the test runner itself runs where it is (a background job of a non-interactive shell).
     return subprocess.Popen([*XJIP, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            process_group=0 if own_group else None)
+                            process_group=0 if own_group else None,
+                            preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)) if own_group else None)
 
 
 def child_pids(pid: int) -> list[int]:
