@@ -5,7 +5,7 @@ import logging
 import secrets
 import shutil
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Callable
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
@@ -164,20 +164,28 @@ def job_api(request: Request, job_id: int, user: Staff, page_size: PageSize = 10
     return _job(request, job_id, page_size, after, code)
 
 
-def _resume(request: Request, job_id: int, user: Principal) -> dict[str, Any]:
-    from xjip.hub import pipeline
-
+def _job_action(request: Request, job_id: int, user: Principal, action: str,
+                change: Callable[[Any, int], bool], refusal: str) -> dict[str, Any]:
+    """A person's request on a job (`change` is one conditional update): audited, or refused
+    with 409 naming the job's status (404 when there is no such job)."""
     store = get_store(request)
-    if not pipeline.requeue(store, job_id):
+    if not change(store, job_id):
         with store.reading() as s:
             status = s.scalar(select(m.ImportJob.status).where(m.ImportJob.id == job_id))
         if status is None:
             raise ApiError(404)
-        raise ApiError(409, "not_resumable", message_id="import.error.not_resumable", job_status=status)
+        raise ApiError(409, refusal, message_id=f"import.error.{refusal}", job_status=status)
     with store.session() as s:
-        audit(s, "web:import:resume", user.username, job_id=job_id)
-    pipeline.start_job_thread(store, job_id)
+        audit(s, f"web:import:{action}", user.username, job_id=job_id)
     return {"job_id": job_id, "job_url": f"/jobs/{job_id}", "api_url": f"/api/jobs/{job_id}"}
+
+
+def _resume(request: Request, job_id: int, user: Principal) -> dict[str, Any]:
+    from xjip.hub import pipeline
+
+    result = _job_action(request, job_id, user, "resume", pipeline.requeue, "not_resumable")
+    pipeline.start_job_thread(get_store(request), job_id)
+    return result
 
 
 @router.post("/jobs/{job_id}/resume", include_in_schema=False, dependencies=STAFF_POST)
@@ -194,16 +202,7 @@ def job_resume_api(request: Request, job_id: int, user: Staff) -> dict[str, Any]
 def _stop(request: Request, job_id: int, user: Principal) -> dict[str, Any]:
     from xjip.hub import pipeline
 
-    store = get_store(request)
-    if not pipeline.request_stop(store, job_id):
-        with store.reading() as s:
-            status = s.scalar(select(m.ImportJob.status).where(m.ImportJob.id == job_id))
-        if status is None:
-            raise ApiError(404)
-        raise ApiError(409, "not_running", message_id="import.error.not_running", job_status=status)
-    with store.session() as s:
-        audit(s, "web:import:stop", user.username, job_id=job_id)
-    return {"job_id": job_id, "job_url": f"/jobs/{job_id}", "api_url": f"/api/jobs/{job_id}"}
+    return _job_action(request, job_id, user, "stop", pipeline.request_stop, "not_running")
 
 
 @router.post("/jobs/{job_id}/stop", include_in_schema=False, dependencies=STAFF_POST)
