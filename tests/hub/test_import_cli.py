@@ -154,6 +154,29 @@ def test_ctrl_c_stops_the_import_says_how_to_resume_and_it_resumes(store, settin
 
 
 @pytest.mark.slow
+def test_jobs_stop_reaches_an_import_running_in_another_process(store, settings, tmp_path):
+    """`xjip jobs stop N` from a second terminal: the import ends as after Ctrl-C; a job not
+    running is refused with its status, an unknown one named."""
+    src = tmp_path / "synthetic.csv"
+    write_cn_biblio_csv(src, 20000, seed=10)
+    store.upgrade()
+    proc = start_cli(settings, "import", str(src), "--batch-size", "200", "--quiet")
+    wait_for_committed_batches(store, 400)
+    with store.session() as s:
+        job_id = s.scalar(select(m.ImportJob.id))
+    asked = run_cli(settings, "jobs", "stop", str(job_id))
+    assert asked.returncode == 0 and f"已请求停止作业 {job_id}" in asked.stdout, asked.stderr
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and f"Import interrupted (job {job_id})" in err, err
+    again = run_cli(settings, "jobs", "stop", str(job_id))
+    assert again.returncode == 3 and "this job is interrupted" in again.stderr
+    assert run_cli(settings, "jobs", "stop", "999").returncode == 2
+    resumed = run_cli(settings, "jobs", "resume", str(job_id), "--format", "json")
+    assert resumed.returncode == 0 and json.loads(resumed.stdout)["read"] == 20000
+    assert counts(store) == (20000, 20000, 20000)
+
+
+@pytest.mark.slow
 def test_same_import_started_twice_at_once_is_refused(store, settings, tmp_path):
     # long enough (several seconds) that the first is still running when the second has started
     src = tmp_path / "synthetic.csv"

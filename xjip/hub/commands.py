@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import click
+from sqlalchemy import select
 
 from xjip.cli import emit, format_option
 from xjip.hub.records import SourceError
@@ -232,6 +233,24 @@ def jobs_resume(obj: Any, job_id: int, fmt: str) -> None:
     with _job_outcomes():
         job = run_job(obj.store, job_id, progress=_Progress(fmt == "text"))
     emit(_job_report(obj.store, job), fmt, _print_job)
+
+
+@jobs.command("stop")
+@click.argument("job_id", type=int)
+@click.pass_obj
+def jobs_stop(obj: Any, job_id: int) -> None:
+    """Ask a running job, in whichever process runs it (the web server's too), to stop after its
+    next commit; resume it later with `xjip jobs resume` / 停止正在运行的作业."""
+    from xjip.hub import models as m
+    from xjip.hub.pipeline import request_stop
+
+    if not request_stop(obj.store, job_id):
+        with obj.store.reading() as s:
+            status = s.scalar(select(m.ImportJob.status).where(m.ImportJob.id == job_id))
+        if status is None:
+            _fail(f"作业 {job_id} 不存在", f"job {job_id} not found")
+        _fail(*both("import.error.not_running", job_status=status), code=3)
+    click.echo("\n".join(both("import.stop_requested", job_id=job_id)))
 
 
 @jobs.command("report")
