@@ -116,12 +116,8 @@ def test_overview_drill_down_detail_and_english(server: str, browser, loaded: Lo
     assert not watch.errors, watch.errors
 
 
-def test_staff_uploads_a_real_file_and_watches_the_job(server: str, browser, store, shared_data: Path,  # noqa: ANN001
-                                                       tmp_path: Path) -> None:
-    from xjip.web.auth import create_user
-
-    with store.session() as s:
-        create_user(s, "staff1", PASSWORDS["staff1"], "staff")
+def _staff_upload(browser, server: str, path: Path) -> tuple[object, Watch]:  # noqa: ANN001
+    """staff1 (created by the test) logs in from the import page and uploads `path`: the job page."""
     page = browser.new_page(viewport={"width": 1366, "height": 900})
     watch = Watch(page)
     page.goto(server + "/import")
@@ -130,9 +126,19 @@ def test_staff_uploads_a_real_file_and_watches_the_job(server: str, browser, sto
     page.fill('input[name="password"]', PASSWORDS["staff1"])
     page.click('form button[type="submit"]')
     page.wait_for_url("**/import")
-    page.set_input_files('input[name="file"]', str(shared_data / "gi" / "xinjiang_gi_records.csv"))
+    page.set_input_files('input[name="file"]', str(path))
     page.click('#upload-form button[type="submit"]')
     page.wait_for_url("**/jobs/*")
+    return page, watch
+
+
+def test_staff_uploads_a_real_file_and_watches_the_job(server: str, browser, store, shared_data: Path,  # noqa: ANN001
+                                                       tmp_path: Path) -> None:
+    from xjip.web.auth import create_user
+
+    with store.session() as s:
+        create_user(s, "staff1", PASSWORDS["staff1"], "staff")
+    page, watch = _staff_upload(browser, server, shared_data / "gi" / "xinjiang_gi_records.csv")
     page.wait_for_selector('#job-status[data-status="done"]', timeout=60_000)  # htmx polled until done
     assert page.inner_text("#count-inserted") == "93"
     assert page.inner_text("#count-rejected") == "0"
@@ -150,17 +156,7 @@ def test_staff_stop_an_upload_then_resume_it_with_the_buttons(server: str, brows
     with store.session() as s:
         create_user(s, "staff1", PASSWORDS["staff1"], "staff")
     write_cn_biblio_csv(tmp_path / "export.csv", 3000, seed=48)  # 60 batches of 50 (test settings)
-    page = browser.new_page(viewport={"width": 1366, "height": 900})
-    watch = Watch(page)
-    page.goto(server + "/import")
-    page.wait_for_url("**/login?next=*")
-    page.fill('input[name="username"]', "staff1")
-    page.fill('input[name="password"]', PASSWORDS["staff1"])
-    page.click('form button[type="submit"]')
-    page.wait_for_url("**/import")
-    page.set_input_files('input[name="file"]', str(tmp_path / "export.csv"))
-    page.click('#upload-form button[type="submit"]')
-    page.wait_for_url("**/jobs/*")
+    page, watch = _staff_upload(browser, server, tmp_path / "export.csv")
     page.click("#stop-job")
     page.wait_for_selector('#job-status[data-status="interrupted"]', timeout=60_000)
     read = int(page.inner_text("#count-read").replace(",", ""))
