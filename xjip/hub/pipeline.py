@@ -502,13 +502,10 @@ class _JobRunner:
             hook(self.store, changed)
         if self.progress:
             self.progress(snapshot)
-        if not finished and (self.stop_requested or self._stop_asked()):
+        # Ctrl-C here, or a person's stop button (`request_stop`), read with the job's row in the
+        # transaction just committed: no query of its own.
+        if not finished and (self.stop_requested or snapshot.stop_requested):
             raise KeyboardInterrupt
-
-    def _stop_asked(self) -> bool:
-        """A person asked, from the job page, for the job to stop (`request_stop`)."""
-        with self.store.reading() as s:
-            return bool(s.scalar(select(m.ImportJob.stop_requested).where(m.ImportJob.id == self.job_id)))
 
     def _abandon(self) -> None:
         """Roll back the open transaction, if any (the job resumes after the last commit)."""
