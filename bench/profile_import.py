@@ -145,9 +145,10 @@ def xjip_cli(env: dict[str, str]) -> list[str]:
     return [PYTHON, "-c", f"import sys; sys.path.insert(0, {code!r}); from xjip.cli import main; sys.exit(main())"]
 
 
-def run_child(args: list[str], env: dict[str, str]) -> dict[str, Any]:
-    proc = subprocess.run([PYTHON, str(Path(__file__).resolve()), *args], cwd=REPO, capture_output=True, text=True,
-                          env=env)
+def run_child(args: list[str], env: dict[str, str], script: Path | None = None) -> dict[str, Any]:
+    """`script` (this file by default) with `args` in a child process; its last line of output as JSON."""
+    proc = subprocess.run([PYTHON, str(script or Path(__file__).resolve()), *args], cwd=REPO, capture_output=True,
+                          text=True, env=env)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-3000:])
     return json.loads(proc.stdout.strip().splitlines()[-1])
