@@ -273,6 +273,7 @@ def test_rejected_rows_do_not_stop_good_ones(seeded, settings, tmp_path):
     proc = run_cli(settings, "import", str(src), "--format", "json", "--report", str(report))
     data = json.loads(proc.stdout)
     assert (data["inserted"], data["rejected"]) == (2, 3)
+    assert data["run"]["started_at"] and data["run"]["eta_seconds"] is None  # done: nothing left to estimate
     text = report.read_text(encoding="utf-8-sig")
     assert "check_digit" in text and "invalid_date" in text and "duplicate_key" in text
     assert "申请日" in text and "2023-02-30" in text and "mixed.csv" in text

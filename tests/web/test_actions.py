@@ -306,11 +306,18 @@ def test_staff_resume_an_interrupted_import_from_its_page(app, store, users, tmp
     viewer, viewer_token = client_as(app, "viewer1")
     assert viewer.post(f"/jobs/{job_id}/resume", data={"csrf_token": viewer_token}).status_code == 403
     assert staff.post(f"/jobs/{job_id}/resume", follow_redirects=False).status_code == 403  # no CSRF token
+    with store.session() as s:
+        before = s.get(m.ImportJob, job_id)
+        bytes_before, read_before, first_start = before.bytes_done, before.read_count, before.started_at
     response = staff.post(f"/jobs/{job_id}/resume", data={"csrf_token": token}, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == f"/jobs/{job_id}"
     job = _wait_for(staff, job_id)
     assert (job["status"], job["counts"]["read"], job["resumable"]) == ("done", 300, False)
     assert _patents(store) == 300
+    with store.session() as s:  # the pace shown is this run's: it started where the first one stopped
+        after = s.get(m.ImportJob, job_id)
+        assert (after.run_bytes_start, after.run_read_start) == (bytes_before, read_before) and bytes_before > 0
+        assert after.started_at == first_start and after.run_started_at > first_start
     assert 'id="resume-job"' not in staff.get(f"/jobs/{job_id}").text
     again = staff.post(f"/api/jobs/{job_id}/resume", headers={"X-CSRF-Token": token})
     assert again.status_code == 409
@@ -445,6 +452,42 @@ def test_pages_show_times_in_beijing_time_and_say_so(settings, store, users) -> 
             assert created in page and footer_zh in page, (zone, page[-2000:])
             assert footer_en in staff.get(f"/jobs/{job_id}", params={"lang": "en"}).text
         assert staff.get(f"/api/jobs/{job_id}").json()["created_at"].startswith("2026-01-01T16:30")  # the API stays UTC
+
+
+def test_a_running_import_shows_its_pace_and_the_time_left(settings, store, users) -> None:
+    """The job page, and its JSON twin, say how long this run has taken, how many records a
+    second it reads and about how long it still needs, at this run's pace over the bytes still
+    to read; a resumed run counts only what it did itself."""
+    import datetime as dt
+
+    start = dt.datetime(2026, 1, 1, 8, 0, 0)
+    app = create_app(settings, store)
+    with TestClient(app):  # started first: at start-up, a "running" job with no live process is marked interrupted
+        with store.session() as s:
+            job = m.ImportJob(path="/nowhere/x.csv", display_name="x.csv", fingerprint="1" * 64, status="running",
+                              started_at=start - dt.timedelta(hours=5), run_started_at=start,
+                              heartbeat_at=start + dt.timedelta(seconds=100), bytes_total=100_000_000,
+                              bytes_done=40_000_000, run_bytes_start=20_000_000, read_count=90_000,
+                              run_read_start=30_000)
+            s.add(job)
+            s.flush()
+            job_id = job.id
+        staff, _token = client_as(app, "staff1")
+        run = staff.get(f"/api/jobs/{job_id}").json()["run"]
+        # 20 MB in 100 s this run, 60 MB to go: 300 s; 60,000 records in 100 s
+        assert (run["seconds"], run["records_per_second"], run["eta_seconds"]) == (100.0, 600, 300), run
+        part = staff.get(f"/jobs/{job_id}/progress").text
+        assert "本次运行已用 1 分 40 秒" in part and "600 条/秒" in part and "预计还需约 5 分钟" in part, part
+        en = staff.get(f"/jobs/{job_id}/progress", params={"lang": "en"}).text
+        assert "this run: 1 min 40 s" in en and "600 records/s" in en and "about 5 min left" in en, en
+        with store.session() as s:
+            done = s.get(m.ImportJob, job_id)
+            done.status, done.finished_at, done.bytes_done = "done", start + dt.timedelta(seconds=150), 100_000_000
+            done.read_count = 120_000
+        run = staff.get(f"/api/jobs/{job_id}").json()["run"]
+        assert (run["seconds"], run["records_per_second"], run["eta_seconds"]) == (150.0, 600, None), run
+        page = staff.get(f"/jobs/{job_id}", params={"lang": "zh"}).text
+        assert "本次运行已用 2 分 30 秒" in page and 'id="job-eta"' not in page
 
 
 def test_staff_stop_a_running_upload_and_resume_it_later(app, store, users, tmp_path) -> None:

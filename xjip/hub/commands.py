@@ -82,8 +82,9 @@ class _Progress:
         from tqdm import tqdm
 
         if self.bar is None:
-            self.bar = tqdm(total=job.bytes_total or 0, unit="B", unit_scale=True, desc=f"job {job.id}",
-                            file=sys.stderr)
+            # a resumed job starts where it stopped: its rate and time left count this run only
+            self.bar = tqdm(total=job.bytes_total or 0, initial=getattr(job, "run_bytes_start", None) or 0,
+                            unit="B", unit_scale=True, desc=f"job {job.id}", file=sys.stderr)
         self.bar.n = job.bytes_done or 0
         self.bar.set_postfix(read=job.read_count, new=job.inserted_count, upd=job.updated_count,
                              same=job.unchanged_count, rej=job.rejected_count, refresh=False)
@@ -93,13 +94,15 @@ class _Progress:
 
 
 def job_summary(job: Any) -> dict[str, Any]:
+    from xjip.hub.queries import job_run
+
     share = (job.placed_count / job.addressed_count) if job.addressed_count else None
     return {"id": job.id, "status": job.status, "source": job.display_name, "format": job.format,
             "read": job.read_count, "inserted": job.inserted_count, "updated": job.updated_count,
             "unchanged": job.unchanged_count, "rejected": job.rejected_count,
             "addressed": job.addressed_count, "placed": job.placed_count,
             "place_resolved_share": round(share, 4) if share is not None else None,
-            "error": job.error, "created_at": job.created_at, "finished_at": job.finished_at}
+            "error": job.error, "created_at": job.created_at, "finished_at": job.finished_at, "run": job_run(job)}
 
 
 def _job_report(store: Any, job: Any) -> dict[str, Any]:
@@ -117,6 +120,9 @@ def _print_job(data: dict[str, Any]) -> None:
     click.echo(f"作业/job {data['id']}: {data['status']}  {data['source']} [{data['format']}]")
     click.echo(f"  读取 read {data['read']}  新增 inserted {data['inserted']}  更新 updated {data['updated']}  "
                f"未变 unchanged {data['unchanged']}  拒绝 rejected {data['rejected']}")
+    run = data.get("run") or {}
+    if run.get("records_per_second"):
+        click.echo(f"  本次运行 this run: {run['seconds']:,.1f} s, {run['records_per_second']:,} 条/秒 records/s")
     if data["place_resolved_share"] is not None:
         click.echo(f"  地址解析到行政区 places resolved: {data['placed']}/{data['addressed']} "
                    f"({data['place_resolved_share']:.1%})")

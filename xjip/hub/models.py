@@ -546,6 +546,11 @@ class ImportJob(Base):
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONN)
     # set by a person (web: the job page's stop button); the job stops after its next commit
     stop_requested: Mapped[bool | None] = mapped_column(Boolean)
+    # where the current run (the first start or the latest resume) began: its rate, and the
+    # time left, count only what this run did
+    run_started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    run_bytes_start: Mapped[int | None] = mapped_column(BigInteger)
+    run_read_start: Mapped[int | None] = mapped_column(Integer)
 
 
 class ImportLock(Base):

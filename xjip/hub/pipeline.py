@@ -240,8 +240,10 @@ def run_job(store: Store, job_id: int, *, progress: ProgressCallback | None = No
         with store.session() as s:
             job = s.get(m.ImportJob, job_id)
             job.status, job.pid, job.host = "running", os.getpid(), socket.gethostname()
-            job.started_at = job.started_at or m.utcnow()
-            job.heartbeat_at = m.utcnow()
+            now = m.utcnow()
+            job.started_at = job.started_at or now
+            job.run_started_at, job.run_bytes_start, job.run_read_start = now, job.bytes_done or 0, job.read_count or 0
+            job.heartbeat_at = now
             job.error = None
         ensure_indexes(store, BulkIndexes.TABLES)  # a job killed in a bulk load left them dropped
         runner = _JobRunner(store, job_id, progress)

@@ -802,7 +802,30 @@ def job_summary(job: m.ImportJob) -> dict[str, Any]:
             "resumable": job.status in m.ImportJob.RESUMABLE,
             "stop_requested": bool(job.stop_requested),
             "counts": {k.removesuffix("_count"): getattr(job, k) or 0 for k in JOB_COUNTS},
-            "error": job.error}
+            "run": job_run(job), "error": job.error}
+
+
+ETA_AFTER_SECONDS = 2.0  # a first estimate needs a committed batch or two
+
+
+def job_run(job: m.ImportJob) -> dict[str, Any] | None:
+    """The current (or last) run of a job, from its start or latest resume: how long it has
+    taken, records read per second, and, while it runs, the seconds left at this run's pace
+    over the bytes still to read. Measured up to the last committed batch (`heartbeat_at`)."""
+    start = job.run_started_at
+    if start is None:
+        return None
+    finished = job.status in ("done", "failed", "interrupted")
+    end = (job.finished_at if finished else None) or job.heartbeat_at
+    seconds = max((end - start).total_seconds(), 0.0) if end is not None else 0.0
+    read = (job.read_count or 0) - (job.run_read_start or 0)
+    done = (job.bytes_done or 0) - (job.run_bytes_start or 0)
+    eta = None
+    if job.status == "running" and seconds >= ETA_AFTER_SECONDS and done > 0 and job.bytes_total:
+        eta = max(job.bytes_total - (job.bytes_done or 0), 0) * seconds / done
+    return {"started_at": start, "seconds": round(seconds, 1),
+            "records_per_second": round(read / seconds) if seconds >= 1 and read > 0 else None,
+            "eta_seconds": round(eta) if eta is not None else None}
 
 
 def list_jobs(session: Session, page_size: int | None = DEFAULT_PAGE_SIZE, after: str | None = None,

@@ -100,6 +100,17 @@ def make_renderer(env: Environment) -> Callable[..., HTMLResponse]:
                 return "；".join(f"{k}: {fmt(v)}" for k, v in value.items())
             return str(value)
 
+        def duration(seconds: float | None) -> str:
+            if seconds is None:
+                return "—"
+            whole = int(round(seconds))
+            if whole < 60:
+                return t("web.duration.s", lang, s=whole)
+            if whole < 3600:
+                minutes, rest = divmod(whole, 60)
+                return t("web.duration.ms", lang, m=minutes, s=rest) if rest else t("web.duration.m", lang, m=minutes)
+            return t("web.duration.hm", lang, h=whole // 3600, m=whole % 3600 // 60)
+
         def place_name(place: dict[str, Any] | None) -> str:
             if not place:
                 return "—"
@@ -113,7 +124,8 @@ def make_renderer(env: Environment) -> Callable[..., HTMLResponse]:
         query = dict(request.query_params)
         switch = {code: url_for_params(path, {k: v for k, v in query.items() if k != "lang"}, lang=code)
                   for code in supported_languages()}
-        base = {"request": request, "lang": lang, "_": _, "label": label, "field": field, "fmt": fmt, "place_name": place_name,
+        base = {"request": request, "lang": lang, "_": _, "label": label, "field": field, "fmt": fmt, "duration": duration,
+                "place_name": place_name,
                 "url": url_for_params, "user": user, "csrf_token": csrf_token(request), "nav": nav, "path": path,
                 "lang_switch": switch, "flashes": flashes, "languages": supported_languages(),
                 "max_upload_mb": request.app.state.settings.max_upload_mb,
