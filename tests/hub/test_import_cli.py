@@ -215,6 +215,14 @@ def test_reimport_changes_nothing_and_reports_json(store, settings, shared_data)
     assert (second["inserted"], second["updated"], second["unchanged"]) == (0, 0, 93)
     # the place figures describe the records read, written or not
     assert (second["addressed"], second["placed"], second["place_resolved_share"]) == (93, 93, 1.0)
+    with store.session() as s:  # statuses are codes the pages label; a remark beside one goes to the notes
+        statuses = dict(s.execute(select(m.GeographicalIndication.status, func.count())
+                                  .group_by(m.GeographicalIndication.status)).all())
+        assert statuses == {"approved_or_registered": 84, "application_submitted": 3, "applied_or_registered": 4,
+                            "application_accepted": 1, "planned_application": 1}, statuses
+        planned = s.scalars(select(m.GeographicalIndication.notes)
+                            .where(m.GeographicalIndication.status == "planned_application")).one()
+        assert planned.startswith("状态说明 / status remark: 2009")
 
 
 # --- bad input: each gives a clear located error and leaves what was stored intact --------

@@ -10,6 +10,10 @@ Rules
   ``before 2009-10``): `approval_date_text` keeps it verbatim, `approval_date` is set only when the
   text starts with a full date. A partial or descriptive date never rejects a row.
 - The natural key is name|gi_system, as for GIs imported through the `tpl_gi` template.
+- status is a code, sometimes with a remark (``application_submitted (2019)``,
+  ``applied/registered (wording: 申请注册了中国地理标志商标)``): the code is stored as the status
+  (``applied/registered`` spelt as its code, ``applied_or_registered``), so that pages label and
+  count it, and the remark goes to the notes. A value that is not a known code is kept as is.
 
 ``xinjiang_gi_special_mark_events.csv`` is not imported: its rows are aggregate facts (counts of
 authorised enterprises, an association's founding) with enterprise names, where any, inside
@@ -18,6 +22,7 @@ English prose; none is one enterprise's authorisation with a GI and a date, whic
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from xjip.hub.importers._tabular import head_rows, iter_rows, normalise_header
@@ -32,6 +37,21 @@ COLUMNS = ("record_id", "name_zh", "gi_type", "status", "product_category", "pro
 REQUIRED = {"name_zh", "gi_type"}
 SYSTEMS = {c.value for c in GI_SYSTEMS}
 CONFIDENCE = {"high", "medium", "low"}
+STATUSES = {"approved_or_registered", "application_accepted", "application_submitted", "planned_application",
+            "applied_or_registered"}  # the folder README's list
+_STATUS = re.compile(r"([a-z_/]+)\s*(?:\((.*)\))?")
+
+
+def split_status(value: Any) -> tuple[str | None, str | None]:
+    """(status code, remark) of the status column."""
+    text = clean(value)
+    if not text:
+        return None, None
+    match = _STATUS.fullmatch(text)
+    code = match.group(1).replace("/", "_or_") if match else None
+    if code not in STATUSES:
+        return text, None
+    return code, clean(match.group(2))
 
 
 def _codes(value: Any, column: str) -> list[str]:
@@ -63,11 +83,13 @@ def row_to_record(values: dict[str, Any]) -> GIRecord:
         nice = nice_class(nice) if nice else None
     except ValueError:
         raise RecordError("bad_value", "nice_class", value=nice) from None
-    notes = [clean(values.get(k)) for k in ("special_mark_or_other_events", "source_note")]
+    status, remark = split_status(values.get("status"))
+    notes = [f"状态说明 / status remark: {remark}" if remark else None,
+             *(clean(values.get(k)) for k in ("special_mark_or_other_events", "source_note"))]
     return GIRecord(
         name=name,
         gi_system=system,
-        status=clean(values.get("status")),
+        status=status,
         category=clean(values.get("product_category")),
         protected_area_text=clean(values.get("protected_area_text")),
         region_codes=counties or prefectures,
