@@ -321,3 +321,24 @@ def test_a_200_mb_single_document_is_refused_with_flat_memory(store, settings, t
     assert "huge.xml" in proc.stderr + proc.stdout
     assert "超过上限 64 MB" in proc.stdout + proc.stderr and "64 MB limit" in proc.stdout + proc.stderr
     assert peak_mb < 500, peak_mb
+
+
+def test_demo_loads_every_kind_of_right(store, settings):
+    """The quick start's data: the real public data and a synthetic sample in which every kind of
+    right the hub keeps has records, so that every page shows something; run again, it adds
+    nothing."""
+    run_cli(settings, "demo", "--synthetic-patents", "60", "--synthetic-rights", "12", check=True)
+    models = (m.Patent, m.Trademark, m.GeographicalIndication, m.GIMarkUser, m.Copyright, m.PlantVariety,
+              m.RightTransaction, m.Pledge, m.EnforcementCase, m.Institution)
+
+    def counts() -> dict[str, int]:
+        with store.session() as s:
+            return {model.__tablename__: s.scalar(select(func.count()).select_from(model)) for model in models}
+
+    first = counts()
+    assert all(first.values()), first
+    with store.session() as s:  # the synthetic sample's other rights were all taken in
+        job = s.scalars(select(m.ImportJob).where(m.ImportJob.display_name.like("synthetic sample of the other%"))).one()
+        assert (job.status, job.rejected_count) == ("done", 0) and job.inserted_count == job.read_count > 0
+    run_cli(settings, "demo", "--synthetic-patents", "60", "--synthetic-rights", "12", check=True)
+    assert counts() == first

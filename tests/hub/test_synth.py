@@ -223,3 +223,62 @@ def test_pipeline_import_marks_synthetic_and_reimport_changes_nothing(store, tmp
     assert placed >= 0.95 * n, placed
     again = run_import(store, path, options={"synthetic": True})
     assert (again.status, again.inserted_count, again.updated_count, again.unchanged_count) == ("done", 0, 0, n)
+
+
+# --- the other rights (template files) -------------------------------------------------------
+
+def test_other_rights_import_through_their_templates_and_name_the_synthetic_patents(store, tmp_path: Path,  # noqa: ANN001
+                                                                                    shared_data: Path) -> None:
+    """Every kind of right gets a template file that the ordinary template importers read with
+    no rejection; every record is stored as synthetic; transfers, licences and pledges name
+    patents of the synthetic patent run they were made for, special-mark users real GIs."""
+    from sqlalchemy import func, select
+
+    from xjip.hub import models as m
+    from xjip.hub.importers.templates import SPECS
+    from xjip.hub.pipeline import run_import
+    from xjip.hub.synth_rights import KINDS, write_rights
+
+    synth.write_cn_biblio_csv(tmp_path / "patents.csv", 120, seed=5, shared=shared_data)
+    counts = write_rights(tmp_path / "rights", 40, seed=3, patents=120, patent_seed=5, shared=shared_data)
+    assert set(counts) == {*KINDS, "institution"} and all(counts.values()), counts
+    for kind in counts:  # the headers are the templates' own: what an office fills in
+        with open(tmp_path / "rights" / f"synthetic_{kind}.csv", encoding="utf-8-sig", newline="") as fh:
+            header = next(csv.reader(fh))
+        assert header[:-1] == [c.zh for c in SPECS[kind].columns] and header[-1] == synth.SYNTHETIC_COLUMN
+    assert run_import(store, tmp_path / "patents.csv").inserted_count == 120
+    job = run_import(store, tmp_path / "rights")
+    assert (job.status, job.read_count, job.inserted_count, job.rejected_count) == (
+        "done", sum(counts.values()), sum(counts.values()), 0)
+    assert job.placed_count >= 0.95 * job.addressed_count > 0
+    models = {"trademark": m.Trademark, "gi_mark_user": m.GIMarkUser, "copyright": m.Copyright,
+              "plant_variety": m.PlantVariety, "transaction": m.RightTransaction, "pledge": m.Pledge,
+              "case": m.EnforcementCase, "institution": m.Institution}
+    with store.session() as s:
+        for kind, model in models.items():
+            rows, synthetic = s.execute(select(func.count(), func.count().filter(model.is_synthetic.is_(True)))).one()
+            assert rows == counts[kind] and synthetic == rows, (kind, rows, synthetic)
+        numbers = set(s.scalars(select(m.Patent.app_number)))
+        assert set(s.scalars(select(m.RightTransaction.right_number))) <= numbers
+        assert {n for ns in s.scalars(select(m.Pledge.right_numbers)) for n in ns} <= numbers
+        real_gis = {row["name_zh"] for row in csv.DictReader(open(shared_data / "gi/xinjiang_gi_records.csv",
+                                                                  encoding="utf-8-sig"))}
+        assert set(s.scalars(select(m.GIMarkUser.gi_name))) <= real_gis
+    again = run_import(store, tmp_path / "rights")  # re-running changes nothing
+    assert (again.inserted_count, again.updated_count, again.unchanged_count) == (0, 0, sum(counts.values()))
+
+
+def test_cli_writes_and_imports_the_other_rights(tmp_path: Path) -> None:
+    from xjip.cli import main
+
+    data = tmp_path / "d"
+    result = CliRunner().invoke(main, ["--data-dir", str(data), "init"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(main, ["--data-dir", str(data), "synth", "--patents", "40", "--seed", "4",
+                                       "--rights", "10", "--import", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    written = sum(summary["rights"]["records"].values())
+    assert summary["import"]["inserted"] == 40
+    assert (summary["rights_import"]["status"], summary["rights_import"]["inserted"],
+            summary["rights_import"]["rejected"]) == ("done", written, 0)

@@ -276,8 +276,10 @@ commands = [db, init, import_, import_formats, jobs]
 
 @click.command("demo")
 @click.option("--synthetic-patents", default=2000, show_default=True, help="Size of the synthetic sample")
+@click.option("--synthetic-rights", default=200, show_default=True,
+              help="Synthetic trademarks, copyrights, transfers/licences per sample (fewer of the rarer rights)")
 @click.pass_obj
-def demo(obj: Any, synthetic_patents: int) -> None:
+def demo(obj: Any, synthetic_patents: int, synthetic_rights: int) -> None:
     """Load the demo data: reference data, the real public data in ../shared/data and a small
     synthetic sample (every synthetic record labelled) / 加载演示数据."""
     from xjip.hub.demo import demo_paths
@@ -303,6 +305,18 @@ def demo(obj: Any, synthetic_patents: int) -> None:
             write_cn_biblio_csv(out, synthetic_patents, seed=2026)
         job = run_import(store, out, options={"synthetic": True, "licence": "synthetic (xjip synth)"},
                          display_name=f"synthetic sample ({synthetic_patents})", progress=_Progress(True))
+        _print_job(job_summary(job))
+    if synthetic_rights:
+        from xjip.hub.synth_rights import write_rights
+
+        folder = Path(store.settings.data_dir) / "synth" / f"synthetic_rights_{synthetic_rights}"
+        if not folder.exists():
+            # the rights name the patents of the sample above (same size and seed)
+            write_rights(folder, synthetic_rights, seed=2026, patents=synthetic_patents or 50, patent_seed=2026,
+                         shared=store.settings.shared_data_dir or None)
+        job = run_import(store, folder, options={"synthetic": True, "licence": "synthetic (xjip synth)"},
+                         display_name=f"synthetic sample of the other rights ({synthetic_rights})",
+                         progress=_Progress(True))
         _print_job(job_summary(job))
 
 

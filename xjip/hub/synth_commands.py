@@ -1,4 +1,5 @@
-"""`xjip synth`: write synthetic patent files for scale tests (and optionally import them)."""
+"""`xjip synth`: write synthetic patent files for scale tests, and optionally the other rights
+as template files (and import them)."""
 from __future__ import annotations
 
 import json
@@ -27,10 +28,14 @@ def _default_out(fmt: str, n: int, seed: int, data_dir: str) -> Path:
               help="Output file (.gz compresses; .zip for XML members). Default: <data_dir>/synthetic/…")
 @click.option("--encoding", type=click.Choice(["utf-8-sig", "utf-8", "gb18030"]), default="utf-8-sig",
               show_default=True, help="CSV encoding")
+@click.option("--rights", "rights", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Also N synthetic trademarks, copyrights and transfers/licences, fewer GI special-mark users, "
+                   "pledges, cases and plant varieties, and the agencies, as template CSVs naming these patents / "
+                   "同时生成其他权利类型（模板格式）")
 @click.option("--import", "do_import", is_flag=True, help="Import the file afterwards, marked synthetic / 生成后导入")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of text / 输出 JSON")
 @click.pass_obj
-def synth(obj: Any, n: int, fmt: str, seed: int, out: str | None, encoding: str, do_import: bool,
+def synth(obj: Any, n: int, fmt: str, seed: int, out: str | None, encoding: str, rights: int, do_import: bool,
           as_json: bool) -> None:
     """Generate synthetic patents from real vocabularies (every record marked 合成/synthetic) / 生成合成测试数据.
 
@@ -52,22 +57,39 @@ def synth(obj: Any, n: int, fmt: str, seed: int, out: str | None, encoding: str,
         click.echo(t("synth.written", lang, n=count, path=str(path), seconds=f"{seconds:.1f}"))
     result: dict[str, Any] = {"path": str(path), "records": count, "format": fmt, "seed": seed,
                               "seconds": round(seconds, 2)}
-    if do_import:
-        from xjip.hub.commands import job_summary
-        from xjip.hub.pipeline import run_import
+    folder = None
+    if rights:
+        from xjip.hub.synth_rights import write_rights
 
-        started = time.perf_counter()
-        job = run_import(obj.store, path, options={"synthetic": True}, display_name=f"[合成] {path.name}")
-        result["import"] = job_summary(job)
-        result["import"]["seconds"] = round(time.perf_counter() - started, 2)
+        folder = path.parent / f"synth_rights_{rights}_seed{seed}"
+        counts = write_rights(folder, rights, seed, patents=n, patent_seed=seed, shared=shared)
+        result["rights"] = {"path": str(folder), "records": counts}
         if not as_json:
-            click.echo(t("synth.imported", lang, job=job.id, status=job.status, read=job.read_count,
-                         inserted=job.inserted_count, unchanged=job.unchanged_count,
-                         rejected=job.rejected_count, seconds=result["import"]["seconds"]))
+            click.echo(t("synth.rights_written", lang, n=sum(counts.values()), path=str(folder),
+                         kinds=", ".join(f"{kind} {c}" for kind, c in counts.items())))
+    if do_import:
+        for key, source in (("import", path), ("rights_import", folder)):
+            if source is not None:
+                result[key] = _import(obj, source, lang, as_json)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, default=str, indent=2))
-    if do_import and result["import"]["status"] != "done":
+    if do_import and any(result[k]["status"] != "done" for k in ("import", "rights_import") if k in result):
         sys.exit(1)
+
+
+def _import(obj: Any, source: Path, lang: str, quiet: bool) -> dict[str, Any]:
+    from xjip.hub.commands import job_summary
+    from xjip.hub.pipeline import run_import
+
+    started = time.perf_counter()
+    job = run_import(obj.store, source, options={"synthetic": True}, display_name=f"[合成] {source.name}")
+    summary = job_summary(job)
+    summary["seconds"] = round(time.perf_counter() - started, 2)
+    if not quiet:
+        click.echo(t("synth.imported", lang, job=job.id, status=job.status, read=job.read_count,
+                     inserted=job.inserted_count, unchanged=job.unchanged_count, rejected=job.rejected_count,
+                     seconds=summary["seconds"]))
+    return summary
 
 
 commands = [synth]
