@@ -578,3 +578,89 @@ def test_rejected_records_are_counted_by_reason_and_can_be_listed_by_reason(app,
     page = staff.get(f"/jobs/{job_id}", params={"code": "invalid_date"}).text
     assert 'id="rejection-summary"' in page and "只显示问题代码为 invalid_date 的记录" in page
     assert page.count("<code>invalid_date</code>") == 3 and page.count("<code>check_digit</code>") == 1
+
+
+def test_transfers_licences_and_pledges_link_to_the_rights_they_name(app, store, tmp_path) -> None:
+    """A transfer or pledge names a patent by its number (application, publication or grant): its
+    page links to the stored patent, and the patent's page lists its transfers, licences and
+    pledges; a number the store does not hold is said so, not linked."""
+    from xjip.hub.pipeline import run_import
+    from xjip.hub.synth import iter_patents, write_cn_biblio_csv
+
+    write_cn_biblio_csv(tmp_path / "patents.csv", 5, seed=8)
+    first, second = [p for p in iter_patents(5, seed=8) if p.grant_number][:2]
+    from xjip.hub.numbers import cn_check_digit
+
+    elsewhere = f"CN202399999999.{cn_check_digit('202399999999')}"  # a valid number the store does not hold
+    deals = tmp_path / "deals"
+    deals.mkdir()
+    (deals / "licences.csv").write_text(
+        "交易类型,权利类型,专利号/注册号,让与人/许可人,受让人/被许可人,许可类型,生效日期\n"
+        f"许可,专利,{first.app_number},{first.applicants[0].name},新疆某某科技有限公司,独占,2024-05-06\n"
+        f"转让,专利,{second.app_number},{second.applicants[0].name},新疆另一科技有限公司,,2023-01-02\n",
+        encoding="utf-8")
+    (deals / "pledges.csv").write_text(
+        "质押登记号,权利类型,专利号/注册号,出质人,质权人,质押金额（万元）,登记日期\n"
+        f"Y2024650000001,专利,{first.app_number};{elsewhere},{first.applicants[0].name},乌鲁木齐银行,500,2024-06-01\n",
+        encoding="utf-8")
+    assert run_import(store, tmp_path / "patents.csv").inserted_count == 5
+    assert run_import(store, deals).inserted_count == 3
+    with store.session() as s:
+        patent_id = s.scalar(select(m.Patent.id).where(m.Patent.app_number == first.app_number))
+        licence_id = s.scalar(select(m.RightTransaction.id).where(m.RightTransaction.kind == "licence"))
+        pledge_id = s.scalar(select(m.Pledge.id))
+    client = TestClient(app)
+    licence = client.get(f"/api/records/transaction/{licence_id}").json()
+    assert licence["related"]["rights"] == [{"number": first.app_number, "record_type": "patent", "id": patent_id,
+                                             "title": first.title}]
+    pledge = client.get(f"/api/records/pledge/{pledge_id}").json()["related"]["rights"]
+    assert [(r["number"], r["id"]) for r in pledge] == [(first.app_number, patent_id), (elsewhere, None)]
+    assert "本平台未收录该权利" in client.get(f"/records/pledge/{pledge_id}").text
+    dealings = client.get(f"/api/records/patent/{patent_id}").json()["related"]["dealings"]
+    assert [(t["id"], t["kind"], t["licence_type"]) for t in dealings["transactions"]] == [(licence_id, "licence",
+                                                                                            "exclusive")]
+    assert [(p["id"], p["amount_wan"]) for p in dealings["pledges"]] == [(pledge_id, 500.0)]
+    page = client.get(f"/records/patent/{patent_id}").text
+    assert f'href="/records/transaction/{licence_id}"' in page and f'href="/records/pledge/{pledge_id}"' in page
+    assert "独占许可" in page and "转让、许可与质押" in page
+    with store.session() as s:  # a patent named by its publication number is found too
+        pub = s.scalar(select(m.Patent.pub_number).where(m.Patent.id == patent_id))
+        from xjip.hub.queries import rights_named
+
+        assert rights_named(s, "patent", [pub])[0]["id"] == patent_id
+
+
+def test_an_owner_is_placed_where_most_of_its_records_are(app, store, tmp_path) -> None:
+    """Owner entities have no address of their own: the entity page and the owner list place
+    each where most of the rights it holds are (its applicant rows on patents, the other
+    rights' places), and say so."""
+    from collections import Counter
+
+    from xjip.hub.pipeline import run_import
+    from xjip.hub.synth import write_cn_biblio_csv
+
+    write_cn_biblio_csv(tmp_path / "patents.csv", 300, seed=12)
+    assert run_import(store, tmp_path / "patents.csv").inserted_count == 300
+    with store.session() as s:
+        rows = s.execute(select(m.PatentParty.entity_id, m.PatentParty.region_code, m.PatentParty.prefecture_code,
+                                m.PatentParty.county_code).where(m.PatentParty.region_code.is_not(None))).all()
+        by_entity: dict[int, Counter] = {}
+        for e, r, p, c in rows:
+            by_entity.setdefault(e, Counter())[(r, p, c)] += 1
+        busiest = max(by_entity, key=lambda e: sum(by_entity[e].values()))
+        top = by_entity[busiest].most_common()
+        expected = min(place for place, n in top if n == top[0][1])
+    client = TestClient(app)
+    entity = client.get(f"/api/entities/{busiest}").json()
+    assert entity["place_from"] == "records" and entity["place"]["region_code"] == expected[0], (entity, expected)
+    assert entity["place"]["prefecture_code"] == expected[1]
+    assert "按其权利记录中最常见的所在地" in client.get(f"/entities/{busiest}").text
+    listed, after = {}, None
+    while True:  # every page of the owner list
+        page = client.get("/api/entities", params={"page_size": 100, **({"after": after} if after else {})}).json()
+        listed.update((e["id"], e) for e in page["items"])
+        if not (after := page["next"]):
+            break
+    assert listed[busiest]["prefecture_code"] == expected[1]
+    placed = sum(1 for e in listed.values() if e["prefecture_code"])
+    assert placed >= 0.9 * len(listed), (placed, len(listed))

@@ -339,6 +339,21 @@ def test_every_route_is_documented(ro: ReadOnly) -> None:
     assert undocumented == []
 
 
+def test_every_code_a_template_accepts_has_a_label_in_both_languages() -> None:
+    """Enumerated values are stored as codes (`licence_type` = ordinary); pages show their labels
+    (`_macros.cell`): a code without one would show as the bare code."""
+    from xjip.hub.importers.templates import SPECS
+
+    shown_as_kind = {"kind", "right_type", "gi_system", "mark_kind", "patent_type"}  # web.kind.* (_macros.cell)
+    zh, en = catalogue("zh"), catalogue("en")
+    missing = [f"web.{'kind' if c.field in shown_as_kind else c.field}.{choice.value}"
+               for spec in SPECS.values() for c in spec.columns if c.type == "enum" for choice in c.choices]
+    assert [k for k in missing if k not in zh or k not in en] == []
+    macros = (WEB_DIR / "templates" / "_macros.html").read_text(encoding="utf-8")
+    labelled = {c.field for spec in SPECS.values() for c in spec.columns if c.type == "enum"} - shown_as_kind
+    assert all(f"'{field}'" in macros for field in labelled), labelled
+
+
 def test_catalogue_covers_the_web_in_both_languages() -> None:
     zh, en = catalogue("zh"), catalogue("en")
     web_zh = {k for k in zh if k.startswith("web.")}

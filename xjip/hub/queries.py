@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
-    Integer, and_, case, cast, exists, extract, false, func, literal, literal_column, or_, select, true, union_all,
+    Integer, Text, and_, case, cast, exists, extract, false, func, literal, literal_column, or_, select, true,
+    union_all,
 )
 from sqlalchemy.orm import Session, aliased
 
@@ -633,9 +634,15 @@ def record_detail(session: Session, record_type: str, record_id: int, *, masked:
         related["mark_users"] = [{"id": u.id, "user_name": u.user_name, "approved_date": u.approved_date,
                                   "revoked_date": u.revoked_date} for u in session.execute(
             select(m.GIMarkUser).where(m.GIMarkUser.gi_id == row.id).order_by(m.GIMarkUser.id).limit(200)).scalars()]
+    elif record_type == "transaction":
+        related["rights"] = rights_named(session, row.right_type, [row.right_number])
+    elif record_type == "pledge":
+        related["rights"] = rights_named(session, row.right_type, list(row.right_numbers or []))
     elif record_type == "gi_mark_user" and row.gi_id:
         gi = session.get(m.GeographicalIndication, row.gi_id)
         related["gi"] = {"id": gi.id, "name": gi.name, "gi_system": gi.gi_system} if gi else None
+    if record_type in RIGHT_NUMBERS:
+        related["dealings"] = dealings(session, record_type, _numbers_of(row, record_type))
     owner_id = data.get(spec.entity) if spec.entity else None
     if spec.entity:
         owner = session.get(m.Entity, owner_id) if owner_id else None
@@ -651,6 +658,61 @@ def record_detail(session: Session, record_type: str, record_id: int, *, masked:
         "related": related,
         "sources": _sources(session, record_type, row.key, masked),
     }
+
+
+# --- rights named by transfers, licences and pledges ------------------------------------------
+
+# The numbers a transfer, licence or pledge may name a right by, per kind of right.
+RIGHT_NUMBERS: dict[str, tuple[str, ...]] = {
+    "patent": ("key", "app_number", "pub_number", "grant_number"),
+    "trademark": ("key", "app_number", "reg_number"),
+}
+_RIGHT_MODELS = {"patent": m.Patent, "trademark": m.Trademark}
+
+
+def _numbers_of(row: Any, record_type: str) -> list[str]:
+    return list(dict.fromkeys(v for c in RIGHT_NUMBERS[record_type] if (v := getattr(row, c, None))))
+
+
+def rights_named(session: Session, right_type: str | None, numbers: list[str]) -> list[dict[str, Any]]:
+    """The stored records of the rights a transaction or pledge names: one item per number, with
+    the record (id, title) when the store holds it."""
+    model = _RIGHT_MODELS.get(right_type or "")
+    out = []
+    for number in dict.fromkeys(n for n in numbers if n):
+        hit = None
+        if model is not None:
+            spec = TYPES[right_type]
+            hit = session.execute(select(model.id, _col(model, spec.title)).where(
+                or_(*(getattr(model, c) == number for c in RIGHT_NUMBERS[right_type]))).limit(1)).first()
+        out.append({"number": number, "record_type": right_type if hit else None,
+                    "id": hit[0] if hit else None, "title": hit[1] if hit else None})
+    return out
+
+
+def _like_json_item(value: str) -> str:
+    """A LIKE pattern for `value` as an item of a stored JSON list of strings."""
+    return f'%"{_like_escape(value)}"%'
+
+def dealings(session: Session, right_type: str, numbers: list[str], limit: int = 200) -> dict[str, list[dict[str, Any]]]:
+    """Transfers, licences and pledges that name a right by any of its numbers (newest first)."""
+    if not numbers:
+        return {"transactions": [], "pledges": []}
+    t = m.RightTransaction
+    transactions = [{"id": r.id, "kind": r.kind, "date": r.date, "from_party": r.from_party, "to_party": r.to_party,
+                     "licence_type": r.licence_type, "is_synthetic": r.is_synthetic}
+                    for r in session.execute(select(t).where(t.right_type == right_type, t.right_number.in_(numbers))
+                                             .order_by(t.date.desc().nulls_last(), t.id.desc()).limit(limit)).scalars()]
+    p = m.Pledge
+    # right_numbers is a JSON list: its items are matched in the stored text (a quoted item),
+    # the same on SQLite and PostgreSQL; pledges are few, so no index is wanted.
+    text = cast(p.right_numbers, Text)
+    pledges = [{"id": r.id, "key": r.key, "reg_date": r.reg_date, "end_date": r.end_date, "pledgor": r.pledgor,
+                "pledgee": r.pledgee, "amount_wan": r.amount_wan, "status": r.status, "is_synthetic": r.is_synthetic}
+               for r in session.execute(select(p).where(p.right_type == right_type, or_(
+                   *(text.like(_like_json_item(n), escape="\\") for n in numbers)))
+                   .order_by(p.reg_date.desc().nulls_last(), p.id.desc()).limit(limit)).scalars()]
+    return {"transactions": transactions, "pledges": pledges}
 
 
 # --- entities --------------------------------------------------------------------------------
@@ -688,15 +750,47 @@ def entity_detail(session: Session, entity_id: int, *, per_type: int = 20, maske
                  for r in session.execute(select(*cols).where(cond)
                                           .order_by(date_col.desc().nulls_last(), spec.model.id.desc()).limit(per_type))]
         rights.append({"record_type": name, "count": int(count), "items": items})
+    codes = (entity.region_code, entity.prefecture_code, entity.county_code)
+    place_from = "entity" if entity.region_code else None
+    if place_from is None and (found := entity_places(session, [entity.id]).get(entity.id)):
+        codes, place_from = found, "records"
     return {
         "id": entity.id, "name": entity.name, "kind": entity.kind, "country": entity.country,
         "merged_into": entity.merged_into, "created_at": entity.created_at,
-        "place": _place(regions, entity.region_code, entity.prefecture_code, entity.county_code),
+        "place": _place(regions, *codes), "place_from": place_from,
         "aliases": [{"alias": a.alias, "source": a.source} for a in aliases],
         "merged_entities": [{"id": i, "name": n} for i, n in merged],
         "rights": rights,
         "total_rights": sum(r["count"] for r in rights),
     }
+
+
+def entity_places(session: Session, entity_ids: list[int]) -> dict[int, tuple[str, str | None, str | None]]:
+    """Where owners are, from their records: for each id, the (region, prefecture, county) codes
+    met most often among the places of the rights it holds (a patent's applicant rows, the
+    other rights' own places). Kept for owners whose entity row has no place of its own."""
+    ids = sorted({i for i in entity_ids if i})
+    if not ids:
+        return {}
+    parts = [select(m.PatentParty.entity_id.label("e"), m.PatentParty.region_code.label("r"),
+                    m.PatentParty.prefecture_code.label("p"), m.PatentParty.county_code.label("c"))
+             .where(m.PatentParty.entity_id.in_(ids), m.PatentParty.region_code.is_not(None))]
+    for spec in TYPES.values():
+        if spec.entity and spec.name != "patent":
+            model, column = spec.model, _col(spec.model, spec.entity)
+            parts.append(select(column.label("e"), model.region_code.label("r"), model.prefecture_code.label("p"),
+                                model.county_code.label("c")).where(column.in_(ids), model.region_code.is_not(None)))
+    places = union_all(*parts).subquery()
+    counted = select(places.c.e, places.c.r, places.c.p, places.c.c, func.count().label("n")).group_by(
+        places.c.e, places.c.r, places.c.p, places.c.c)
+    best: dict[int, tuple[int, tuple[str, str, str], tuple[str, str | None, str | None]]] = {}
+    for e, r, p, c, n in session.execute(counted):
+        # the place met most often; a tie goes to the smaller codes, whatever order rows come in
+        codes = (r or "", p or "", c or "")
+        held = best.get(e)
+        if held is None or n > held[0] or (n == held[0] and codes < held[1]):
+            best[e] = (n, codes, (r, p, c))
+    return {e: place for e, (_n, _codes, place) in best.items()}
 
 
 def list_entities(session: Session, q: str | None = None, page_size: int | None = DEFAULT_PAGE_SIZE,
@@ -716,8 +810,12 @@ def list_entities(session: Session, q: str | None = None, page_size: int | None 
     rows = session.execute(select(m.Entity.id, m.Entity.name, m.Entity.kind, m.Entity.prefecture_code)
                            .where(*conds).order_by(m.Entity.id).limit(size + 1)).all()
     regions = region_index(session)
-    items = [{"id": r[0], "name": r[1], "kind": r[2], "prefecture_code": r[3],
-              "prefecture": regions[r[3]].name if r[3] in regions else None} for r in rows[:size]]
+    derived = entity_places(session, [r[0] for r in rows[:size] if not r[3]])
+    items = []
+    for r in rows[:size]:
+        prefecture = r[3] or (derived[r[0]][1] if r[0] in derived else None)
+        items.append({"id": r[0], "name": r[1], "kind": r[2], "prefecture_code": prefecture,
+                      "prefecture": regions[prefecture].name if prefecture in regions else None})
     next_token = encode_token("entity", None, rows[size - 1][0]) if len(rows) > size else None
     return {"total": int(total), "page_size": size, "items": items, "next": next_token, "q": q or None}
 
