@@ -580,7 +580,7 @@ def test_rejected_records_are_counted_by_reason_and_can_be_listed_by_reason(app,
     assert page.count("<code>invalid_date</code>") == 3 and page.count("<code>check_digit</code>") == 1
 
 
-def test_transfers_licences_and_pledges_link_to_the_rights_they_name(app, store, tmp_path) -> None:
+def test_transfers_licences_and_pledges_link_to_the_rights_they_name(app, store, users, tmp_path) -> None:
     """A transfer or pledge names a patent by its number (application, publication or grant): its
     page links to the stored patent, and the patent's page lists its transfers, licences and
     pledges; a number the store does not hold is said so, not linked."""
@@ -604,12 +604,19 @@ def test_transfers_licences_and_pledges_link_to_the_rights_they_name(app, store,
         f"Y2024650000001,专利,{first.app_number};{elsewhere},{first.applicants[0].name},乌鲁木齐银行,500,2024-06-01\n",
         encoding="utf-8")
     assert run_import(store, tmp_path / "patents.csv").inserted_count == 5
-    assert run_import(store, deals).inserted_count == 3
+    folder_job = run_import(store, deals)
+    assert folder_job.inserted_count == 3 and folder_job.format == "mixed"  # two templates in one folder
     with store.session() as s:
         patent_id = s.scalar(select(m.Patent.id).where(m.Patent.app_number == first.app_number))
         licence_id = s.scalar(select(m.RightTransaction.id).where(m.RightTransaction.kind == "licence"))
         pledge_id = s.scalar(select(m.Pledge.id))
     client = TestClient(app)
+    staff, _token = client_as(app, "staff1")
+    sources = staff.get(f"/api/jobs/{folder_job.id}").json()["sources"]
+    assert [(x["name"], x["format"], x["records"], x["done"]) for x in sources] == [
+        ("deals/licences.csv", "tpl_transaction", 2, True), ("deals/pledges.csv", "tpl_pledge", 1, True)]
+    job_page = staff.get(f"/jobs/{folder_job.id}").text
+    assert "多种格式" in job_page and 'id="job-sources"' in job_page and "pledges.csv" in job_page
     licence = client.get(f"/api/records/transaction/{licence_id}").json()
     assert licence["related"]["rights"] == [{"number": first.app_number, "record_type": "patent", "id": patent_id,
                                              "title": first.title}]

@@ -54,6 +54,9 @@ BATCH_MAX_BYTES = 32 << 20
 SHARD_MAX_BYTES = 4 << 20
 
 
+MIXED_FORMATS = "mixed"  # import_job.format of a job whose sources came in several formats
+
+
 class ImportAlreadyRunning(Exception):
     def __init__(self, job_id: int):
         self.job_id = job_id
@@ -454,10 +457,12 @@ class _JobRunner:
         try:
             counts, changed = self.writer.write(s, batch, source_name=source.name, source_format=fmt,
                                                 job_id=self.job_id, options=self.options, seen=self.seen)
-            self.checkpoint[source.name] = {"items": position, "done": finished}
+            self.checkpoint[source.name] = {"items": position, "done": finished, "format": fmt}
             job = s.get(m.ImportJob, self.job_id)
             job.checkpoint = dict(self.checkpoint)
-            job.format = fmt
+            # a folder or archive of several formats: each source's is in the checkpoint
+            formats = {v.get("format") for v in self.checkpoint.values() if isinstance(v, dict) and v.get("format")}
+            job.format = fmt if len(formats) <= 1 else MIXED_FORMATS
             job.bytes_done = min(bytes_done, self.bytes_total) if self.bytes_total else bytes_done
             for name, value in counts.items():
                 setattr(job, f"{name}_count", (getattr(job, f"{name}_count") or 0) + value)

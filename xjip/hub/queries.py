@@ -966,7 +966,19 @@ def job_detail(session: Session, job_id: int, *, rejections: int = 100, after: s
     data["rejections_next"] = encode_token("rejection", None, rows[size - 1].id) if len(rows) > size else None
     data["rejection_code"] = code
     data["rejection_summary"] = rejection_summary(session, job.id)
+    data["sources"] = job_sources(job)
     return data
+
+
+def job_sources(job: m.ImportJob, limit: int = 500) -> list[dict[str, Any]]:
+    """The files of a job (a folder, an archive's members) as far as it got: records read,
+    format detected, finished or not (from the job's checkpoint)."""
+    out = []
+    for name, state in sorted((job.checkpoint or {}).items())[:limit]:
+        state = state if isinstance(state, dict) else {}
+        out.append({"name": name, "format": state.get("format"), "records": state.get("items"),
+                    "done": bool(state.get("done")), "error": bool(state.get("error"))})
+    return out
 
 
 def rejection_summary(session: Session, job_id: int, limit: int = 20) -> list[dict[str, Any]]:
