@@ -671,3 +671,59 @@ def test_an_owner_is_placed_where_most_of_its_records_are(app, store, tmp_path) 
     assert listed[busiest]["prefecture_code"] == expected[1]
     placed = sum(1 for e in listed.values() if e["prefecture_code"])
     assert placed >= 0.9 * len(listed), (placed, len(listed))
+
+
+def test_a_list_downloads_as_csv_or_excel_with_its_filters_and_masks(app, store, users, tmp_path, monkeypatch) -> None:
+    """The list's download: every record matching its filters (not only the page shown), headers
+    and codes in the reader's language, amounts masked for anonymous visitors as on the pages,
+    a formula in a cell written as text, a bound per request; `xjip export` writes the same."""
+    import csv as csvlib
+    import io
+
+    import openpyxl
+
+    from xjip.hub.pipeline import run_import
+    from xjip.hub.synth import write_cn_biblio_csv
+    from xjip.web.routes import data as data_routes
+
+    write_cn_biblio_csv(tmp_path / "patents.csv", 150, seed=31)
+    assert run_import(store, tmp_path / "patents.csv").inserted_count == 150
+    from xjip.hub.numbers import cn_check_digit
+
+    (tmp_path / "pledges.csv").write_text(
+        "质押登记号,权利类型,专利号/注册号,出质人,质权人,质押金额（万元）,登记日期\n"
+        f"Y2024650000009,专利,CN201910000001.{cn_check_digit('201910000001')},"
+        '"=HYPERLINK(""http://evil"")",乌鲁木齐银行,500,2024-06-01\n', encoding="utf-8")
+    assert run_import(store, tmp_path / "pledges.csv").inserted_count == 1
+    with store.session() as s:
+        prefecture, expected = s.execute(select(m.Patent.prefecture_code, func.count()).where(
+            m.Patent.prefecture_code.is_not(None)).group_by(m.Patent.prefecture_code)
+            .order_by(func.count().desc())).first()
+    anonymous = TestClient(app)
+    got = anonymous.get("/records/patent/export", params={"prefecture": prefecture, "format": "csv"})
+    assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
+    assert got.content.startswith("\ufeff".encode()) and "attachment" in got.headers["content-disposition"]
+    rows = list(csvlib.reader(io.StringIO(got.content.decode("utf-8-sig"))))
+    assert rows[0][:3] == ["主键", "国家/地区", "申请号"] and len(rows) - 1 == expected > 1
+    assert {r[rows[0].index("地州市代码")] for r in rows[1:]} == {prefecture}
+    assert {r[rows[0].index("专利类型")] for r in rows[1:]} <= {"发明", "实用新型", "外观设计"}  # labels, not codes
+    pledge = list(csvlib.reader(io.StringIO(anonymous.get("/records/pledge/export").content.decode("utf-8-sig"))))
+    assert pledge[1][pledge[0].index("金额（万元）")] == ""  # masked for the public, as on the pages
+    assert pledge[1][pledge[0].index("出质人")].startswith("'=HYPERLINK")  # text, never a formula
+    staff, _token = client_as(app, "staff1")
+    book = openpyxl.load_workbook(io.BytesIO(staff.get("/records/pledge/export", params={"format": "xlsx"}).content))
+    sheet = list(book.active.iter_rows(values_only=True))
+    assert sheet[1][sheet[0].index("金额（万元）")] == 500 and len(sheet) == 2
+    cell = next(c for c in book.active[2] if isinstance(c.value, str) and c.value.startswith("=HYPERLINK"))
+    assert cell.data_type == "s"
+    english = staff.get("/records/patent/export", params={"lang": "en", "prefecture": prefecture}).content
+    assert english.decode("utf-8-sig").startswith("Key,")
+    monkeypatch.setattr(data_routes, "EXPORT_MAX_PUBLIC", 40)
+    capped = anonymous.get("/records/patent/export")
+    assert capped.headers["x-xjip-export-limit"] == "40"
+    assert len(list(csvlib.reader(io.StringIO(capped.content.decode("utf-8-sig"))))) == 41
+    assert 'id="export-limit"' in anonymous.get("/records/patent").text
+    assert len(list(csvlib.reader(io.StringIO(staff.get("/records/patent/export").content.decode("utf-8-sig"))))) == 151
+    from .test_pages import envelope  # noqa: F401 - the error envelope of a bad type, below
+
+    assert anonymous.get("/records/nothing/export").status_code == 404

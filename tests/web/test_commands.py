@@ -77,3 +77,26 @@ def test_a_setting_that_cannot_be_used_is_named_without_a_traceback(settings, mo
                                        "stats"])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "XJIP_DISPLAY_TIMEZONE: unknown time zone 'Mars/Olympus'" in result.output and "未知时区" in result.output
+
+
+def test_export_writes_the_filtered_records_unmasked(settings, loaded: Loaded, tmp_path) -> None:  # noqa: ANN001
+    """`xjip export`: the list page's download for an operator (every record, no bound, nothing
+    masked), in either format, and a refused file type says which ones it takes."""
+    import csv
+    import io
+
+    import openpyxl
+
+    out = tmp_path / "aksu.xlsx"
+    result = run(settings, "export", "gi", "--prefecture", "652900", "-o", str(out))
+    assert result.exit_code == 0 and "已导出 14 条记录" in result.output, result.output
+    rows = list(openpyxl.load_workbook(out).active.iter_rows(values_only=True))
+    assert len(rows) == 15 and rows[0][rows[0].index("地州市")] == "地州市"
+    # a GI is in a prefecture by its protected area: one spanning several has no single code of its own
+    assert {r[rows[0].index("地州市代码")] for r in rows[1:]} <= {"652900", None}
+    institution = tmp_path / "inst.csv"
+    assert run(settings, "export", "institution", "-o", str(institution), "--lang", "en").exit_code == 0
+    table = list(csv.DictReader(io.StringIO(institution.read_text(encoding="utf-8-sig"))))
+    assert len(table) == 1 and table[0]["Phone"], table  # an operator's file keeps the contact details
+    bad = run(settings, "export", "gi", "-o", str(tmp_path / "x.txt"))
+    assert bad.exit_code == 2 and ".csv" in bad.output and ".xlsx" in bad.output

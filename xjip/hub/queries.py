@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import re
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import (
@@ -1007,3 +1008,56 @@ def filter_options(session: Session, record_type: str, limit: int = 100) -> dict
                                               .order_by(column).limit(limit))]
 
     return {"places": places, "statuses": distinct(spec.status), "kinds": distinct(spec.kind)}
+
+
+# --- export ------------------------------------------------------------------------------------
+
+EXPORT_CHUNK = 2000
+# Columns left out of exports: internal ids and bookkeeping a reader of the file has no use for.
+_EXPORT_SKIP = frozenset({"id", "import_job_id", "updated_at"})
+
+
+def export_columns(record_type: str) -> list[str]:
+    """The columns of an export of `record_type`, in the model's order, then the place names."""
+    spec = spec_for(record_type)
+    cols = [c.key for c in spec.model.__mapper__.column_attrs if c.key not in _EXPORT_SKIP]
+    return [*cols, "prefecture", "county"]
+
+
+def export_records(session: Session, record_type: str, filters: RecordFilters | dict[str, Any] | None = None, *,
+                   masked: bool = True, limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """Every record matching `filters`, in the list's order (newest date first), as the detail page
+    shows it (personal data masked when `masked`), read `EXPORT_CHUNK` at a time so that memory
+    stays flat; at most `limit` records."""
+    spec = spec_for(record_type)
+    filters = RecordFilters(**filters) if isinstance(filters, dict) else (filters or RecordFilters())
+    model = spec.model
+    date_col = _col(model, spec.date)
+    conds = _conditions(spec, filters)
+    regions = region_index(session)
+    sent = 0
+    after: tuple[Any, int] | None = None
+    while limit is None or sent < limit:
+        page = list(conds)
+        if after is not None:
+            last_date, last_id = after
+            page.append(or_(date_col < last_date, and_(date_col == last_date, model.id < last_id), date_col.is_(None))
+                        if last_date is not None else and_(date_col.is_(None), model.id < last_id))
+        size = EXPORT_CHUNK if limit is None else min(EXPORT_CHUNK, limit - sent)
+        rows = session.execute(select(model).where(*page).order_by(date_col.desc().nulls_last(), model.id.desc())
+                               .limit(size)).scalars().all()
+        if not rows:
+            return
+        kinds = _entity_kinds(session, {getattr(r, spec.entity) for r in rows}) if masked and spec.entity else {}
+        for row in rows:
+            data = _row_dict(row)
+            if masked:
+                _mask_fields(spec, data, kinds)
+            place = _place(regions, row.region_code, row.prefecture_code, row.county_code)
+            data["prefecture"], data["county"] = place["prefecture"], place["county"]
+            for key in _EXPORT_SKIP:
+                data.pop(key, None)
+            yield data
+        sent += len(rows)
+        after = (getattr(rows[-1], spec.date), rows[-1].id)
+        session.expunge_all()  # the rows of a chunk are not needed again: memory stays flat

@@ -1,12 +1,16 @@
 """Public data pages: overview, record lists and details, regions, entities (+ staff merge/split)."""
 from __future__ import annotations
 
+import datetime as dt
 import re
-from typing import Annotated, Any
+import secrets
+from pathlib import Path as FsPath
+from typing import Annotated, Any, Iterator, Literal
 
 from fastapi import APIRouter, Body, Depends, Form, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.background import BackgroundTask
 
 from xjip.hub import queries
 from xjip.web.auth import Principal
@@ -117,7 +121,7 @@ def records_page(request: Request, record_type: RecordType,
               "after": after}
     return request.app.state.render(request, "records.html", {
         "data": data, "record_type": record_type, "spec": queries.TYPES[record_type], "options": options,
-        "params": params})
+        "params": params, "export_limit": export_limit(request)})
 
 
 @router.get("/api/records/{record_type}", tags=["records"], summary="One page of records (keyset pagination)")
@@ -125,6 +129,50 @@ def records_api(request: Request, record_type: RecordType,
                 filters: Annotated[queries.RecordFilters, Depends(record_filters)],
                 page_size: PageSize = queries.DEFAULT_PAGE_SIZE, after: After = None) -> dict[str, Any]:
     return records_data(request, record_type, filters, page_size, after)
+
+
+# Rows per download: anonymous visitors get a bounded public extract, accounts a larger one
+# (the command line, `xjip export`, has no bound).
+EXPORT_MAX_PUBLIC = 10_000
+EXPORT_MAX_ACCOUNT = 200_000
+
+
+def export_limit(request: Request) -> int:
+    return EXPORT_MAX_ACCOUNT if sees_personal_data(request) else EXPORT_MAX_PUBLIC
+
+
+@router.get("/records/{record_type}/export", tags=["records"], response_class=FileResponse,
+            summary="Every record matching the filters as CSV (UTF-8 with BOM) or Excel (.xlsx)",
+            description=f"The list's filters and order; personal data masked for anonymous visitors. At most "
+                        f"{EXPORT_MAX_PUBLIC:,} records without an account, {EXPORT_MAX_ACCOUNT:,} with one "
+                        "(`X-XJIP-Export-Limit`); `xjip export` has no bound.")
+def records_export(request: Request, record_type: RecordType,
+                   filters: Annotated[queries.RecordFilters, Depends(record_filters)],
+                   format: Literal["csv", "xlsx"] = "csv") -> Any:  # noqa: A002 - the query parameter's name
+    from xjip.hub import exports
+
+    _check_type(record_type)
+    store, language, masked, limit = get_store(request), lang(request), not sees_personal_data(request), export_limit(request)
+    columns = queries.export_columns(record_type)
+    zone = store.settings.display_timezone
+    filename = f"xjip-{record_type}-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}.{format}"
+    headers = {"X-XJIP-Export-Limit": str(limit)}
+    if format == "csv":
+        def body() -> Iterator[bytes]:
+            with store.reading() as s:
+                yield from exports.iter_csv(queries.export_records(s, record_type, filters, masked=masked, limit=limit),
+                                            columns, language, zone)
+
+        return StreamingResponse(body(), media_type=exports.MEDIA_TYPES["csv"], headers={
+            **headers, "Content-Disposition": f'attachment; filename="{filename}"'})
+    folder = FsPath(store.settings.data_dir) / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"export-{secrets.token_hex(8)}.xlsx"
+    with store.reading() as s, open(path, "wb") as out:
+        exports.write_xlsx(queries.export_records(s, record_type, filters, masked=masked, limit=limit), columns,
+                           language, out, sheet=record_type, zone=zone)
+    return FileResponse(path, media_type=exports.MEDIA_TYPES["xlsx"], filename=filename, headers=headers,
+                        background=BackgroundTask(path.unlink, missing_ok=True))
 
 
 def detail_data(request: Request, record_type: str, record_id: int) -> dict[str, Any]:
