@@ -168,3 +168,31 @@ def test_staff_stop_an_upload_then_resume_it_with_the_buttons(server: str, brows
     assert page.locator("#resume-job").count() == 0
     assert watch.hosts == {"127.0.0.1"}, watch.hosts
     assert not watch.errors, watch.errors
+
+
+def test_a_filtered_list_downloads_as_excel_and_csv(server: str, browser, loaded: Loaded, tmp_path: Path) -> None:  # noqa: ANN001
+    """A visitor filters a list and downloads it: the file holds every record of the filter, with
+    the page's column labels."""
+    import csv
+    import io
+
+    import openpyxl
+
+    page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="zh-CN", accept_downloads=True)
+    watch = Watch(page)
+    page.goto(server + "/records/gi?prefecture=652900")
+    assert page.inner_text("#total") == "共 14 条"
+    with page.expect_download() as info:
+        page.click("#export-xlsx")
+    download = info.value
+    assert download.suggested_filename.startswith("xjip-gi-") and download.suggested_filename.endswith(".xlsx")
+    saved = tmp_path / download.suggested_filename
+    download.save_as(saved)
+    rows = list(openpyxl.load_workbook(saved).active.iter_rows(values_only=True))
+    assert len(rows) == 1 + 14 and "名称" in rows[0] and "地州市" in rows[0], rows[0]
+    with page.expect_download() as info:
+        page.click("#export-csv")
+    text = Path(info.value.path()).read_text(encoding="utf-8-sig")
+    assert len(list(csv.reader(io.StringIO(text)))) == 1 + 14
+    assert watch.hosts == {"127.0.0.1"}, watch.hosts
+    assert not watch.errors, watch.errors
