@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from xjip.i18n import catalogue
+from xjip.i18n import catalogue, local_time
 
 FORMATS = ("csv", "xlsx")
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8",
@@ -33,8 +33,6 @@ def headers(columns: list[str], lang: str) -> list[str]:
 
 def readable(row: dict[str, Any], lang: str, zone: str | None = None) -> dict[str, Any]:
     """A row as a person reads it: coded values by their labels, times in `zone` (the pages' zone)."""
-    from xjip.i18n import local_time
-
     labels = catalogue(lang)
     out = dict(row)
     for column, prefix in _LABELS.items():

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from xjip.hub.importers.templates import SPECS
+from xjip.hub.importers.templates import CREDIT_CHARS, SPECS, credit_check_char
 from xjip.hub.synth import (
     AS_OF, INSTITUTES, SYNTHETIC_COLUMN, SYNTHETIC_VALUE, TITLE_PREFIX, UNIVERSITIES, Generator,
     Place, SynthPatent, _address, _between, _person, _pick, iter_patents, shared_data_dir,
@@ -49,8 +49,6 @@ WORK_CATEGORIES = ("文字作品", "美术作品", "摄影作品", "视听作品
 # Rights name patents among the first this many of the run: each patent is drawn on its own, so
 # these are a random sample of any larger run, and memory stays bounded.
 PATENT_POOL = 20_000
-_CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
 
 @dataclass(frozen=True)
@@ -82,9 +80,8 @@ def _similar_groups(shared: Path) -> dict[str, list[tuple[str, str]]]:
 def _credit_code(rng: random.Random, region: str) -> str:
     """A well-formed unified social credit code (GB 32100-2015) of an enterprise registered in
     `region` (its first 6 digits): 9 1 + region + 9 random characters + the check character."""
-    body = "91" + region + "".join(_pick(rng, _CREDIT_CHARS) for _ in range(9))
-    total = sum(_CREDIT_CHARS.index(ch) * w for ch, w in zip(body, _CREDIT_WEIGHTS))
-    return body + _CREDIT_CHARS[(31 - total % 31) % 31]
+    body = "91" + region + "".join(_pick(rng, CREDIT_CHARS) for _ in range(9))
+    return body + credit_check_char(body)
 
 
 def _day(rng: random.Random, start: dt.date, end: dt.date = AS_OF) -> dt.date:

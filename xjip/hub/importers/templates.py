@@ -427,17 +427,22 @@ def _similar_group(value: Any) -> str:
     return text
 
 
-_CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def credit_check_char(body: str) -> str:
+    """The check character (GB 32100-2015) of a credit code's first 17 characters."""
+    total = sum(CREDIT_CHARS.index(ch) * w for ch, w in zip(body, _CREDIT_WEIGHTS))
+    return CREDIT_CHARS[(31 - total % 31) % 31]
 
 
 def credit_code(value: Any) -> str:
     """Unified social credit code, GB 32100-2015: 18 characters, check character verified."""
     text = _text(value).upper().replace(" ", "")
-    if len(text) != 18 or any(ch not in _CREDIT_CHARS for ch in text):
+    if len(text) != 18 or any(ch not in CREDIT_CHARS for ch in text):
         raise ValueError(value)
-    total = sum(_CREDIT_CHARS.index(ch) * w for ch, w in zip(text, _CREDIT_WEIGHTS))
-    if _CREDIT_CHARS[(31 - total % 31) % 31] != text[17]:
+    if credit_check_char(text[:17]) != text[17]:
         raise ValueError(value)
     return text
 
