@@ -13,8 +13,8 @@ import binascii
 import datetime as dt
 import json
 import re
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
@@ -694,6 +694,7 @@ def rights_named(session: Session, right_type: str | None, numbers: list[str]) -
 def _like_json_item(value: str) -> str:
     """A LIKE pattern for `value` as an item of a stored JSON list of strings."""
     return f'%"{_like_escape(value)}"%'
+
 
 def dealings(session: Session, right_type: str, numbers: list[str], limit: int = 200) -> dict[str, list[dict[str, Any]]]:
     """Transfers, licences and pledges that name a right by any of its numbers (newest first)."""

@@ -152,7 +152,8 @@ def records_export(request: Request, record_type: RecordType,
     from xjip.hub import exports
 
     _check_type(record_type)
-    store, language, masked, limit = get_store(request), lang(request), not sees_personal_data(request), export_limit(request)
+    store, language = get_store(request), lang(request)
+    masked, limit = not sees_personal_data(request), export_limit(request)
     columns = queries.export_columns(record_type)
     zone = store.settings.display_timezone
     filename = f"xjip-{record_type}-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}.{format}"
@@ -168,9 +169,13 @@ def records_export(request: Request, record_type: RecordType,
     folder = FsPath(store.settings.data_dir) / "reports"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"export-{secrets.token_hex(8)}.xlsx"
-    with store.reading() as s, open(path, "wb") as out:
-        exports.write_xlsx(queries.export_records(s, record_type, filters, masked=masked, limit=limit), columns,
-                           language, out, sheet=record_type, zone=zone)
+    try:
+        with store.reading() as s, open(path, "wb") as out:
+            exports.write_xlsx(queries.export_records(s, record_type, filters, masked=masked, limit=limit), columns,
+                               language, out, sheet=record_type, zone=zone)
+    except BaseException:
+        path.unlink(missing_ok=True)  # no half-written workbook left behind
+        raise
     return FileResponse(path, media_type=exports.MEDIA_TYPES["xlsx"], filename=filename, headers=headers,
                         background=BackgroundTask(path.unlink, missing_ok=True))
 
