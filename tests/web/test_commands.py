@@ -100,3 +100,7 @@ def test_export_writes_the_filtered_records_unmasked(settings, loaded: Loaded, t
     assert len(table) == 1 and table[0]["Phone"], table  # an operator's file keeps the contact details
     bad = run(settings, "export", "gi", "-o", str(tmp_path / "x.txt"))
     assert bad.exit_code == 2 and ".csv" in bad.output and ".xlsx" in bad.output
+    unknown = run(settings, "export", "patents", "-o", str(tmp_path / "x.csv"))
+    assert unknown.exit_code == 2 and "unknown record type" in unknown.output and "institution" in unknown.output
+    left = {p.name for p in tmp_path.iterdir()}
+    assert {"aksu.xlsx", "inst.csv"} <= left and not left & {"x.txt", "x.csv", "aksu.xlsx.part", "inst.csv.part"}

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import click
-from sqlalchemy import select
 
 from xjip.cli import emit, format_option
 from xjip.hub.records import SourceError
@@ -247,12 +246,10 @@ def jobs_resume(obj: Any, job_id: int, fmt: str) -> None:
 def jobs_stop(obj: Any, job_id: int) -> None:
     """Ask a running job, in whichever process runs it (the web server's too), to stop after its
     next commit; resume it later with `xjip jobs resume` / 停止正在运行的作业."""
-    from xjip.hub import models as m
-    from xjip.hub.pipeline import request_stop
+    from xjip.hub.pipeline import job_status, request_stop
 
     if not request_stop(obj.store, job_id):
-        with obj.store.reading() as s:
-            status = s.scalar(select(m.ImportJob.status).where(m.ImportJob.id == job_id))
+        status = job_status(obj.store, job_id)
         if status is None:
             _fail(f"作业 {job_id} 不存在", f"job {job_id} not found")
         _fail(*both("import.error.not_running", job_status=status), code=3)

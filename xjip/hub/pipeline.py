@@ -151,6 +151,12 @@ def requeue(store: Store, job_id: int) -> bool:
                          .values(status="queued")).rowcount == 1
 
 
+def job_status(store: Store, job_id: int) -> str | None:
+    """A job's status, None when there is no such job (what a refused resume or stop reports)."""
+    with store.reading() as s:
+        return s.scalar(select(m.ImportJob.status).where(m.ImportJob.id == job_id))
+
+
 def request_stop(store: Store, job_id: int) -> bool:
     """Ask a queued or running job, in whichever process runs it, to stop after its next
     commit (it is then interrupted, and can be resumed). False when it is not running."""

@@ -891,6 +891,9 @@ JOB_COUNTS = ("read_count", "inserted_count", "updated_count", "unchanged_count"
               "placed_count", "addressed_count")
 
 
+FINISHED_JOB = ("done", "failed", "interrupted")  # statuses in which a job no longer runs
+
+
 def job_summary(job: m.ImportJob) -> dict[str, Any]:
     done, total = job.bytes_done or 0, job.bytes_total
     percent = round(100.0 * done / total, 1) if total else (100.0 if job.status == "done" else None)
@@ -898,7 +901,7 @@ def job_summary(job: m.ImportJob) -> dict[str, Any]:
             "created_by": job.created_by, "created_at": job.created_at, "started_at": job.started_at,
             "finished_at": job.finished_at, "heartbeat_at": job.heartbeat_at, "bytes_done": done,
             "bytes_total": total, "percent": min(percent, 100.0) if percent is not None else None,
-            "finished": job.status in ("done", "failed", "interrupted"),
+            "finished": job.status in FINISHED_JOB,
             "resumable": job.status in m.ImportJob.RESUMABLE,
             "stop_requested": bool(job.stop_requested),
             "counts": {k.removesuffix("_count"): getattr(job, k) or 0 for k in JOB_COUNTS},
@@ -915,7 +918,7 @@ def job_run(job: m.ImportJob) -> dict[str, Any] | None:
     start = job.run_started_at
     if start is None:
         return None
-    finished = job.status in ("done", "failed", "interrupted")
+    finished = job.status in FINISHED_JOB
     end = (job.finished_at if finished else None) or job.heartbeat_at
     seconds = max((end - start).total_seconds(), 0.0) if end is not None else 0.0
     read = (job.read_count or 0) - (job.run_read_start or 0)

@@ -74,8 +74,7 @@ def stats(ctx: click.Context, fmt: str) -> None:
 
 
 @click.command("export")
-@click.argument("record_type", type=click.Choice(["patent", "trademark", "gi", "gi_mark_user", "copyright",
-                                                  "plant_variety", "transaction", "pledge", "case", "institution"]))
+@click.argument("record_type")
 @click.option("-o", "--out", "out", type=click.Path(dir_okay=False), required=True,
               help="File to write: .csv (UTF-8 with BOM) or .xlsx / 输出文件")
 @click.option("--year", type=int, help="Application/filing year")
@@ -97,6 +96,8 @@ def export(ctx: click.Context, record_type: str, out: str, year: int | None, pre
 
     from xjip.hub import exports, queries
 
+    if record_type not in queries.TYPES:
+        raise click.UsageError(f"{record_type}: 未知记录类型 / unknown record type ({', '.join(queries.TYPES)})")
     path = Path(out)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in exports.FORMATS:
@@ -113,15 +114,20 @@ def export(ctx: click.Context, record_type: str, out: str, year: int | None, pre
             count += 1
             yield row
 
-    with ctx.obj.store.reading() as s:
-        rows = counted(queries.export_records(s, record_type, filters, masked=False, limit=limit))
-        with open(path, "wb") as fh:
-            zone = ctx.obj.settings.display_timezone
+    zone = ctx.obj.settings.display_timezone
+    part = path.with_name(path.name + ".part")  # the file appears whole or not at all
+    try:
+        with ctx.obj.store.reading() as s, open(part, "wb") as fh:
+            rows = counted(queries.export_records(s, record_type, filters, masked=False, limit=limit))
             if fmt == "csv":
                 for chunk in exports.iter_csv(rows, columns, lang, zone):
                     fh.write(chunk)
             else:
                 exports.write_xlsx(rows, columns, lang, fh, sheet=record_type, zone=zone)
+        part.replace(path)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
     click.echo(t("cli.export.written", lang, n=f"{count:,}", path=str(path)))
 
 

@@ -9,7 +9,6 @@ from typing import Annotated, Any, Callable
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
-from sqlalchemy import select
 from starlette.background import BackgroundTask
 
 from xjip.hub import models as m
@@ -168,10 +167,11 @@ def _job_action(request: Request, job_id: int, user: Principal, action: str,
                 change: Callable[[Any, int], bool], refusal: str) -> dict[str, Any]:
     """A person's request on a job (`change` is one conditional update): audited, or refused
     with 409 naming the job's status (404 when there is no such job)."""
+    from xjip.hub.pipeline import job_status
+
     store = get_store(request)
     if not change(store, job_id):
-        with store.reading() as s:
-            status = s.scalar(select(m.ImportJob.status).where(m.ImportJob.id == job_id))
+        status = job_status(store, job_id)
         if status is None:
             raise ApiError(404)
         raise ApiError(409, refusal, message_id=f"import.error.{refusal}", job_status=status)
