@@ -1,7 +1,8 @@
 """Derive xjip/hub/refdata/stats/cn_publication_numbers.csv from real CN publications in shared/data.
 
 For each kind of first publication (A: invention application, U: utility model) and each publication
-day seen in the real exports, the smallest and largest publication number published that day. The
+day seen in the real exports, the smallest and largest publication number published that day, rounded
+outwards to the thousand (a range, not the numbers of the sample's records). The
 synthetic generator interpolates between these days so that a synthetic record's publication number
 lies where real numbers of its publication date and type lie. Run again when shared/data gains
 exports:  .venv/bin/python scripts/derive_publication_numbers.py [SHARED_DATA_DIR]
@@ -68,10 +69,11 @@ def main(shared: Path, out: Path = OUT) -> None:
         if m and day:
             days.setdefault((m.group(2), day), []).append(int(m.group(1)))
     with open(out, "w", encoding="utf-8", newline="") as fh:
-        out = csv.writer(fh, lineterminator="\n")
-        out.writerow(["kind", "date", "first_number", "last_number", "records"])
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["kind", "date", "first_number", "last_number", "records"])
         for (kind, day), numbers in sorted(days.items()):
-            out.writerow([kind, day.isoformat(), min(numbers), max(numbers), len(numbers)])
+            writer.writerow([kind, day.isoformat(), min(numbers) // 1000 * 1000, -(-max(numbers) // 1000) * 1000,
+                          len(numbers)])
     print(f"{len(days)} publication days → {out}")
 
 

@@ -66,3 +66,23 @@ def test_demo_and_server_start_without_shared_data(settings, tmp_path: Path) -> 
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_synth_xml_without_the_samples_says_what_is_missing(tmp_path: Path) -> None:
+    """`xjip synth --format xml` builds on real CNIPA documents of shared/data: without them a
+    located, bilingual error and no file, not a traceback."""
+    empty = tmp_path / "no_shared"
+    empty.mkdir()
+    out = tmp_path / "synth.xml"
+    env = {**os.environ, "XJIP_DATA_DIR": str(tmp_path / "data"), "XJIP_SHARED_DATA_DIR": str(empty)}
+    done = subprocess.run([*XJIP, "synth", "--patents", "5", "--format", "xml", "--out", str(out)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    samples = empty / "patents" / "cn_cnipa_xml" / "xml" / "examples"
+    zh, en = both("fresh.synth.samples_missing", path=str(samples))
+    assert zh in done.stderr and en in done.stderr and not out.exists()
+    # CSV needs no samples: the package's tables suffice
+    done = subprocess.run([*XJIP, "synth", "--patents", "5", "--out", str(tmp_path / "synth.csv")], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert len((tmp_path / "synth.csv").read_text(encoding="utf-8-sig").splitlines()) == 6

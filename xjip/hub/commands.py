@@ -51,7 +51,8 @@ def db_upgrade(obj: Any) -> None:
 @click.option("--no-reference", is_flag=True, help="Skip loading reference data")
 @click.pass_obj
 def init(obj: Any, no_reference: bool) -> None:
-    """Create the schema and load reference data (regions, IPC, Nice, laws) / 初始化数据库与参考数据."""
+    """Create the schema and load the reference tables shipped with the package, and the law texts of
+    shared/data when it is there / 初始化数据库与参考数据."""
     store = obj.store
     if not no_reference:
         load_reference(store)

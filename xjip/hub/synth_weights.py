@@ -12,8 +12,8 @@ like Xinjiang's without being Xinjiang's:
 - filing years: in proportion to Xinjiang's reported grants of the same year, linearly
   interpolated for the years no figure was found (2016–2018, 2022–2023).
 - publication numbers: `cn_publication_numbers.csv` lists, per publication day seen in real CN
-  exports, the first and last number published that day (A: invention applications, U: utility
-  models; scripts/derive_publication_numbers.py). A synthetic record's number is interpolated
+  exports, the first and last number published that day, rounded outwards to the thousand (A:
+  invention applications, U: utility models; scripts/derive_publication_numbers.py). A synthetic record's number is interpolated
   at its publication date, so it lies where real numbers of that type and date lie.
 """
 from __future__ import annotations
