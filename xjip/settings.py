@@ -32,7 +32,9 @@ REGISTRY: list[Setting] = [
     Setting("database_url", str, "", "SQLAlchemy URL. Empty: SQLite file <data_dir>/xjip.db (embedded default). "
             "Server mode: postgresql://user@host:5432/db"),
     Setting("data_dir", str, str(REPO_ROOT / "var"), "Where the SQLite file, uploads and import reports live"),
-    Setting("shared_data_dir", str, "", "The real public data folder (../shared/data); empty: found beside the repository"),
+    Setting("shared_data_dir", str, "", "The real public samples (shared/data), optional: the demo loads them when "
+            "present, tests and benchmarks read them; the reference tables ship with the package. Empty: "
+            "../shared/data beside the working directory or the repository"),
     Setting("secret_key", str, "", "Signs session cookies. Empty: a random key kept in <data_dir>/secret_key"),
     Setting("environment", str, "development", "development | production (production refuses default secrets)"),
     Setting("host", str, "127.0.0.1", "Address the web server binds"),

@@ -59,7 +59,7 @@ def test_deterministic_and_prefix_stable(shared_data: Path, patents: list[synth.
     assert other != shorter
 
 
-def test_numbers_valid_unique_and_in_the_synthetic_block(patents: list[synth.SynthPatent]) -> None:
+def test_numbers_valid_unique_and_of_the_real_form(patents: list[synth.SynthPatent]) -> None:
     apps = [p.app_number for p in patents]
     pubs = [p.pub_number for p in patents]
     assert len(set(apps)) == N and len(set(pubs)) == N
@@ -68,13 +68,15 @@ def test_numbers_valid_unique_and_in_the_synthetic_block(patents: list[synth.Syn
         body = p.app_body
         assert re.fullmatch(r"20(1[5-9]|2[0-3])[12]9\d{6}", body), body
         assert cn_type_from_app(p.app_number) == p.patent_type
-        assert p.pub_number[2:4] == {"invention": "19", "utility_model": "29"}[p.patent_type]
+        # CN publication numbers since 2007: type digit + 8 digits + the kind of the first publication
+        first = {"invention": r"CN1\d{8}A", "utility_model": r"CN2\d{8}U"}[p.patent_type]
+        assert re.fullmatch(first, p.pub_number), p.pub_number
         assert p.app_date.year == int(body[:4]) and p.app_date < p.pub_date <= synth.AS_OF + dt_days(400)
         if p.grant_date:
             assert p.grant_date >= p.pub_date and p.grant_number[:-1] == p.pub_number[:-1]
+            assert p.grant_number[-1] == {"invention": "B", "utility_model": "U"}[p.patent_type]
     # The scattering is a bijection on each block (a multiplier coprime to its size).
     assert math.gcd(synth._SERIAL_MULT, synth._SERIAL_SPAN) == 1
-    assert math.gcd(synth._PUB_MULT, synth._PUB_SPAN) == 1
     numbers = synth._Numbers(5)
     block = [numbers.app(2020, "invention") for _ in range(20000)]
     assert len(set(block)) == 20000

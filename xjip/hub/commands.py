@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,7 +51,8 @@ def db_upgrade(obj: Any) -> None:
 @click.option("--no-reference", is_flag=True, help="Skip loading reference data")
 @click.pass_obj
 def init(obj: Any, no_reference: bool) -> None:
-    """Create the schema and load reference data (regions, IPC, Nice, laws) / 初始化数据库与参考数据."""
+    """Create the schema and load the reference tables shipped with the package, and the law texts of
+    shared/data when it is there / 初始化数据库与参考数据."""
     store = obj.store
     if not no_reference:
         load_reference(store)
@@ -58,13 +60,17 @@ def init(obj: Any, no_reference: bool) -> None:
 
 
 def load_reference(store: Any) -> dict[str, int]:
-    from xjip.hub.reference import load_all
+    """The reference tables the package ships; the law texts from shared/data when it is there."""
+    from xjip.hub.reference import laws_available, load_all
 
     shared = store.settings.shared_data_dir
     with click.progressbar(length=1, label="参考数据 / reference data") as bar, store.session() as s:
         counts = load_all(s, shared)
         bar.update(1)
     click.echo(", ".join(f"{k}={v}" for k, v in counts.items()))
+    click.echo("\n".join(both("fresh.reference.tables")))
+    if not laws_available(shared):
+        click.echo("\n".join(both("fresh.reference.laws_skipped", path=str(Path(shared) / "legal"))))
     return counts
 
 
@@ -277,14 +283,21 @@ commands = [db, init, import_, import_formats, jobs]
               help="Synthetic trademarks, copyrights, transfers/licences per sample (fewer of the rarer rights)")
 @click.pass_obj
 def demo(obj: Any, synthetic_patents: int, synthetic_rights: int) -> None:
-    """Load the demo data: reference data, the real public data in ../shared/data and a small
-    synthetic sample (every synthetic record labelled) / 加载演示数据."""
+    """Load the demo data: reference data, the real public data in ../shared/data (when it is
+    there) and a small synthetic sample (every synthetic record labelled) / 加载演示数据."""
     from xjip.hub.demo import demo_paths
     from xjip.hub.pipeline import run_import
 
     store = obj.store
+    shared = store.settings.shared_data_dir
     load_reference(store)
-    for path, source in demo_paths(store.settings.shared_data_dir):
+    real = demo_paths(shared)
+    # where the real samples come from, or why there are none: said before the imports start
+    if real:
+        click.echo("\n".join(both("fresh.demo.real_samples", n=len(real), path=shared)))
+    else:
+        click.echo("\n".join(both("fresh.demo.no_real_samples", path=shared)))
+    for path, source in real:
         try:
             with _job_outcomes():
                 job = run_import(store, path, options={"licence": source.licence}, display_name=source.path,
@@ -294,12 +307,14 @@ def demo(obj: Any, synthetic_patents: int, synthetic_rights: int) -> None:
             continue
         _print_job(job_summary(job))
     if synthetic_patents:
-        from xjip.hub.synth import write_cn_biblio_csv
+        from xjip.hub.synth import load_vocabulary, write_cn_biblio_csv
 
         out = Path(store.settings.data_dir) / "synth" / f"synthetic_patents_{synthetic_patents}.csv"
         out.parent.mkdir(parents=True, exist_ok=True)
-        if not out.exists():
-            write_cn_biblio_csv(out, synthetic_patents, seed=2026)
+        # written every time (deterministic, about a second): a file left by an older version never stands in
+        write_cn_biblio_csv(out, synthetic_patents, seed=2026, shared=shared or None)
+        source = load_vocabulary(shared or None).titles_source
+        click.echo("\n".join(both(f"fresh.demo.synthetic_titles_{source}")))
         job = run_import(store, out, options={"synthetic": True, "licence": "synthetic (xjip synth)"},
                          display_name=f"synthetic sample ({synthetic_patents})", progress=_Progress(True))
         _print_job(job_summary(job))
@@ -307,10 +322,13 @@ def demo(obj: Any, synthetic_patents: int, synthetic_rights: int) -> None:
         from xjip.hub.synth_rights import write_rights
 
         folder = Path(store.settings.data_dir) / "synth" / f"synthetic_rights_{synthetic_rights}"
-        if not folder.exists():
-            # the rights name the patents of the sample above (same size and seed)
-            write_rights(folder, synthetic_rights, seed=2026, patents=synthetic_patents or 50, patent_seed=2026,
-                         shared=store.settings.shared_data_dir or None)
+        if folder.exists():
+            shutil.rmtree(folder)  # rewritten, as the patents above
+        # the rights name the patents of the sample above (same size and seed)
+        counts = write_rights(folder, synthetic_rights, seed=2026, patents=synthetic_patents or 50, patent_seed=2026,
+                              shared=shared or None)
+        if "gi_mark_user" not in counts:
+            click.echo("\n".join(both("fresh.demo.no_gi_users")))
         job = run_import(store, folder, options={"synthetic": True, "licence": "synthetic (xjip synth)"},
                          display_name=f"synthetic sample of the other rights ({synthetic_rights})",
                          progress=_Progress(True))

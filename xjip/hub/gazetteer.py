@@ -43,6 +43,7 @@ from __future__ import annotations
 import bisect
 import csv
 import datetime as dt
+import gzip
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -418,6 +419,9 @@ def region_rows(shared_dir: str | Path) -> list[dict[str, Any]]:
 
 def township_rows(shared_dir: str | Path) -> list[dict[str, str]]:
     path = Path(shared_dir) / "regions" / "xinjiang_townships.csv"
+    if not path.is_file() and path.with_name(path.name + ".gz").is_file():  # the package's gzipped copy
+        with gzip.open(path.with_name(path.name + ".gz"), "rt", encoding="utf-8", newline="") as fh:
+            return [{k: (v or "").strip() for k, v in rec.items()} for rec in csv.DictReader(fh)]
     with open(path, encoding="utf-8", newline="") as fh:
         return [{k: (v or "").strip() for k, v in rec.items()} for rec in csv.DictReader(fh)]
 

@@ -968,8 +968,12 @@ class Resolver:
 
             with self.store.reading() as s:
                 has_regions = s.scalar(select(func.count()).select_from(m.Region)) or 0
-                self._gazetteer = (Gazetteer.from_session(s) if has_regions
-                                   else Gazetteer.from_shared(self.store.settings.shared_data_dir))
+                if has_regions:
+                    self._gazetteer = Gazetteer.from_session(s)
+                else:  # before `xjip init`: the tables the package ships
+                    from xjip.hub.reference import PACKAGE_DIR
+
+                    self._gazetteer = Gazetteer.from_shared(PACKAGE_DIR)
         return self._gazetteer
 
     def place(self, address: str | None, on: dt.date | None = None) -> Any:

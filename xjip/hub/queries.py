@@ -451,21 +451,49 @@ def _conditions(spec: TypeSpec, f: RecordFilters) -> list[Any]:
     return conds
 
 
-def encode_token(record_type: str, date: Any, row_id: int) -> str:
-    raw = json.dumps({"t": record_type, "d": _iso(date), "i": row_id}, separators=(",", ":")).encode()
+def encode_token(record_type: str, date: Any, row_id: int, synthetic: bool | None = None) -> str:
+    data = {"t": record_type, "d": _iso(date), "i": row_id}
+    if synthetic is not None:  # the lists that put real records first say which part the page ended in
+        data["s"] = bool(synthetic)
+    raw = json.dumps(data, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_token(record_type: str, token: str) -> tuple[dt.date | None, int]:
+def _decode_token(record_type: str, token: str) -> tuple[dt.date | None, int, bool]:
     try:
         padded = token + "=" * (-len(token) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if data["t"] != record_type or not isinstance(data["i"], int):
             raise ValueError("type")
         date = dt.date.fromisoformat(data["d"]) if data["d"] is not None else None
-        return date, data["i"]
+        return date, data["i"], data.get("s") is True
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
         raise BadPageToken(token[:40]) from exc
+
+
+def decode_token(record_type: str, token: str) -> tuple[dt.date | None, int]:
+    date, row_id, _ = _decode_token(record_type, token)
+    return date, row_id
+
+
+def _list_order(model: Any, date_col: Any, real_first: bool) -> list[Any]:
+    """Newest date first, records without a date last; without a `synthetic` filter, the real
+    records before the synthetic ones, so that a visitor meets the real data first."""
+    order = [date_col.desc().nulls_last(), model.id.desc()]
+    return [model.is_synthetic.asc(), *order] if real_first else order
+
+
+def _after(model: Any, date_col: Any, date: Any, row_id: int, synthetic: bool | None) -> Any:
+    """The rows after (date, id[, synthetic]) in `_list_order`."""
+    if date is None:
+        cond = and_(date_col.is_(None), model.id < row_id)
+    else:
+        cond = or_(date_col < date, and_(date_col == date, model.id < row_id), date_col.is_(None))
+    if synthetic is None:
+        return cond
+    if synthetic:
+        return and_(model.is_synthetic == true(), cond)
+    return or_(model.is_synthetic == true(), and_(model.is_synthetic == false(), cond))
 
 
 def _bounded(page_size: int | None) -> int:
@@ -477,7 +505,9 @@ def _bounded(page_size: int | None) -> int:
 def list_records(session: Session, record_type: str, filters: RecordFilters | dict[str, Any] | None = None,
                  page_size: int | None = DEFAULT_PAGE_SIZE, after: str | None = None, *,
                  masked: bool = True) -> dict[str, Any]:
-    """One page of records, newest date first (records without a date last), with the total matching.
+    """One page of records, newest date first (records without a date last), with the total matching;
+    without a `synthetic` filter the real records come first, and `synthetic_total` says how many of
+    the matching records are synthetic.
 
     `after` is the `next` token of the previous page; tokens are opaque and tied to the record type."""
     spec = spec_for(record_type)
@@ -486,20 +516,18 @@ def list_records(session: Session, record_type: str, filters: RecordFilters | di
     model = spec.model
     date_col = _col(model, spec.date)
     conds = _conditions(spec, filters)
-    total = session.scalar(select(func.count()).select_from(model).where(*conds)) or 0
+    real_first = filters.synthetic is None
+    total, synthetic_total = session.execute(select(
+        func.count(), func.sum(case((model.is_synthetic == true(), 1), else_=0))).select_from(model).where(*conds)).one()
     page_conds = list(conds)
     if after:
-        after_date, after_id = decode_token(record_type, after)
-        if after_date is None:
-            page_conds.append(and_(date_col.is_(None), model.id < after_id))
-        else:
-            page_conds.append(or_(date_col < after_date, and_(date_col == after_date, model.id < after_id),
-                                  date_col.is_(None)))
+        after_date, after_id, after_synthetic = _decode_token(record_type, after)
+        page_conds.append(_after(model, date_col, after_date, after_id, after_synthetic if real_first else None))
     names = ["id", spec.date, spec.title, *([spec.number] if spec.number else []), *spec.columns,
              "is_synthetic", "region_code", "prefecture_code", "county_code"]
     names = list(dict.fromkeys(names))
     stmt = (select(*[_col(model, n) for n in names]).where(*page_conds)
-            .order_by(date_col.desc().nulls_last(), model.id.desc()).limit(size + 1))
+            .order_by(*_list_order(model, date_col, real_first)).limit(size + 1))
     rows = session.execute(stmt).all()
     regions = region_index(session)
     items = []
@@ -516,8 +544,10 @@ def list_records(session: Session, record_type: str, filters: RecordFilters | di
     next_token = None
     if len(rows) > size:
         last = rows[size - 1]
-        next_token = encode_token(record_type, last[names.index(spec.date)], last[0])
-    return {"record_type": record_type, "total": int(total), "page_size": size, "items": items, "next": next_token,
+        next_token = encode_token(record_type, last[names.index(spec.date)], last[0],
+                                  bool(last[names.index("is_synthetic")]) if real_first else None)
+    return {"record_type": record_type, "total": int(total or 0), "synthetic_total": int(synthetic_total or 0),
+            "page_size": size, "items": items, "next": next_token,
             "filters": filters.as_params(), "columns": [c for c in names if c not in
                                                          ("id", "is_synthetic", "region_code", "prefecture_code",
                                                           "county_code")]}
@@ -1030,7 +1060,8 @@ def export_columns(record_type: str) -> list[str]:
 
 def export_records(session: Session, record_type: str, filters: RecordFilters | dict[str, Any] | None = None, *,
                    masked: bool = True, limit: int | None = None) -> Iterator[dict[str, Any]]:
-    """Every record matching `filters`, in the list's order (newest date first), as the detail page
+    """Every record matching `filters`, in the list's order (real before synthetic when not filtered
+    on it, newest date first), as the detail page
     shows it (personal data masked when `masked`), read `EXPORT_CHUNK` at a time so that memory
     stays flat; at most `limit` records."""
     spec = spec_for(record_type)
@@ -1038,17 +1069,16 @@ def export_records(session: Session, record_type: str, filters: RecordFilters | 
     model = spec.model
     date_col = _col(model, spec.date)
     conds = _conditions(spec, filters)
+    real_first = filters.synthetic is None
     regions = region_index(session)
     sent = 0
-    after: tuple[Any, int] | None = None
+    after: tuple[Any, int, bool] | None = None
     while limit is None or sent < limit:
         page = list(conds)
         if after is not None:
-            last_date, last_id = after
-            page.append(or_(date_col < last_date, and_(date_col == last_date, model.id < last_id), date_col.is_(None))
-                        if last_date is not None else and_(date_col.is_(None), model.id < last_id))
+            page.append(_after(model, date_col, after[0], after[1], after[2] if real_first else None))
         size = EXPORT_CHUNK if limit is None else min(EXPORT_CHUNK, limit - sent)
-        rows = session.execute(select(model).where(*page).order_by(date_col.desc().nulls_last(), model.id.desc())
+        rows = session.execute(select(model).where(*page).order_by(*_list_order(model, date_col, real_first))
                                .limit(size)).scalars().all()
         if not rows:
             return
@@ -1063,5 +1093,5 @@ def export_records(session: Session, record_type: str, filters: RecordFilters | 
                 data.pop(key, None)
             yield data
         sent += len(rows)
-        after = (getattr(rows[-1], spec.date), rows[-1].id)
+        after = (getattr(rows[-1], spec.date), rows[-1].id, bool(rows[-1].is_synthetic))
         session.expunge_all()  # the rows of a chunk are not needed again: memory stays flat

@@ -1,4 +1,7 @@
-"""Loaders of the reference tables from `../shared/data` (read in place, never copied).
+"""Loaders of the reference tables. The tables the platform needs to run ship with the package
+(`xjip/hub/refdata/`, copies of the same files in `shared/data`, see its README for origin and
+licence), so `xjip init` works on a fresh clone; the law texts are optional samples read from
+`shared/data/legal` when that folder is there.
 
 Every loader is idempotent: it reads the current rows, inserts what is missing, updates what
 differs (by primary key) and leaves the rest alone, so a second run reports only `unchanged`.
@@ -42,6 +45,7 @@ from xjip.hub.models import (
 )
 from xjip.i18n import both
 
+PACKAGE_DIR = Path(__file__).resolve().parent / "refdata"  # laid out as shared/data: regions/, classification/, stats/
 IPC_EDITION_ZH = "2026.01"
 IPC_EDITION_EN = "2019.01"
 SIMILAR_EDITION = "2018"
@@ -121,22 +125,34 @@ def sync_rows(session: Session, table: Table, key_cols: Sequence[str], rows: Ite
     return counts
 
 
+def data_file(path: str | Path) -> Path | None:
+    """`path`, or its gzipped twin `path.gz` (the package ships larger tables compressed)."""
+    path = Path(path)
+    for candidate in (path, path.with_name(path.name + ".gz")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def _need(path: Path) -> Path:
-    if not path.is_file():
+    found = data_file(path)
+    if found is None:
         raise ReferenceDataError("missing_file", path=str(path))
-    return path
+    return found
 
 
 def _read_csv(path: Path, delimiter: str = ",") -> list[dict[str, str]]:
+    path = _need(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(_need(path), "rt", encoding="utf-8", newline="") as fh:
+    with opener(path, "rt", encoding="utf-8", newline="") as fh:
         return [{k: (v or "").strip() for k, v in rec.items()} for rec in csv.DictReader(fh, delimiter=delimiter)]
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    path = _need(path)
     opener = gzip.open if path.suffix == ".gz" else open
     out = []
-    with opener(_need(path), "rt", encoding="utf-8") as fh:
+    with opener(path, "rt", encoding="utf-8") as fh:
         for line_no, line in enumerate(fh, 1):
             if line.strip():
                 try:
@@ -299,17 +315,27 @@ def load_laws(session: Session, shared_dir: str | Path) -> dict[str, Counts]:
 
 STEPS: list[tuple[str, Callable[[Session, Path], dict[str, Counts]]]] = [
     ("regions", load_regions), ("population", load_population), ("ipc", load_ipc), ("sei", load_sei),
-    ("nice", load_nice), ("laws", load_laws),
+    ("nice", load_nice),
 ]
 
 
-def load_all(session: Session, shared_dir: str | Path,
-             progress: Callable[[str, dict[str, Counts]], None] | None = None) -> dict[str, dict[str, int]]:
-    """Run every loader in one transaction (the caller commits). Returns {table: counts}."""
-    shared_dir = Path(shared_dir)
+def laws_available(shared_dir: str | Path | None) -> bool:
+    return bool(shared_dir) and (Path(shared_dir) / "legal" / "index.csv").is_file()
+
+
+def load_all(session: Session, shared_dir: str | Path | None = None,
+             progress: Callable[[str, dict[str, Counts]], None] | None = None, *,
+             tables_dir: str | Path = PACKAGE_DIR) -> dict[str, dict[str, int]]:
+    """Run every loader in one transaction (the caller commits). Returns {table: counts}.
+
+    The tables come from `tables_dir` (the package's own copies); the laws from
+    `shared_dir/legal` when it exists, else they are skipped (nothing the platform needs)."""
     out: dict[str, dict[str, int]] = {}
-    for step, loader in STEPS:
-        result = loader(session, shared_dir)
+    steps = [(step, loader, Path(tables_dir)) for step, loader in STEPS]
+    if laws_available(shared_dir):
+        steps.append(("laws", load_laws, Path(shared_dir)))  # type: ignore[arg-type]
+    for step, loader, folder in steps:
+        result = loader(session, folder)
         out.update({table: counts.as_dict() for table, counts in result.items()})
         if progress is not None:
             progress(step, result)

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from xjip.i18n import t
+from xjip.i18n import both, t
 
 
 def _default_out(fmt: str, n: int, seed: int, data_dir: str) -> Path:
@@ -50,6 +50,12 @@ def synth(obj: Any, n: int, fmt: str, seed: int, out: str | None, encoding: str,
     if fmt == "csv":
         count = gen.write_cn_biblio_csv(path, n, seed, encoding=encoding, shared=shared)
     else:
+        try:
+            gen.xml_templates(shared)  # before a file is opened: nothing half-written when samples are missing
+        except gen.SamplesMissing as exc:
+            zh, en = both("fresh.synth.samples_missing", path=str(exc.path))
+            click.echo(f"错误：{zh}\nError: {en}", err=True)
+            sys.exit(2)
         count = gen.write(path, n, seed, "xml", shared=shared)
     seconds = time.perf_counter() - started
     lang = settings.default_language

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from xjip.hub.importers.templates import CREDIT_CHARS, SPECS, credit_check_char
+from xjip.hub.reference import PACKAGE_DIR
 from xjip.hub.synth import (
     AS_OF, INSTITUTES, SYNTHETIC_COLUMN, SYNTHETIC_VALUE, TITLE_PREFIX, UNIVERSITIES, Generator,
     Place, SynthPatent, _address, _between, _person, _pick, iter_patents, shared_data_dir,
@@ -59,8 +60,13 @@ class _GI:
 
 
 def _gis(shared: Path) -> list[_GI]:
-    out = []
-    with open(shared / "gi" / "xinjiang_gi_records.csv", encoding="utf-8-sig", newline="") as fh:
+    """The real GI names of shared/data (not shipped with the package): none without it, and
+    then no special-mark users are generated."""
+    out: list[_GI] = []
+    path = shared / "gi" / "xinjiang_gi_records.csv"
+    if not path.is_file():
+        return out
+    with open(path, encoding="utf-8-sig", newline="") as fh:
         for row in csv.DictReader(fh):
             codes = tuple(c for c in (row.get("prefecture_codes") or "").split(";") if len(c) == 6)
             if row.get("name_zh") and codes:
@@ -68,10 +74,10 @@ def _gis(shared: Path) -> list[_GI]:
     return out
 
 
-def _similar_groups(shared: Path) -> dict[str, list[tuple[str, str]]]:
+def _similar_groups() -> dict[str, list[tuple[str, str]]]:
     """Nice class → [(类似群 code, its goods or services)] (China's 2018 table)."""
     out: dict[str, list[tuple[str, str]]] = {}
-    with open(shared / "classification" / "cn_similar_groups_2018.csv", encoding="utf-8-sig", newline="") as fh:
+    with open(PACKAGE_DIR / "classification" / "cn_similar_groups_2018.csv", encoding="utf-8-sig", newline="") as fh:
         for row in csv.DictReader(fh):
             out.setdefault(row["class"], []).append((row["group_code"], row["group_name"]))
     return out
@@ -109,7 +115,7 @@ class RightsGenerator:
         for p in self.owned:
             self.owned_by.setdefault(p.applicants[0].name, []).append(p.app_number)
         self.gis = _gis(self.shared)
-        self.groups = _similar_groups(self.shared)
+        self.groups = _similar_groups()
         vocab = self.gen.vocab
         self.by_prefecture: dict[str, list[Place]] = {}
         for place in vocab.places:
@@ -326,7 +332,8 @@ def write_rights(folder: str | os.PathLike[str], n: int, seed: int = 0, *, paten
         for _ in range(count):
             yield make(gen)
 
-    plans = [(kind, rows_of(make, max(1, round(n * share)))) for kind, (share, make) in KINDS.items()]
+    plans = [(kind, rows_of(make, max(1, round(n * share)))) for kind, (share, make) in KINDS.items()
+             if kind != "gi_mark_user" or gen.gis]  # mark users need the real GI names
     plans.append(("institution", gen.institutions()))
     for kind, rows in plans:
         headers = [c.zh for c in SPECS[kind].columns] + [SYNTHETIC_COLUMN]
