@@ -49,8 +49,10 @@ from sqlalchemy.orm import Session
 from xjip.hub.gazetteer import REGION_CODE, Place
 
 METHODS = ("gazetteer", "given", "postcode", "owner", "organisation", "name", "province_code", "none")
-# Places learnt from an address or from codes in the source: what the owner method spreads.
-ADDRESS_METHODS = ("gazetteer", "given")
+# Places learnt from an address or from codes in the source: what the owner method spreads. An
+# owner's row is placed `province_code` only from an address outside Xinjiang (the export's
+# 国省代码 places the patent row, never an owner's party row nor another right).
+ADDRESS_METHODS = ("gazetteer", "given", "province_code")
 # Places the owner method may refine (no address behind them, and coarser than a prefecture).
 REFINABLE = ("organisation", "name", "province_code", "postcode")
 ORGANISATIONS_FILE = Path(__file__).parent / "data" / "xinjiang_organisations.csv"

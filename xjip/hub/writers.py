@@ -470,7 +470,7 @@ def count_unchanged_methods(ctx: Any, model: type[m.Base], items: list[tuple[str
     parsing (the owner method, at the end of an earlier job); otherwise as parsed."""
     if not items:
         return
-    ask = [key for key, method in items if method not in places.ADDRESS_METHODS]
+    ask = [key for key, method in items if method == "none" or method in places.REFINABLE]
     stored = dict(rows_by_key(ctx, f"SELECT key, place_method FROM {model.__table__.name} WHERE key", [], ask)) \
         if ask else {}
     for key, method in items:
