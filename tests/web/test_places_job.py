@@ -19,7 +19,7 @@ from .conftest import login
 from .test_browser import Watch, _shot, _staff_upload, browser, server  # noqa: F401 (fixtures)
 
 def APP(serial: int) -> str:  # noqa: N802
-    digits = f"20231000000{serial}"
+    digits = f"2023100000{serial:02d}"
     return f"CN{digits}.{cn_check_digit(digits)}"
 
 
@@ -38,8 +38,11 @@ ROWS = {
     APP(7): ("北京示例科技有限公司", "", "新疆(65)", "650000", "province_code"),
     APP(8): ("和田玉文化有限公司", "", "", None, None),  # a product, not a place
     APP(9): ("张伟", "", "", None, None),  # nothing to go on
+    # a person with an address once is not placed by it elsewhere: two people of one name are one entity
+    APP(10): ("李娜", "831100 新疆维吾尔自治区昌吉州昌吉市延安北路2号", "", "652301", "gazetteer"),
+    APP(11): ("李娜", "", "", None, None),
 }
-EXPECTED_METHODS = {"organisation": 1, "name": 2, "gazetteer": 1, "owner": 1, "province_code": 2, "none": 2}
+EXPECTED_METHODS = {"organisation": 1, "name": 2, "gazetteer": 2, "owner": 1, "province_code": 2, "none": 3}
 
 
 def _write_export(path: Path) -> Path:
@@ -90,8 +93,8 @@ def test_an_export_without_addresses_is_placed_and_counted_per_method(store, set
     shown = CliRunner().invoke(main, [*base, "jobs", "show", str(again.id)], catch_exceptions=False)
     assert shown.exit_code == 0, shown.output
     assert "定位方式 placed by:" in shown.output
-    assert "按同一权利人其他记录的地址 / The owner's other records: 1 (11.1%)" in shown.output
-    assert "按国省代码（仅到省级） / The province code (province only): 2 (22.2%)" in shown.output
+    assert "按同一权利人其他记录的地址 / The owner's other records: 1 (9.1%)" in shown.output
+    assert "按国省代码（仅到省级） / The province code (province only): 2 (18.2%)" in shown.output
     as_json = CliRunner().invoke(main, [*base, "jobs", "show", str(again.id), "--format", "json"],
                                 catch_exceptions=False)
     assert {g["method"]: g["count"] for g in json.loads(as_json.output)["place_methods"]} == EXPECTED_METHODS
@@ -109,8 +112,29 @@ def test_staff_see_how_an_upload_was_placed(server: str, browser, store, tmp_pat
     page.wait_for_selector("#place-methods")  # the page reloads once the job is done
     rows = {r.get_attribute("data-method"): r.inner_text() for r in page.locator("#place-methods tbody tr").all()}
     assert set(rows) == set(EXPECTED_METHODS)
-    assert rows["organisation"].split("\t") == ["按新疆单位名录", "1", "11.1%"]
-    assert rows["none"].split("\t") == ["未能定位", "2", "22.2%"]
+    assert rows["organisation"].split("\t") == ["按新疆单位名录", "1", "9.1%"]
+    assert rows["none"].split("\t") == ["未能定位", "3", "27.3%"]
     _shot(page, tmp_path, "job_places_zh")
     assert watch.hosts == {"127.0.0.1"}, watch.hosts
     assert not watch.errors, watch.errors
+
+
+def test_other_rights_with_an_owner_but_no_address_are_placed(store, tmp_path: Path) -> None:  # noqa: ANN001
+    """A trademark list through the import template: owners without an address placed by name."""
+    path = tmp_path / "trademarks.csv"
+    marks = {"61000001": ("新疆大学", "650100", "organisation"),
+             "61000002": ("石河子市示例食品有限公司", "659001", "name"),
+             "61000003": ("和田玉文化有限公司", None, None),
+             "61000004": ("Example Trading Ltd", None, None)}
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["申请号", "商标名称", "国际分类", "申请人/注册人", "申请人地址"])
+        for number, (owner, _code, _method) in marks.items():
+            out.writerow([number, "示例", "30", owner, ""])
+    job = run_import(store, path)
+    assert (job.status, job.inserted_count) == ("done", 4), job.error
+    with store.session() as s:
+        stored = {number: (region, method) for number, region, method in s.execute(
+            select(m.Trademark.app_number, m.Trademark.region_code, m.Trademark.place_method))}
+        assert s.get(m.ImportJob, job.id).place_methods == {"organisation": 1, "name": 1, "none": 2}
+    assert stored == {number: (code, method) for number, (_o, code, method) in marks.items()}
