@@ -26,6 +26,7 @@ def placer(gaz: Gazetteer) -> OwnerPlacer:
     ("新疆大学", None, "650100", "organisation"),
     ("塔里木大学", None, "659002", "organisation"),
     ("特变电工股份有限公司", None, "652301", "organisation"),
+    ("特变电工", None, "652301", "organisation"),  # four characters, yet not a person's name
     ("中国石油天然气股份有限公司塔里木油田分公司", None, "652801", "organisation"),
     ("新疆天业（集团）有限公司", None, "659001", "organisation"),  # brackets and width do not matter
     ("新疆维吾尔自治区农业科学院", None, "650100", "organisation"),  # another name of 新疆农业科学院

@@ -138,12 +138,16 @@ class OwnerPlacer:
     def _place(self, name: str, country: str | None) -> Place | None:
         from xjip.hub.entities import _clean, classify, name_key
 
+        key = name_key(name)
+        org = self._zh.get(key)
+        if org is not None:  # a listed organisation, however short its name (特变电工)
+            return self._org_place(org, org.name_zh)
         if classify(name) == "individual":
             return None
         text = _clean(name)
         if _CJK.search(text):
-            return self._zh_place(text, name_key(name))
-        return self._latin_place(text, name_key(name), country)
+            return self._zh_place(text, key)
+        return self._latin_place(text, key, country)
 
     def _code_place(self, code: str, method: str, matched: str | None) -> Place:
         unit = self.gaz.unit(code)
@@ -159,9 +163,6 @@ class OwnerPlacer:
 
     def _zh_place(self, text: str, key: str) -> Place | None:
         compact = "".join(text.split())
-        org = self._zh.get(key)
-        if org is not None:
-            return self._org_place(org, org.name_zh)
         for length in self._zh_lengths:
             if length >= len(key):
                 continue
