@@ -99,7 +99,7 @@ class _Progress:
 
 
 def job_summary(job: Any) -> dict[str, Any]:
-    from xjip.hub.queries import job_run
+    from xjip.hub.queries import job_run, place_method_shares
 
     share = (job.placed_count / job.addressed_count) if job.addressed_count else None
     return {"id": job.id, "status": job.status, "source": job.display_name, "format": job.format,
@@ -107,6 +107,7 @@ def job_summary(job: Any) -> dict[str, Any]:
             "unchanged": job.unchanged_count, "rejected": job.rejected_count,
             "addressed": job.addressed_count, "placed": job.placed_count,
             "place_resolved_share": round(share, 4) if share is not None else None,
+            "place_methods": place_method_shares(job.place_methods),
             "error": job.error, "created_at": job.created_at, "finished_at": job.finished_at, "run": job_run(job)}
 
 
@@ -131,6 +132,11 @@ def _print_job(data: dict[str, Any]) -> None:
     if data["place_resolved_share"] is not None:
         click.echo(f"  地址解析到行政区 places resolved: {data['placed']}/{data['addressed']} "
                    f"({data['place_resolved_share']:.1%})")
+    if data.get("place_methods"):
+        click.echo("  定位方式 placed by:")
+        for group in data["place_methods"]:
+            zh, en = both(f"places.method.{group['method']}")
+            click.echo(f"    {zh} / {en}: {group['count']:,} ({group['share']:.1%})")
     for group in data.get("rejection_summary", [])[:5]:
         field = f" [{group['field']}]" if group["field"] else ""
         click.echo(f"  {group['count']:,} × {group['code']}{field}: {group['example_zh']}")

@@ -58,7 +58,7 @@ class PlaceMixin:
     region_code: Mapped[str | None] = mapped_column(String(12), index=True)
     prefecture_code: Mapped[str | None] = mapped_column(String(6), index=True)
     county_code: Mapped[str | None] = mapped_column(String(6), index=True)
-    place_method: Mapped[str | None] = mapped_column(String(20))  # gazetteer | province_code | given | none
+    place_method: Mapped[str | None] = mapped_column(String(20))  # xjip.hub.places.METHODS
 
 
 # --- reference data ---------------------------------------------------------------------
@@ -543,6 +543,9 @@ class ImportJob(Base):
     rejected_count: Mapped[int] = mapped_column(Integer, default=0)
     placed_count: Mapped[int] = mapped_column(Integer, default=0)  # records with an address resolved to a place
     addressed_count: Mapped[int] = mapped_column(Integer, default=0)  # records that carried an address at all
+    # records placed by each method ({"gazetteer": n, "owner": n, "organisation": n, "name": n,
+    # "province_code": n, "none": n, …}: xjip.hub.places.METHODS), unchanged records included
+    place_methods: Mapped[dict[str, Any] | None] = mapped_column(JSONN)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONN)
     # set by a person (web: the job page's stop button); the job stops after its next commit
     stop_requested: Mapped[bool | None] = mapped_column(Boolean)

@@ -470,8 +470,14 @@ class _JobRunner:
             formats = {v.get("format") for v in self.checkpoint.values() if isinstance(v, dict) and v.get("format")}
             job.format = fmt if len(formats) <= 1 else MIXED_FORMATS
             job.bytes_done = min(bytes_done, self.bytes_total) if self.bytes_total else bytes_done
+            methods = dict(job.place_methods or {})
             for name, value in counts.items():
-                setattr(job, f"{name}_count", (getattr(job, f"{name}_count") or 0) + value)
+                if name.startswith("place:"):  # records per place method (writers.count_method)
+                    methods[name[6:]] = methods.get(name[6:], 0) + value
+                else:
+                    setattr(job, f"{name}_count", (getattr(job, f"{name}_count") or 0) + value)
+            if methods:
+                job.place_methods = methods
             job.heartbeat_at = m.utcnow()
             self._held = (source, position, finished, _snapshot(job))
         except BaseException:
@@ -554,6 +560,13 @@ class _JobRunner:
             if self.store.dialect == "sqlite":
                 _default_pragmas(s)
             job = s.get(m.ImportJob, self.job_id)
+            if status == "done":
+                # owners placed by an address in other records place this job's unplaced ones
+                from xjip.hub import places
+
+                moved = places.place_from_owners(s, self.job_id)
+                if moved:
+                    job.place_methods = places.apply_moves(job.place_methods, moved)
             job.status = status
             job.stop_requested = None  # answered: a resumed job runs on
             job.finished_at = m.utcnow() if status in ("done", "failed", "partial") else None
@@ -627,7 +640,8 @@ class _Preparer:
         parts = split_batch(batch, self.options)
         prepare_parts(parts, writers.PrepareEnv(self.dialect, self.resolver.place, self.source.name,
                                                 self.importer.name, self.options.get("licence"), self.job_id,
-                                                m.utcnow(), None, entity_facts=True))
+                                                m.utcnow(), None, entity_facts=True,
+                                                place_owner=self.resolver.place_owner))
         self.resolver.commit()
         return parts
 
@@ -960,6 +974,7 @@ class Resolver:
         self._entity_ids: dict[str, int] = {}
         self._pending: dict[str, int] = {}
         self._places = 0  # addresses resolved since the gazetteer's cache was last emptied
+        self._owners = None  # places.OwnerPlacer, built with the gazetteer
 
     @property
     def gazetteer(self):  # noqa: ANN201
@@ -991,6 +1006,14 @@ class Resolver:
         return place._replace(
             prefecture_code=gaz.code_on(place.prefecture_code) if place.prefecture_code else None,
             county_code=gaz.code_on(place.county_code) if place.county_code else None)
+
+    def place_owner(self, name: str | None, country: str | None = None) -> Any:
+        """Where an owner is by its name alone (xjip.hub.places: organisation list, place names)."""
+        if self._owners is None:
+            from xjip.hub.places import OwnerPlacer
+
+            self._owners = OwnerPlacer(self.gazetteer)
+        return self._owners.place(name, country)
 
     def entities(self, session: Session, names: Iterable[str],
                  facts: dict[str, tuple[str, str, str]] | None = None) -> dict[str, int]:

@@ -935,7 +935,15 @@ def job_summary(job: m.ImportJob) -> dict[str, Any]:
             "resumable": job.status in m.ImportJob.RESUMABLE,
             "stop_requested": bool(job.stop_requested),
             "counts": {k.removesuffix("_count"): getattr(job, k) or 0 for k in JOB_COUNTS},
+            "place_methods": place_method_shares(job.place_methods),
             "run": job_run(job), "error": job.error}
+
+
+def place_method_shares(counts: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """How a job's records were placed: [{method, count, share}] (xjip.hub.places)."""
+    from xjip.hub.places import method_shares
+
+    return method_shares(counts)
 
 
 ETA_AFTER_SECONDS = 2.0  # a first estimate needs a committed batch or two

@@ -23,6 +23,7 @@ from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 
 from xjip.hub import models as m
+from xjip.hub import places
 from xjip.hub.records import BaseRecord, Locator, Party, Rejection
 from xjip.hub.store import dump_json
 
@@ -393,7 +394,8 @@ def _duplicate(rec: BaseRecord, key: str, first: Any) -> Rejection:
 
 def prepare(ctx: Any, record_type: str, records: list[BaseRecord],
             address_of: Callable[[BaseRecord], tuple[str | None, Any]] | None = None,
-            given_place: Callable[[BaseRecord], bool] | None = None) -> list[Prepared]:
+            given_place: Callable[[BaseRecord], bool] | None = None,
+            owner_of: Callable[[BaseRecord], Party | None] | None = None) -> list[Prepared]:
     """Reject missing keys and keys already met in this job's source (in this batch, an earlier
     batch, or before a resume), drop unchanged records, resolve places. The job's place figures
     count every record read, unchanged ones too (a re-import reports the same share); records
@@ -406,6 +408,8 @@ def prepare(ctx: Any, record_type: str, records: list[BaseRecord],
     out: list[Prepared] = []
     counts = ctx.counts
     place_of = ctx.resolver.place
+    place_owner = getattr(ctx.resolver, "place_owner", None)
+    unchanged: list[tuple[str, str]] = []
     for key, rec in seen.items():
         text = raw_text(rec)
         h = content_hash_of(rec, text)
@@ -426,16 +430,51 @@ def prepare(ctx: Any, record_type: str, records: list[BaseRecord],
         elif given_place is not None and given_place(rec):
             counts["addressed"] += 1
             counts["placed"] += 1
+        method = "given" if address_of is None and given_place is not None and given_place(rec) else None
+        if owner_of is not None and (place is None or not (place.region_code or place.prefecture_code)):
+            owner = owner_of(rec)
+            place = places.settle(place, _owner_place(place_owner, owner) if owner else None, None)
+        if method is None and (address_of is not None or owner_of is not None):
+            method = places.method_of(place)
         if before is not None and before[0] == h:
             counts["unchanged"] += 1
+            if method:
+                unchanged.append((key, method))
             continue
+        if method:
+            count_method(counts, method)
         out.append(Prepared(key, rec, h, place, text))
+    model = m.RIGHT_MODELS.get(record_type)
+    if model is not None:
+        count_unchanged_methods(ctx, model, unchanged)
     return out
 
 
 def provenance(ctx: Any, rec: BaseRecord) -> dict[str, Any]:
     return {"source": ctx.source_name[:300], "source_format": ctx.source_format, "licence": ctx.licence,
             "imported_at": ctx.now, "import_job_id": ctx.job_id, "is_synthetic": bool(rec.is_synthetic)}
+
+
+def _owner_place(place_owner: Callable[[str | None, str | None], Any] | None, party: Party) -> Any:
+    return place_owner(party.name, party.country) if place_owner is not None and party.name else None
+
+
+def count_method(counts: dict[str, int], method: str) -> None:
+    """The job's records per place method (`import_job.place_methods`, via pipeline)."""
+    key = "place:" + method
+    counts[key] = counts.get(key, 0) + 1
+
+
+def count_unchanged_methods(ctx: Any, model: type[m.Base], items: list[tuple[str, str]]) -> None:
+    """Unchanged records count with the method they are stored with when that came after
+    parsing (the owner method, at the end of an earlier job); otherwise as parsed."""
+    if not items:
+        return
+    ask = [key for key, method in items if method == "none" or method in places.REFINABLE]
+    stored = dict(rows_by_key(ctx, f"SELECT key, place_method FROM {model.__table__.name} WHERE key", [], ask)) \
+        if ask else {}
+    for key, method in items:
+        count_method(ctx.counts, "owner" if stored.get(key) == "owner" else method)
 
 
 def place_columns(place: Any, fallback_region: str | None = None) -> dict[str, Any]:
@@ -558,6 +597,8 @@ class PrepareEnv:
     now: dt.datetime
     seen: Any = None  # pipeline.SeenKeys of the job's source
     entity_facts: bool = False  # work out owner-name facts here (a parse process: the writer is busier)
+    # owner name, country → place by name or organisation list (places.OwnerPlacer.place)
+    place_owner: Callable[[str | None, str | None], Any] | None = None
 
 
 @dataclasses.dataclass
@@ -580,7 +621,8 @@ class PatentBatch:
 
 def env_of(ctx: Any, with_seen: bool = True) -> PrepareEnv:
     return PrepareEnv(ctx.session.get_bind().dialect, ctx.resolver.place, ctx.source_name, ctx.source_format,
-                      ctx.licence, ctx.job_id, ctx.now, ctx.seen if with_seen else None)
+                      ctx.licence, ctx.job_id, ctx.now, ctx.seen if with_seen else None,
+                      place_owner=getattr(ctx.resolver, "place_owner", None))
 
 
 @register("patent")
@@ -624,6 +666,7 @@ def prepare_patents(env: PrepareEnv, records: list[BaseRecord]) -> PatentBatch:
     fields, get = _patent_fields()
     common = [env.source_name[:300], env.source_format, env.licence, env.now, env.job_id]
     place_of = env.place
+    place_owner = env.place_owner
     rows, entries = [], []
     party_rows: list[list[Any]] = []
     text_rows: list[list[Any]] = []
@@ -639,11 +682,12 @@ def prepare_patents(env: PrepareEnv, records: list[BaseRecord]) -> PatentBatch:
         first_address = domestic_address(r.applicants[0]) if r.applicants else None
         place = place_of(first_address, r.app_date) if first_address else None
         placed = place is not None and bool(place.region_code or place.prefecture_code)
-        if placed:
-            where = [place.region_code, place.prefecture_code, place.county_code,
-                     (getattr(place, "method", None) or "gazetteer")[:20]]
-        elif r.province_code and len(r.province_code) == 2:
-            where = [f"{r.province_code}0000", None, None, "province_code"]
+        # without an address: the first applicant's name, then the 国省代码 (xjip.hub.places)
+        by_name = None if placed or not r.applicants else _owner_place(place_owner, r.applicants[0])
+        settled = places.settle(place, by_name, r.province_code)
+        method = places.method_of(settled)
+        if settled is not None and method != "none":
+            where = [settled.region_code, settled.prefecture_code, settled.county_code, method]
         else:
             where = [None, None, None, None]
         # the entity id column holds None until `store_patents` knows the owner's entity
@@ -654,10 +698,12 @@ def prepare_patents(env: PrepareEnv, records: list[BaseRecord]) -> PatentBatch:
         parties = []
         for seq, party in enumerate(r.applicants):
             if seq == 0:
-                at = place  # the first applicant's address is the one resolved above
+                at = place if placed else by_name  # the first applicant's, resolved above
             else:
                 address = domestic_address(party)
                 at = place_of(address, r.app_date) if address else None
+                if at is None or not (at.region_code or at.prefecture_code):
+                    at = _owner_place(place_owner, party)
             if at is not None and (at.region_code or at.prefecture_code):
                 party_where = [at.region_code, at.prefecture_code, at.county_code,
                                (getattr(at, "method", None) or "gazetteer")[:20]]
@@ -682,7 +728,7 @@ def prepare_patents(env: PrepareEnv, records: list[BaseRecord]) -> PatentBatch:
         entries.append((key, content_hash_of(r, text), text, str(loc) if loc else None,
                         (dup_loc.file, dup_loc.record, dup_loc.line, dup_loc.cell) if dup_loc else None, dup_field,
                         bool(r.is_synthetic), bool(first_address), placed, names, row, parties, events, family,
-                        text_row))
+                        text_row, method))
     statement_for(env.dialect, m.Patent.__table__, _PATENT_COLUMNS, ("key",), True, False).convert(rows)
     statement_for(env.dialect, m.PatentParty.__table__, _PARTY_COLUMNS, _PARTY_INDEX, False, False).convert(party_rows)
     statement_for(env.dialect, m.PatentText.__table__, _TEXT_COLUMNS, ("patent_id",), True, False).convert(text_rows)
@@ -705,6 +751,7 @@ def store_patents(ctx: Any, batch: PatentBatch) -> list[int]:
             [e[0] for e in entries])}
     counts = ctx.counts
     kept = []
+    unchanged: list[tuple[str, str]] = []
     for e in entries:
         before = prior.get(e[0])
         if before is not None and before[1] == ctx.job_id:  # written by this job already (e.g. before a resume)
@@ -719,8 +766,11 @@ def store_patents(ctx: Any, batch: PatentBatch) -> list[int]:
                 counts["placed"] += 1
         if before is not None and before[0] == e[1]:
             counts["unchanged"] += 1
+            unchanged.append((e[0], e[15]))
             continue
+        count_method(counts, e[15])
         kept.append(e)
+    count_unchanged_methods(ctx, m.Patent, unchanged)
     if not kept:
         return []
     entity_ids = ctx.resolver.entities(ctx.session, {n for e in kept for n in e[9]}, batch.facts)
@@ -893,11 +943,18 @@ def _dedupe(rows: list[dict[str, Any]], key: tuple[str, ...]) -> list[dict[str, 
 
 def _owner_writer(record_type: str, model: type[m.Base], owner: Callable[[Any], tuple[str | None, str | None]],
                   entity_column: str | None, date_of: Callable[[Any], Any] = lambda r: None,
-                  extra: Callable[[Any], dict[str, Any]] = lambda r: {}) -> Writer:
-    """Rights with one owner whose address places them (trademarks, copyrights, pledges, …)."""
+                  extra: Callable[[Any], dict[str, Any]] = lambda r: {},
+                  party: Callable[[Any], Party | None] | None = None) -> Writer:
+    """Rights with one owner whose address places them (trademarks, copyrights, pledges, …);
+    without an address, the owner's name may (xjip.hub.places). `party` gives the owner with
+    its country (a foreign owner is not placed by name)."""
+    if party is None and entity_column:
+        def party(r: Any) -> Party | None:
+            name = owner(r)[0]
+            return Party(name) if name else None
 
     def write(ctx: Any, records: list[BaseRecord]) -> list[int]:
-        prepared = prepare(ctx, record_type, records, lambda r: (owner(r)[1], date_of(r)))
+        prepared = prepare(ctx, record_type, records, lambda r: (owner(r)[1], date_of(r)), owner_of=party)
         if not prepared:
             return []
         entity_ids = ctx.resolver.entities(ctx.session, [owner(p.record)[0] for p in prepared]) \
@@ -934,14 +991,16 @@ def domestic_address(party: Party | None) -> str | None:
 _owner_writer("trademark", m.Trademark, lambda r: (_party_name(r.owners), domestic_address(_first(r.owners))),
               "owner_entity_id", lambda r: r.app_date,
               lambda r: {"owner_name": _party_name(r.owners), "owner_address": _party_address(r.owners),
-                         "events": _none_if_empty(_jsonable(r.events))})
+                         "events": _none_if_empty(_jsonable(r.events))}, lambda r: _first(r.owners))
 _owner_writer("copyright", m.Copyright, lambda r: (_party_name(r.owners), domestic_address(_first(r.owners))),
               "owner_entity_id", lambda r: r.reg_date,
-              lambda r: {"owner_name": _party_name(r.owners), "owner_address": _party_address(r.owners)})
+              lambda r: {"owner_name": _party_name(r.owners), "owner_address": _party_address(r.owners)},
+              lambda r: _first(r.owners))
 _owner_writer("plant_variety", m.PlantVariety,
               lambda r: (_party_name(r.applicants), domestic_address(_first(r.applicants))),
               "applicant_entity_id", lambda r: r.app_date,
-              lambda r: {"applicant": _party_name(r.applicants), "applicant_address": _party_address(r.applicants)})
+              lambda r: {"applicant": _party_name(r.applicants), "applicant_address": _party_address(r.applicants)},
+              lambda r: _first(r.applicants))
 _owner_writer("transaction", m.RightTransaction, lambda r: (r.to_party, r.to_address), "to_entity_id",
               lambda r: r.date)
 _owner_writer("pledge", m.Pledge, lambda r: (r.pledgor, r.pledgor_address), "pledgor_entity_id", lambda r: r.reg_date)
@@ -983,7 +1042,8 @@ def write_gis(ctx: Any, records: list[BaseRecord]) -> list[int]:
 
 @register("gi_mark_user")
 def write_gi_mark_users(ctx: Any, records: list[BaseRecord]) -> list[int]:
-    prepared = prepare(ctx, "gi_mark_user", records, lambda r: (r.address, r.approved_date))
+    prepared = prepare(ctx, "gi_mark_user", records, lambda r: (r.address, r.approved_date),
+                       owner_of=lambda r: Party(r.user_name) if r.user_name else None)
     if not prepared:
         return []
     names = sorted({p.record.gi_name for p in prepared})
