@@ -431,6 +431,43 @@ def preview_rows(source: Source, max_rows: int = PREVIEW_ROWS) -> list[list[str]
     return out
 
 
+def table_sample(source: Source, *, aliases: dict[str, str] | None = None, headerless: bool = False,
+                 rows: int = 20) -> dict[str, Any]:
+    """The header row as `iter_rows` picks it (its line; None when `headerless`) and the first
+    `rows` non-empty rows after it, as text: what a person maps the columns from."""
+    head = source.head()
+    kind = _kind(head, source.name)
+    book = None if kind == "csv" else _workbook.sheets(source, kind)
+    items = _csv_physical_rows(source, head) if book is None else _sheet_rows(
+        source, book, None if headerless else aliases)
+    try:
+        if headerless:
+            header_line, header, pending = None, None, []
+        else:
+            picked, pending, _ = _find_header(items, aliases)
+            if picked is None:
+                raise SourceError(Locator(source.name), "empty_file")
+            header_line, header = picked
+        out: list[tuple[int, list[str]]] = []
+        for line, cells in _chain(pending, items):
+            if _is_blank(cells):
+                continue
+            out.append((line, ["" if c is None else str(_clean_value(c) if not isinstance(c, str) else c.strip())
+                               for c in cells]))
+            if len(out) >= rows:
+                break
+    finally:
+        items.close()
+        if book is not None:
+            book.close()
+    width = max([len(header or [])] + [len(c) for _, c in out])
+    if header is None:
+        header = [f"#{i + 1}" for i in range(width)]
+    header = HeaderMap(header).header
+    header += [""] * (width - len(header))
+    return {"header": header, "line": header_line, "rows": out, "kind": kind}
+
+
 def header_key(header: Iterable[Any]) -> str:
     """A header row as a key (cells normalised, trailing empty ones dropped): two files whose
     headers read the same have the same key, whatever the spacing and bracket widths."""

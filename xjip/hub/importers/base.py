@@ -217,6 +217,11 @@ def _preview(head: bytes, kind: str | None = None, rows: list[list[str]] | None 
         zh, en = both(_workbook.describe("xls" if kind == "cfb" else kind))
         shown = " | ".join(" ".join(c for c in r if c)[:60] for r in (rows or [])[:3])
         return f"{zh} / {en}" + (f": {shown}" if shown else "")
+    from xjip.hub.importers._tabular import head_rows
+
+    table = [r for r in head_rows(head, 5) if len(r) > 1]
+    if table:  # a table nobody knows: its columns, which a person can then map (job page, --mapping)
+        return "列 / columns: " + "、".join(c for c in table[0] if c)[:300]
     return head[:80].decode("utf-8", "replace").replace("\n", " ")
 
 

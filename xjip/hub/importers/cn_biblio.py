@@ -544,10 +544,16 @@ def _load_mapping(options: dict[str, Any]) -> tuple[dict[str, str] | None, str]:
     return None, ""
 
 
+IGNORED = "_ignored"  # the field of a column a mapping leaves out ('-')
+
+
 def canonical_field(target: str) -> str | None:
-    """A mapping's target ('title', '名称', 'IPC分类号') as a field name, None when unknown."""
+    """A mapping's target ('title', '名称', 'IPC分类号') as a field name, None when unknown;
+    '-' leaves the column out (even when its header names a field)."""
     if target in FIELDS:
         return target
+    if target.strip() in ("-", IGNORED):
+        return IGNORED
     return _FIELD_BY_NORM.get(normalise_header(target))
 
 
