@@ -55,12 +55,18 @@ def for_import(store: Store) -> dict[str, dict[str, str]]:
                 s.scalars(select(m.ColumnMapping).where(m.ColumnMapping.importer == IMPORTER))}
 
 
-def importer_for(source: Source, saved: dict[str, dict[str, str]] | None, refusal: SourceError) -> Any:
-    """The patent importer for a table no importer recognised whose header has a saved mapping;
-    else the refusal stands."""
+def importer_for(source: Source, options: dict[str, Any], refusal: SourceError) -> Any:
+    """The patent importer for a table no importer recognised, when the run was given a column
+    mapping (`xjip import --mapping`, the job page) or its header has a saved one; else the
+    refusal stands."""
     from xjip.hub.importers import _tabular, cn_biblio
 
-    if not saved or refusal.rejection.code != "unknown_format":
+    if refusal.rejection.code != "unknown_format" or not _is_table(source):
+        raise refusal
+    if options.get("mapping") or options.get("column_mapping"):
+        return cn_biblio.importer
+    saved = options.get("_saved_mappings")
+    if not saved:
         raise refusal
     try:
         header = _tabular.table_sample(source, aliases=cn_biblio.ALIASES, rows=1)["header"]

@@ -366,7 +366,7 @@ class _JobRunner:
         except SourceError as exc:  # a header nobody knew, that staff have mapped since?
             from xjip.hub import mappings
 
-            importer = mappings.importer_for(source, self.options.get("_saved_mappings"), exc)
+            importer = mappings.importer_for(source, self.options, exc)
         if parallel.use_child(self.settings, source.total or source.size):
             shards = parallel.shard_count(importer, source) if skip == 0 else 1
             if shards > 1:

@@ -197,7 +197,9 @@ class HeaderMap:
         return values, raw, columns
 
 
-_BILINGUAL = re.compile(r"^\s*([A-Za-z][A-Za-z0-9 _./()&]*?)\s*[-–—:：]\s*(\S.*)$|^\s*(\S.*?)\s*[-–—:：]\s*([A-Za-z][A-Za-z0-9 _./()&]*)\s*$")
+_CJK_PART = r"[\u3400-\u9fff（）()/、]+"
+_LATIN_PART = r"[A-Za-z][A-Za-z0-9 _./()&]*?"
+_BILINGUAL = re.compile(rf"^\s*({_LATIN_PART})\s*[-–—:：]\s*({_CJK_PART})\s*$|^\s*({_CJK_PART})\s*[-–—:：]\s*({_LATIN_PART})\s*$")
 
 
 def _part_lookup(header: str, lookup: dict[str, str]) -> str | None:
@@ -759,6 +761,15 @@ def _line_blocks(source: Source, encoding: str) -> Iterator[list[str]]:
                 block = b"".join(pending)
                 if not block:
                     return
+            if enc == "gb18030":
+                switched = _utf8_line(block)
+                if switched is not None:
+                    # GB18030 decodes most UTF-8 bytes too, as mojibake: a line that is UTF-8
+                    # Chinese means the file changed encoding there; nothing after it is taken.
+                    if switched:
+                        yield _LINE.findall(block[:switched].decode(enc, errors="replace"))
+                    raise SourceError(Locator(source.name, line=line + block.count(b"\n", 0, switched)),
+                                      "encoding_changed", before="GB18030/GBK", after="UTF-8")
             try:
                 text = block.decode(enc)
             except UnicodeDecodeError as exc:
@@ -773,16 +784,6 @@ def _line_blocks(source: Source, encoding: str) -> Iterator[list[str]]:
                         and not block[bad:bad + 1].isascii():
                     raise SourceError(at, "encoding_changed", before="UTF-8", after="GB18030/GBK") from None
                 raise SourceError(at, "encoding", detail=f"{encoding}: bytes {block[max(bad - 8, 0):bad + 8]!r}") from None
-            if enc == "gb18030":
-                switched = _utf8_line(block)
-                if switched is not None:
-                    # GB18030 decodes UTF-8 bytes too, as mojibake: a line that is UTF-8 Chinese
-                    # means the file changed encoding there; nothing after it is taken.
-                    start = switched
-                    if start:
-                        yield _LINE.findall(block[:start].decode(enc))
-                    raise SourceError(Locator(source.name, line=line + block.count(b"\n", 0, start)),
-                                      "encoding_changed", before="GB18030/GBK", after="UTF-8")
             yield _LINE.findall(text)
             if not chunk:
                 return

@@ -435,7 +435,8 @@ def build_record(v: dict[str, Any]) -> PatentRecord:
     elif isinstance(claims, str) and claims.strip():
         rec.claims, rec.first_claim_only = [claims.strip()], True  # 主权项
 
-    applicants = next((v[k] for k in ("applicants", "applicants_std", "current_owner", "first_applicant")
+    applicants = next((v[k] for k in ("applicants", "applicants_std", "current_owner", "current_owner_std",
+                                      "first_applicant")
                        if v.get(k)), None)
     rec.applicants = _parties(applicants, _text(v.get("address")) or _address_of(v))
     rec.inventors = _names(v.get("inventors"))
