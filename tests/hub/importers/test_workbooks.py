@@ -430,3 +430,12 @@ def test_the_documented_table_is_the_module(tmp_path: Path) -> None:
     assert clashing == []  # a marker a CNIPA export also writes would mistake one tool for another
     fields = set(cn_biblio.FIELDS)
     assert {f for t in _export_columns.TOOLS for f in t.columns.values()} <= fields
+
+
+def test_a_file_that_is_no_table_says_what_it_is(tmp_path: Path) -> None:
+    """Never a wrong diagnosis such as an encoding error: a PDF saved where the export was."""
+    path = tmp_path / "专利清单.xls"
+    path.write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj<</Type/Catalog>>endobj\n" + bytes(range(256)) * 4)
+    with pytest.raises(SourceError) as exc:
+        detect(src(path))
+    assert exc.value.rejection.code == "not_a_table" and exc.value.rejection.params["kind"] == "PDF"
