@@ -217,8 +217,10 @@ def _part_lookup(header: str, lookup: dict[str, str]) -> str | None:
 
 
 def _display(value: str) -> str:
-    """A cell text that is a HYPERLINK formula (pasted or exported as text): what it shows."""
-    return _workbook.hyperlink_text(value) or value
+    """A cell text that is a HYPERLINK formula with a display text (Patentics writes its numbers
+    so, in CSV as well): what it shows. Any other formula-like text stays as it is: data, which
+    the export side writes back as text."""
+    return _workbook.hyperlink_text(value, text_only=True) or value
 
 
 def _unique_keys(header: list[str]) -> list[str]:

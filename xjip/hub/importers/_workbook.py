@@ -83,9 +83,10 @@ _HYPERLINK = re.compile(r'^\s*=?\s*HYPERLINK\s*\((?P<args>.*)\)\s*$', re.I | re.
 _STRING_ARG = re.compile(r'"((?:[^"]|"")*)"')
 
 
-def hyperlink_text(formula: str | None) -> str | None:
+def hyperlink_text(formula: str | None, text_only: bool = False) -> str | None:
     """The display text of `HYPERLINK(url, "text")` (its second argument when a string literal;
-    the URL when there is none). None for any other formula: nothing is evaluated."""
+    the URL when there is none, unless `text_only`). None for any other formula: nothing is
+    evaluated."""
     if not formula:
         return None
     m = _HYPERLINK.match(formula)
@@ -98,7 +99,7 @@ def hyperlink_text(formula: str | None) -> str | None:
         if second.startswith('"') and second.endswith('"') and len(second) >= 2:
             return second[1:-1].replace('""', '"')
         return None  # a computed display text: no value without evaluating
-    if len(args) == 1 and literals:
+    if len(args) == 1 and literals and not text_only:
         return literals[0].replace('""', '"')
     return None
 
