@@ -196,3 +196,48 @@ def test_a_filtered_list_downloads_as_excel_and_csv(server: str, browser, loaded
     assert len(list(csv.reader(io.StringIO(text)))) == 1 + 14
     assert watch.hosts == {"127.0.0.1"}, watch.hosts
     assert not watch.errors, watch.errors
+
+
+def test_staff_map_the_columns_of_an_unknown_layout_in_the_browser(server: str, browser, store, tmp_path: Path) -> None:  # noqa: ANN001
+    """A file nobody's columns: the job page lists them, staff choose a field for each (the
+    20-row preview follows each choice), import again; the next file with the same header is
+    imported with the saved mapping by itself."""
+    import csv as csv_module
+
+    from xjip.web.auth import create_user
+
+    with store.session() as s:
+        create_user(s, "staff1", PASSWORDS["staff1"], "staff")
+    rows = [["Patent No.", "Invention Title", "Owner", "Notes"],
+            ["CN202223220665.2", "一种无人机机载多功能盒", "中科大数据研究院", "x"],
+            ["CN202122975192.6", "一种可拍照便携式实时语音播报端测摄像头", "新疆大学", "y"]]
+    path = tmp_path / "owners.csv"
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        csv_module.writer(fh).writerows(rows)
+    page, watch = _staff_upload(browser, server, path)
+    page.wait_for_selector('#job-status[data-status="failed"]', timeout=60_000)
+    page.wait_for_selector("#mapping-form")
+    assert page.locator("#mapping-columns tbody tr").count() == 4
+    page.select_option('select[data-column="Patent No."]', "app_number")
+    page.wait_for_selector("#mapping-preview-error")  # still no title: the file would be refused, and says why
+    page.select_option('select[data-column="Invention Title"]', "title")
+    page.select_option('select[data-column="Owner"]', "applicants")
+    page.select_option('select[data-column="Notes"]', "-")
+    page.wait_for_selector("#mapping-preview-rows tr.preview-ok >> nth=1")  # both rows would be imported
+    assert page.locator("#mapping-preview-rows tr.preview-ok").count() == 2
+    assert "新疆大学" in page.inner_text("#mapping-preview-rows")
+    _shot(page, tmp_path, "job_mapping_zh")
+    page.click("#mapping-apply")
+    page.wait_for_selector('#job-status[data-status="done"]', timeout=60_000)
+    assert page.inner_text("#count-inserted") == "2"
+    path2 = tmp_path / "owners_2.csv"
+    with open(path2, "w", encoding="utf-8", newline="") as fh:
+        csv_module.writer(fh).writerows([rows[0], ["CN202121635235.X", "一种数据采集装置", "石河子大学", "z"]])
+    page.goto(server + "/import")
+    page.set_input_files('input[name="file"]', str(path2))
+    page.click('#upload-form button[type="submit"]')
+    page.wait_for_url("**/jobs/*")
+    page.wait_for_selector('#job-status[data-status="done"]', timeout=60_000)
+    assert page.inner_text("#count-inserted") == "1"
+    assert watch.hosts == {"127.0.0.1"}, watch.hosts
+    assert not watch.errors, watch.errors

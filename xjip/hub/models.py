@@ -567,6 +567,24 @@ class ImportLock(Base):
     acquired_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class ColumnMapping(Base):
+    """A column mapping staff chose on a job page for a header nobody knew: used again for the
+    next file whose header reads the same (`header_key`: the normalised header cells)."""
+
+    __tablename__ = "column_mapping"
+    __table_args__ = (UniqueConstraint("importer", "header_key", name="uq_column_mapping_header"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    importer: Mapped[str] = mapped_column(String(40))
+    header_key: Mapped[str] = mapped_column(String(64))
+    header: Mapped[list[Any] | None] = mapped_column(JSONN)  # the header cells as the file wrote them
+    mapping: Mapped[dict[str, Any]] = mapped_column(JSONN)  # source column (or '#N') → field
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    job_id: Mapped[int | None] = mapped_column(Integer)  # the job it was made on
+
+
 class ImportRejection(Base):
     __tablename__ = "import_rejection"
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -256,11 +256,13 @@ def test_xlsx_formula_and_check_digit_cells(tmp_path: Path, semantix: list[dict]
     wb.save(path)
     items = parse(path)
     rej = rejections(items)
+    # a formula is data: nothing evaluated; openpyxl stores no result, so the title is empty
     assert [(r.code, r.field, r.locator.cell, r.locator.line, r.locator.record) for r in rej] == [
-        ("formula", "名称", "C3", 3, 2), ("check_digit", "申请号", "B5", 5, 4)]
+        ("check_digit", "申请号", "B5", 5, 4)]
     recs = records(items)
-    assert [r.app_number for r in recs] == ["CN202223220665.2", "CN202121635235.X"]
-    assert recs[0].app_date == dt.date(2022, 12, 2) and recs[1].patent_type == "utility_model"
+    assert [r.app_number for r in recs] == ["CN202223220665.2", "CN202122975192.6", "CN202121635235.X"]
+    assert recs[1].title is None and recs[1].raw["名称"] is None
+    assert recs[0].app_date == dt.date(2022, 12, 2) and recs[2].patent_type == "utility_model"
 
 
 def test_empty_file(tmp_path: Path) -> None:
@@ -277,7 +279,8 @@ def test_mapping_file_for_an_unknown_layout(tmp_path: Path, semantix: list[dict]
     path = write_csv(tmp_path / "other.csv", rows)
     with pytest.raises(SourceError) as exc:
         parse(path)
-    assert exc.value.rejection.code == "missing_columns"
+    assert exc.value.rejection.code == "unmapped_columns"  # the columns no field takes are listed
+    assert exc.value.rejection.params["unmapped"] == "Patent No.、Invention Title、Owner、Owner Address、Status、Region"
     mapping = tmp_path / "map.csv"
     mapping.write_text("source_column,field\nPatent No.,申请号\nInvention Title,title\nFiling Date,申请日\n"
                        "Owner,申请（专利权）人\nOwner Address,address\nStatus,法律状态\nRegion,国省代码\n",
@@ -451,4 +454,4 @@ def test_an_unrecognised_workbook_is_described_by_its_first_rows(tmp_path: Path)
     with pytest.raises(SourceError) as caught:
         detect(src(tmp_path / "sign_in.xlsx"))
     assert caught.value.rejection.code == "unknown_format"
-    assert caught.value.rejection.params["detail"] == "会议签到表 | 姓名 单位 电话"
+    assert caught.value.rejection.params["detail"] == "Excel 工作簿（.xlsx） / Excel workbook (.xlsx): 会议签到表 | 姓名 单位 电话"

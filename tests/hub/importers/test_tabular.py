@@ -163,26 +163,27 @@ def test_encoding_error_mid_file_after_good_rows(tmp_path: Path, semantix: list[
             got.append(row)
     except SourceError as exc:
         err = exc.rejection
-    assert err is not None and err.code == "encoding" and err.locator.line == len(lines) + 1
+    assert err is not None and err.code == "encoding_changed" and err.locator.line == len(lines) + 1
+    assert err.params == {"before": "UTF-8", "after": "GB18030/GBK"}
     assert len(got) == len(lines) - 1
 
 
-def test_xlsx_formula_is_rejected_with_its_cell(tmp_path: Path, semantix: list[dict]) -> None:
+def test_xlsx_formula_cells_are_data(tmp_path: Path, semantix: list[dict]) -> None:
+    """A formula is never evaluated: a HYPERLINK without a stored result shows its display text,
+    another formula without one is empty (openpyxl stores no results)."""
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.append(["申请号", "名称", "申请日", "申请（专利权）人"])
     for r in semantix[:3]:
         ws.append([r["申请号"], r["专利名称"], dt.datetime.strptime(r["申请日"], "%Y%m%d"), r["申请人"]])
-    ws["D3"] = '=HYPERLINK("http://example.invalid","x")'
+    ws["D3"] = '=HYPERLINK("http://example.invalid/?a=1,2","x, y")'
+    ws["B4"] = '=CONCATENATE("一种","摄像头")'
     path = tmp_path / "f.xlsx"
     wb.save(path)
     items = list(tab.iter_rows(src(path), aliases=ALIASES, required={"title"}))
-    assert [type(i).__name__ for i in items] == ["Row", "Rejection", "Row"]
-    rej = items[1]
-    assert isinstance(rej, Rejection)
-    assert (rej.code, rej.field, rej.locator.cell, rej.locator.line, rej.locator.record) == (
-        "formula", "申请（专利权）人", "D3", 3, 2)
-    assert rej.params["value"].startswith("=HYPERLINK")
+    assert [type(i).__name__ for i in items] == ["Row", "Row", "Row"]
+    assert items[1].values["applicants"] == "x, y" and items[1].cell_of("applicants") == "D3"
+    assert "title" not in items[2].values and items[2].raw["名称"] is None
     assert items[0].values["app_date"] == dt.date(2022, 12, 2)  # an Excel date cell
     assert items[2].values["app_number"] == "CN202121635235.X" and items[2].locator.line == 4
 
@@ -211,11 +212,12 @@ def test_missing_columns_lists_the_original_names(tmp_path: Path, semantix: list
     assert rej.params["columns"] == "申请号/公开（公告）号、名称"
 
 
-def test_old_xls_is_refused(tmp_path: Path) -> None:
+def test_a_damaged_ole_file_says_what_it_is(tmp_path: Path) -> None:
     (tmp_path / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600)
     with pytest.raises(SourceError) as exc:
         list(tab.iter_rows(src(tmp_path / "old.xls")))
-    assert exc.value.rejection.code == "unknown_format"
+    assert exc.value.rejection.code == "workbook_unreadable"
+    assert exc.value.rejection.params["kind_en"] == "Office 97-2003 file (not a workbook)"
 
 
 def test_load_mapping_json_csv_and_errors(tmp_path: Path) -> None:

@@ -1,13 +1,17 @@
-"""Streaming reader for tabular sources: CSV/TSV and XLSX, shared by every template importer
-(patent bibliographic exports, trademark / GI / copyright / … templates).
+"""Streaming reader for tabular sources: CSV/TSV and every kind of spreadsheet (xlsx/xlsm,
+Excel 97-2003 .xls, HTML tables and XML Spreadsheet 2003 saved as .xls: `_workbook`), shared by
+the patent export importer and every template importer (trademark / GI / copyright / …).
 
 API (kept stable; other importers build on it):
-  iter_rows(source, *, required=None, aliases=None) -> Row | Rejection
+  iter_rows(source, *, required=None, aliases=None, layout=None, positions=None, headerless=False)
+                                           -> Row | Rejection
   header_of(source) -> list[str]           the original header cells
   load_mapping(path) -> {source column: field}   a user column-mapping file (JSON or CSV)
+  split_mapping(mapping) -> (by name, by position, header-less?)
   normalise_header(text) -> str            the form headers and alias keys are compared in
   HeaderMap                                header → canonical fields (also used for SQL dumps)
   head_rows(head) -> list[list[str]]       best-effort first rows from the first bytes (for sniff)
+  preview_rows(source) -> list[list[str]]  the first rows of a workbook, read from the workbook
   iter_text_lines(source) -> (line, text)  decoded lines, encoding errors located
 
 Headers are compared after normalisation: NFKC (full-width → half-width), lower-case, and
@@ -15,13 +19,26 @@ whitespace, punctuation and control characters removed, so '申请（专利权�
 and ' 申请 (专利权) 人 ' are one header. `aliases` maps headers (normalised here) to canonical
 fields; the first alias given for a field is the name shown when that column is missing.
 `required` holds canonical fields; an entry 'a|b' means "at least one of a or b".
+`layout(header)` may choose (aliases, required) once the header row is known (the patent
+importer recognises the tool that wrote the export by its header).
 
-The header row is the first non-empty row, except that when `aliases` are given, leading
-rows that match no alias (the "检索式：…" preamble some databases write above the table) are
-skipped: the header is the first row, among the first 30 non-empty ones, that holds at least
-two known headers (one when only one field is known); failing that, the first non-empty row.
+The header row is the first non-empty row, except that when `aliases` are given, rows that
+match no alias above it (the "检索式：…" preamble, Google's "search URL" line, Derwent's export
+banner) are skipped: the header is the first row, among the first 30 non-empty ones, that holds
+at least two known headers (one when only one field is known); failing that, the first
+non-empty row. A header that spans two rows (group labels merged across the columns above the
+labels of their parts, single labels merged down over both) is read as one: each column is
+named by its lower label, or by the label above it where the lower is empty, or by both joined
+('申请' over '号' → '申请号') when only that names a known field; the two rows are taken
+together only when that names more fields than either row alone.
 
-Memory stays flat: CSV is decoded line by line, XLSX is read with openpyxl read_only.
+Column positions: a mapping entry '#3' names the third column, whatever its header says. A
+mapping made only of positions reads a file without a header row: every row is data.
+
+Formula cells are data: the value the file stores (`_workbook`); a CSV cell holding the text
+`=HYPERLINK(url, "text")` yields its display text, as a spreadsheet would show it.
+
+Memory stays flat: CSV is decoded block by block, workbooks are streamed (an .xls is read whole).
 """
 from __future__ import annotations
 
@@ -38,22 +55,28 @@ import unicodedata
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import IO, Any, Callable, Iterable, Iterator
 
+from xjip.hub.importers import _workbook
 from xjip.hub.importers.base import SKIPPED, Source, detect_encoding
 from xjip.hub.records import Locator, Rejection, SourceError
 
 HEADER_SCAN_ROWS = 30
+PREVIEW_ROWS = 30
 _CSV_FIELD_LIMIT = 64 * 1024 * 1024  # full-text description columns exceed csv's 128 KiB default
 _DELIMITERS = (",", "\t", ";", "|")
 _ZIP_MAGIC = b"PK\x03\x04"
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls / .et (Excel 97-2003 BIFF)
+_OLE_MAGIC = _workbook.OLE_MAGIC
 # Encodings a Chinese export can legitimately be in. Anything else charset-normalizer guesses
 # (cp1252, latin-1, …) means mojibake for Chinese data, so it is refused rather than imported.
 _ACCEPTED_ENCODINGS = {"utf-8", "utf-8-sig", "gb18030", "gbk", "gb2312"}
+_POSITION = re.compile(r"^#\s*(\d{1,4})$")
 
 if csv.field_size_limit() < _CSV_FIELD_LIMIT:
     csv.field_size_limit(_CSV_FIELD_LIMIT)
+
+# layout(header) → (aliases, required) or (aliases, required, positions)
+Layout = Callable[[list[str]], "tuple[Any, ...]"]
 
 
 # --- headers ---------------------------------------------------------------------------
@@ -91,9 +114,11 @@ class Row:
 
 
 class HeaderMap:
-    """Maps a header row to canonical fields; turns cell lists into (values, raw, columns)."""
+    """Maps a header row to canonical fields; turns cell lists into (values, raw, columns).
+    `positions` ({column index: field}) map columns by place, before any header name."""
 
-    def __init__(self, header: Iterable[Any], aliases: dict[str, str] | None = None):
+    def __init__(self, header: Iterable[Any], aliases: dict[str, str] | None = None,
+                 positions: dict[int, str] | None = None):
         self.header = ["" if h is None else str(h).strip().lstrip("\ufeff") for h in header]
         self.keys = _unique_keys(self.header)
         self.normalised = [normalise_header(h) for h in self.header]
@@ -104,12 +129,16 @@ class HeaderMap:
                 lookup.setdefault(normalise_header(alias), canonical)
                 self.display.setdefault(canonical, alias)
         self.positions: dict[str, list[int]] = {}
+        placed = {i: f for i, f in (positions or {}).items() if 0 <= i < len(self.header)}
+        for i, canonical in sorted(placed.items()):
+            self.positions.setdefault(canonical, []).append(i)
         for i, norm in enumerate(self.normalised):
-            if not norm:
+            if not norm or i in placed:
                 continue
-            canonical = lookup.get(norm) if aliases is not None else norm
+            canonical = (lookup.get(norm) or _part_lookup(self.header[i], lookup)) if aliases is not None else norm
             if canonical:
                 self.positions.setdefault(canonical, []).append(i)
+        self.mapped = {i for p in self.positions.values() for i in p}
         # One column per field is the usual case: a flat list of pairs is the fast path.
         self._single = [(f, p[0]) for f, p in self.positions.items() if len(p) == 1]
         self._multi = [(f, p) for f, p in self.positions.items() if len(p) > 1]
@@ -117,6 +146,10 @@ class HeaderMap:
 
     def known(self) -> int:
         return len(self.positions)
+
+    def unmapped(self) -> list[str]:
+        """The named columns no field takes (for the person who maps them)."""
+        return [self.keys[i] for i, h in enumerate(self.header) if h and i not in self.mapped]
 
     def missing(self, required: set[str] | None) -> list[str]:
         """Display names ('申请号/公开（公告）号') of required entries no column provides."""
@@ -144,7 +177,7 @@ class HeaderMap:
                 if v.__class__ is str:  # the common case, inlined
                     v = v.strip()
                     if v:
-                        values[name] = v
+                        values[name] = _display(v) if v[0] == "=" else v
                 elif v is not None:
                     v = _clean_value(v)
                     if v is not None:
@@ -162,6 +195,32 @@ class HeaderMap:
             else:
                 columns[name] = keys[positions[0]]
         return values, raw, columns
+
+
+_CJK_PART = r"[\u3400-\u9fff（）()/、]+"
+_LATIN_PART = r"[A-Za-z][A-Za-z0-9 _./()&]*?"
+_BILINGUAL = re.compile(rf"^\s*({_LATIN_PART})\s*[-–—:：]\s*({_CJK_PART})\s*$|^\s*({_CJK_PART})\s*[-–—:：]\s*({_LATIN_PART})\s*$")
+
+
+def _part_lookup(header: str, lookup: dict[str, str]) -> str | None:
+    """A bilingual header ('Title-题名', 'ApplicationNo-申请号', CNKI's style; '申请号 - AN'):
+    the field of either half when the whole names none."""
+    m = _BILINGUAL.match(header)
+    if not m:
+        return None
+    for part in m.groups():
+        if part:
+            found = lookup.get(normalise_header(part))
+            if found:
+                return found
+    return None
+
+
+def _display(value: str) -> str:
+    """A cell text that is a HYPERLINK formula with a display text (Patentics writes its numbers
+    so, in CSV as well): what it shows. Any other formula-like text stays as it is: data, which
+    the export side writes back as text."""
+    return _workbook.hyperlink_text(value, text_only=True) or value
 
 
 def _unique_keys(header: list[str]) -> list[str]:
@@ -183,7 +242,7 @@ def _clean_value(value: Any) -> Any:
         return None
     if isinstance(value, str):
         value = value.strip()
-        return value or None
+        return (_display(value) if value[:1] == "=" else value) or None
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return int(value)
     if isinstance(value, dt.datetime) and value.time() == dt.time(0):
@@ -191,76 +250,333 @@ def _clean_value(value: Any) -> Any:
     return value
 
 
-def _alias_hits(cells: list[Any], aliases: dict[str, str]) -> int:
-    known = {normalise_header(a) for a in aliases}
-    return len({normalise_header(c) for c in cells if c not in (None, "")} & known)
-
-
 def _is_blank(cells: list[Any]) -> bool:
     return not any(c is not None and (not isinstance(c, str) or c.strip()) for c in cells)
 
 
-def _find_header(rows: Iterator[Any], aliases: dict[str, str] | None) -> tuple[Any, list[Any] | None]:
-    """Pick the header among rows = iterator of (line, cells, …) items.
-    Returns (header item, None) when a row matches (the iterator is then right after it), else
-    (first non-empty item, the non-empty items read after it), or (None, None) when all blank."""
-    need = min(2, len(set(aliases.values()))) if aliases else 0
-    buffered: list[Any] = []
+def _label(cells: list[Any], i: int) -> str:
+    value = cells[i] if i < len(cells) else None
+    return "" if value is None else str(value).strip()
+
+
+class _Known:
+    """Which fields a header row names, for choosing the header row."""
+
+    def __init__(self, aliases: dict[str, str]):
+        self.lookup = {normalise_header(a): f for a, f in aliases.items()}
+        self.need = min(2, len(set(aliases.values())))
+
+    def field(self, text: str) -> str | None:
+        return self.lookup.get(normalise_header(text)) or (_part_lookup(text, self.lookup) if text else None)
+
+    def hits(self, cells: list[Any]) -> int:
+        return len({f for f in (self.field(_label(cells, i)) for i in range(len(cells))) if f})
+
+
+def _combine(top: list[Any], bottom: list[Any], known: _Known) -> list[str]:
+    """Two header rows as one (see the module doc): group labels above, part labels below."""
+    out: list[str] = []
+    group = ""
+    for i in range(max(len(top), len(bottom))):
+        t, b = _label(top, i), _label(bottom, i)
+        if t:
+            group = t
+        elif not b:
+            group = ""
+        if not b:
+            out.append(t)
+        elif known.field(b) or not (t or group):
+            out.append(b)
+        else:
+            joined = f"{t or group}{b}"
+            out.append(joined if known.field(joined) else f"{t or group} {b}")
+    return out
+
+
+def _find_header(rows: Iterator[Any], aliases: dict[str, str] | None) -> tuple[Any, list[Any], bool]:
+    """Pick the header among rows = iterator of (line, cells) items. Returns (header item,
+    items read after it and not part of it, matched?); the iterator goes on after those.
+    (None, [], False) when every row is blank."""
+    if aliases is None:
+        for item in rows:
+            if not _is_blank(item[1]):
+                return item, [], True
+        return None, [], False
+    known = _Known(aliases)
+    seen: list[tuple[int, Any]] = []  # (position among all rows, item) of the non-blank rows read
+    position = -1
     for item in rows:
+        position += 1
         if _is_blank(item[1]):
             continue
-        if aliases is None or _alias_hits(item[1], aliases) >= need:
-            return item, None
-        buffered.append(item)
-        if len(buffered) >= HEADER_SCAN_ROWS:
+        seen.append((position, item))
+        if known.hits(item[1]) >= known.need:
+            nxt: tuple[int, Any] | None = None
+            for follow in rows:
+                position += 1
+                if not _is_blank(follow[1]):
+                    nxt = (position, follow)
+                    break
+            return _best_header(seen, nxt, known)
+        if len(seen) >= HEADER_SCAN_ROWS:
             break
-    if not buffered:
-        return None, None
-    return buffered[0], buffered[1:]
+    if not seen:
+        return None, [], False
+    # no single row names enough fields: a header split over two rows, each naming fewer
+    for k in range(len(seen) - 1):
+        (p1, top), (p2, bottom) = seen[k], seen[k + 1]
+        if p2 == p1 + 1:
+            cells = _combine(top[1], bottom[1], known)
+            if known.hits(cells) >= known.need:
+                return (top[0], cells), [it for _, it in seen[k + 2:]], True
+    return seen[0][1], [it for _, it in seen[1:]], False
+
+
+def _best_header(seen: list[tuple[int, Any]], nxt: tuple[int, Any] | None,
+                 known: _Known) -> tuple[Any, list[Any], bool]:
+    (pos, item) = seen[-1]
+    best, best_hits, rest = item, known.hits(item[1]), [nxt[1]] if nxt else []
+    if len(seen) > 1 and seen[-2][0] == pos - 1:  # a group row right above
+        above = seen[-2][1]
+        cells = _combine(above[1], item[1], known)
+        hits = known.hits(cells)
+        if hits > best_hits:
+            best, best_hits = (above[0], cells), hits
+    if nxt is not None and nxt[0] == pos + 1:  # the part labels right below
+        cells = _combine(item[1], nxt[1][1], known)
+        hits = known.hits(cells)
+        if hits > best_hits:
+            best, best_hits, rest = (item[0], cells), hits, []
+    return best, rest, True
 
 
 # --- public entry points ---------------------------------------------------------------
 
+def split_mapping(mapping: dict[str, str] | None) -> tuple[dict[str, str], dict[int, str], bool]:
+    """A user mapping → (by header name, by column index (0-based), no header row?). Entries
+    '#N' name the N-th column; a mapping of positions only reads a file without a header."""
+    names: dict[str, str] = {}
+    positions: dict[int, str] = {}
+    for column, target in (mapping or {}).items():
+        m = _POSITION.match(str(column).strip())
+        if m and int(m.group(1)) >= 1:
+            positions[int(m.group(1)) - 1] = target
+        else:
+            names[column] = target
+    return names, positions, bool(positions) and not names
+
+
 def iter_rows(source: Source, *, required: set[str] | None = None, aliases: dict[str, str] | None = None,
-              shard: Any = None) -> Iterator[Row | Rejection]:
-    """Every data row of a CSV/TSV/XLSX source, as `Row`s (or `Rejection`s for rows that hold a
-    formula). Raises SourceError: empty_file, encoding (located at the line), missing_columns,
-    read_error, unknown_format (old binary .xls)."""
+              shard: Any = None, layout: Layout | None = None, positions: dict[int, str] | None = None,
+              headerless: bool = False, mappable: bool = False) -> Iterator[Row | Rejection]:
+    """Every data row of a CSV/TSV or workbook source, as `Row`s. Raises SourceError:
+    empty_file, encoding (located at the line), encoding_changed, missing_columns /
+    unmapped_columns (`mappable`: the importer takes column mappings, and the error lists the
+    columns no field takes), read_error, password_protected, workbook_unreadable, html_no_table."""
     head = source.head()
     kind = _kind(head, source.name)
-    if kind == "xlsx":
-        yield from _iter_sheet(source, required, aliases)
+    if kind == "csv":
+        rows: Iterator[tuple[int, list[Any]]] = _csv_physical_rows(source, head)
+        book = None
     else:
-        yield from _iter_csv(source, head, required, aliases, shard)
-
+        book = _workbook.sheets(source, kind)
+        rows = _sheet_rows(source, book, None if headerless else aliases)
+        shard = None  # whole workbooks go to one parse process (`can_shard`)
+    try:
+        yield from _iter_table(source, rows, kind != "csv", required, aliases, shard, layout, positions, headerless,
+                               mappable)
+    finally:
+        rows.close()
+        if book is not None:
+            book.close()
 
 
 def header_of(source: Source, *, aliases: dict[str, str] | None = None) -> list[str]:
     """The header row (original cells, stripped) as `iter_rows` would pick it."""
     head = source.head()
-    if _kind(head, source.name) == "xlsx":
-        it = _sheet_iter(source, aliases)
-        try:
-            _, header, _ = next(it)
-        except StopIteration:
-            raise SourceError(Locator(source.name), "empty_file") from None
-        finally:
-            it.close()
-        return HeaderMap(header).header
-    rows = _csv_physical_rows(source, head)
+    kind = _kind(head, source.name)
+    book = None if kind == "csv" else _workbook.sheets(source, kind)
+    rows = _csv_physical_rows(source, head) if book is None else _sheet_rows(source, book, aliases)
     try:
-        picked, _ = _find_header(rows, aliases)
+        picked, _, _ = _find_header(rows, aliases)
     finally:
         rows.close()
+        if book is not None:
+            book.close()
     if picked is None:
         raise SourceError(Locator(source.name), "empty_file")
     return HeaderMap(picked[1]).header
 
 
+def preview_rows(source: Source, max_rows: int = PREVIEW_ROWS) -> list[list[str]]:
+    """The first non-empty rows of a source as text, read from the workbook itself (detection
+    must not guess from a byte window: a re-saved workbook stores its sheet after megabytes of
+    shared strings), or from the head of a text file. Raises the workbook's SourceError
+    (password_protected…) so that a file that cannot be read says what it is."""
+    head = source.head()
+    kind = _kind(head, source.name)
+    if kind == "csv":
+        return head_rows(head, max_rows)
+    out: list[list[str]] = []
+    book = _workbook.sheets(source, kind)
+    try:
+        for sheet in book:
+            rows = sheet.rows()
+            try:
+                for _, values in rows:
+                    if not _is_blank(values):
+                        out.append(["" if v is None else str(v).strip() for v in values])
+                        if len(out) >= max_rows:
+                            return out
+            finally:
+                rows.close()
+    finally:
+        book.close()
+    return out
+
+
+def table_sample(source: Source, *, aliases: dict[str, str] | None = None, headerless: bool = False,
+                 rows: int = 20) -> dict[str, Any]:
+    """The header row as `iter_rows` picks it (its line; None when `headerless`) and the first
+    `rows` non-empty rows after it, as text: what a person maps the columns from."""
+    head = source.head()
+    kind = _kind(head, source.name)
+    book = None if kind == "csv" else _workbook.sheets(source, kind)
+    items = _csv_physical_rows(source, head) if book is None else _sheet_rows(
+        source, book, None if headerless else aliases)
+    try:
+        if headerless:
+            header_line, header, pending = None, None, []
+        else:
+            picked, pending, _ = _find_header(items, aliases)
+            if picked is None:
+                raise SourceError(Locator(source.name), "empty_file")
+            header_line, header = picked
+        out: list[tuple[int, list[str]]] = []
+        for line, cells in _chain(pending, items):
+            if _is_blank(cells):
+                continue
+            out.append((line, ["" if c is None else str(_clean_value(c) if not isinstance(c, str) else c.strip())
+                               for c in cells]))
+            if len(out) >= rows:
+                break
+    finally:
+        items.close()
+        if book is not None:
+            book.close()
+    width = max([len(header or [])] + [len(c) for _, c in out])
+    if header is None:
+        header = [f"#{i + 1}" for i in range(width)]
+    header = HeaderMap(header).header
+    header += [""] * (width - len(header))
+    return {"header": header, "line": header_line, "rows": out, "kind": kind}
+
+
+def header_key(header: Iterable[Any]) -> str:
+    """A header row as a key (cells normalised, trailing empty ones dropped): two files whose
+    headers read the same have the same key, whatever the spacing and bracket widths."""
+    import hashlib
+
+    cells = [normalise_header(h) for h in header]
+    while cells and not cells[-1]:
+        cells.pop()
+    return hashlib.sha256("\x1f".join(cells).encode("utf-8")).hexdigest()[:32]
+
+
+def workbook_kind(head: bytes) -> str | None:
+    """'xlsx', 'xls'/'cfb', 'html' or 'xmlss' for a spreadsheet container, None for text."""
+    return _workbook.kind_of(head)
+
+
+def _iter_table(source: Source, rows: Iterator[tuple[int, list[Any]]], is_sheet: bool, required: set[str] | None,
+                aliases: dict[str, str] | None, shard: Any, layout: Layout | None,
+                positions: dict[int, str] | None, headerless: bool, mappable: bool = False
+                ) -> Iterator[Row | Rejection]:
+    name = source.name
+    if headerless:
+        first = next((item for item in rows if not _is_blank(item[1])), None)
+        if first is None:
+            raise SourceError(Locator(name), "empty_file")
+        width = max(len(first[1]), max(positions or {0: ""}) + 1)
+        header_line, header, pending = None, [f"#{i + 1}" for i in range(width)], [first]
+    else:
+        picked, pending, _ = _find_header(rows, aliases)
+        if picked is None:
+            raise SourceError(Locator(name), "empty_file")
+        header_line, header = picked
+    if layout is not None:
+        chosen = layout(header)
+        aliases, required = chosen[0], chosen[1]
+        if len(chosen) > 2 and chosen[2] is not None:
+            positions = chosen[2]
+    hmap = HeaderMap(header, aliases, positions)
+    missing = hmap.missing(required)
+    if missing:
+        where = Locator(name, line=header_line, cell=f"A{header_line}" if is_sheet and header_line else None)
+        unmapped = hmap.unmapped() if mappable else []
+        if unmapped:
+            raise SourceError(where, "unmapped_columns", columns="、".join(missing), unmapped="、".join(unmapped))
+        raise SourceError(where, "missing_columns", columns="、".join(missing))
+    sheet_columns = None
+    if is_sheet:
+        from openpyxl.utils import get_column_letter
+
+        sheet_columns = {key: get_column_letter(i + 1) for i, key in enumerate(hmap.keys)}
+    record = 0
+    apply = hmap.apply
+    for line, cells in _chain(pending, rows):
+        if not any(cells):
+            continue
+        if shard is not None:  # rows of other parse processes: counted, not mapped
+            if _is_blank(cells):
+                continue
+            if not shard.take(sum(map(len, cells))):
+                record += 1
+                yield SKIPPED
+                continue
+        values, raw, columns = apply(cells)
+        if not values and _is_blank(cells):
+            continue
+        record += 1
+        if sheet_columns is not None:
+            raw = {k: (v if v is None or isinstance(v, (str, int, float, dt.date)) else str(v))
+                   for k, v in raw.items()}
+        yield Row(Locator(name, record, line), values, raw, columns, sheet_columns)
+
+
+def _chain(first: list[Any], rest: Iterator[Any]) -> Iterator[Any]:
+    yield from first
+    yield from rest
+
+
+def _sheet_rows(source: Source, book: Iterator[_workbook.Sheet],
+                aliases: dict[str, str] | None) -> Iterator[tuple[int, list[Any]]]:
+    """The rows of the first sheet that has a header (a row with known headers; failing that,
+    the first non-empty sheet), from its first row: a cover or notes sheet may come first."""
+    fallback = None
+    for sheet in book:
+        if aliases is None:
+            yield from sheet.rows()
+            return
+        rows = sheet.rows()
+        try:
+            picked, _, matched = _find_header(rows, aliases)
+        finally:
+            rows.close()
+        if matched:
+            yield from sheet.rows()
+            return
+        if picked is not None and fallback is None:
+            fallback = sheet
+    if fallback is not None:
+        yield from fallback.rows()
+
+
 def load_mapping(path: str | Path) -> dict[str, str]:
     """A user column-mapping file → {source column: field}. JSON: an object
     {"原列名": "field", …} or a list of {"source_column": …, "field": …}; CSV: rows
-    `source_column,field` (header row optional). Errors → SourceError('mapping')."""
+    `source_column,field` (header row optional). A source column '#N' is the N-th column
+    (see `split_mapping`). Errors → SourceError('mapping')."""
     p = Path(path)
     name = p.name
 
@@ -312,6 +628,8 @@ def load_mapping(path: str | Path) -> dict[str, str]:
     return mapping
 
 
+
+
 def iter_text_lines(source: Source) -> Iterator[tuple[int, str]]:
     """(physical line number, decoded line) of a text source (UTF-8 with/without BOM, UTF-16 by
     BOM, GB18030/GBK); SourceError('encoding') located at the first undecodable line."""
@@ -321,11 +639,10 @@ def iter_text_lines(source: Source) -> Iterator[tuple[int, str]]:
 # --- format ----------------------------------------------------------------------------
 
 def _kind(head: bytes, name: str) -> str:
-    if head.startswith(_ZIP_MAGIC):
-        return "xlsx"
-    if head.startswith(_OLE_MAGIC):
-        raise SourceError(Locator(name), "unknown_format",
-                          detail="Excel 97-2003 (.xls): save as .xlsx or CSV / 请另存为 .xlsx 或 CSV")
+    """'csv' for text, else the workbook container (`_workbook.kind_of`)."""
+    kind = _workbook.kind_of(head)
+    if kind is not None:
+        return kind
     if not head.strip(b" \t\r\n\x00\xef\xbb\xbf"):
         raise SourceError(Locator(name), "empty_file")
     return "csv"
@@ -341,7 +658,12 @@ def _choose_encoding(source: Source, head: bytes) -> str:
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     name = codecs.lookup(encoding).name if encoding else ""
-    if name in ("gbk", "gb2312"):
+    if name in ("gbk", "gb2312", "gb18030"):
+        switched = _utf8_line(head)
+        if switched is not None and head[:switched].isascii():
+            # UTF-8 Chinese first, then bytes that are not: a file that changes encoding. Read as
+            # the UTF-8 it starts in, so that the error names the line where it stops being so.
+            return "utf-8"
         return "gb18030"  # a superset: GBK files with the odd GB18030-only character still decode
     if name in _ACCEPTED_ENCODINGS:
         return name
@@ -441,6 +763,15 @@ def _line_blocks(source: Source, encoding: str) -> Iterator[list[str]]:
                 block = b"".join(pending)
                 if not block:
                     return
+            if enc == "gb18030":
+                switched = _utf8_line(block)
+                if switched is not None:
+                    # GB18030 decodes most UTF-8 bytes too, as mojibake: a line that is UTF-8
+                    # Chinese means the file changed encoding there; nothing after it is taken.
+                    if switched:
+                        yield _LINE.findall(block[:switched].decode(enc, errors="replace"))
+                    raise SourceError(Locator(source.name, line=line + block.count(b"\n", 0, switched)),
+                                      "encoding_changed", before="GB18030/GBK", after="UTF-8")
             try:
                 text = block.decode(enc)
             except UnicodeDecodeError as exc:
@@ -449,8 +780,12 @@ def _line_blocks(source: Source, encoding: str) -> Iterator[list[str]]:
                 start = block.rfind(b"\n", 0, bad) + 1
                 if start:
                     yield _LINE.findall(block[:start].decode(enc))
-                raise SourceError(Locator(source.name, line=line + block.count(b"\n", 0, start)), "encoding",
-                                  detail=f"{encoding}: bytes {block[max(bad - 8, 0):bad + 8]!r}") from None
+                at = Locator(source.name, line=line + block.count(b"\n", 0, start))
+                end = block.find(b"\n", bad)
+                if enc != "gb18030" and _decodes(block[start:end if end >= 0 else len(block)], "gb18030") \
+                        and not block[bad:bad + 1].isascii():
+                    raise SourceError(at, "encoding_changed", before="UTF-8", after="GB18030/GBK") from None
+                raise SourceError(at, "encoding", detail=f"{encoding}: bytes {block[max(bad - 8, 0):bad + 8]!r}") from None
             yield _LINE.findall(text)
             if not chunk:
                 return
@@ -524,6 +859,37 @@ def _sniff_delimiter(head: bytes, encoding: str) -> str:
     return best
 
 
+
+
+_CJK = re.compile("[\u4e00-\u9fff]")
+
+
+def _utf8_line(block: bytes) -> int | None:
+    """Offset of the first line of a GB18030 block that is really UTF-8 Chinese (valid UTF-8
+    holding CJK ideographs and at least 6 non-ASCII bytes: GBK text is almost never valid UTF-8,
+    a short line by chance at most), else None. Cheap when the block is plain GBK: the UTF-8
+    check of a GBK line fails at its first Chinese character."""
+    if block.isascii():
+        return None
+    pos = 0
+    for raw in block.split(b"\n"):
+        if not raw.isascii():
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = ""
+            if text and sum(b > 0x7F for b in raw) >= 6 and _CJK.search(text):
+                return pos
+        pos += len(raw) + 1
+    return None
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
 def _csv_physical_rows(source: Source, head: bytes) -> Iterator[tuple[int, list[str]]]:
     """(physical line where the record starts, cells) for every CSV record."""
     encoding, lines = _source_lines(source, head)
@@ -538,127 +904,6 @@ def _csv_physical_rows(source: Source, head: bytes) -> Iterator[tuple[int, list[
         raise SourceError(Locator(source.name, line=start), "read_error", detail=f"CSV: {exc}") from None
 
 
-def _iter_csv(source: Source, head: bytes, required: set[str] | None,
-              aliases: dict[str, str] | None, shard: Any = None) -> Iterator[Row]:
-    rows = _csv_physical_rows(source, head)
-    picked, pending = _find_header(rows, aliases)
-    if picked is None:
-        raise SourceError(Locator(source.name), "empty_file")
-    header_line, header = picked
-    hmap = HeaderMap(header, aliases)
-    missing = hmap.missing(required)
-    if missing:
-        raise SourceError(Locator(source.name, line=header_line), "missing_columns", columns="、".join(missing))
-    record = 0
-    name = source.name
-    apply = hmap.apply
-    for line, cells in _chain(pending or [], rows):
-        if not any(cells):
-            continue
-        if shard is not None:  # rows of other parse processes: counted, not mapped
-            if _is_blank(cells):
-                continue
-            if not shard.take(sum(map(len, cells))):
-                record += 1
-                yield SKIPPED
-                continue
-        values, raw, columns = apply(cells)
-        if not values and _is_blank(cells):
-            continue
-        record += 1
-        yield Row(Locator(name, record, line), values, raw, columns)
-
-
-def _chain(first: list[Any], rest: Iterator[Any]) -> Iterator[Any]:
-    yield from first
-    yield from rest
-
-
-# --- XLSX ------------------------------------------------------------------------------
-
-def _load_workbook(source: Source) -> Any:
-    import openpyxl
-
-    fh: IO[bytes] = source.open()
-    if not fh.seekable():  # gz-wrapped workbook: openpyxl needs random access
-        with fh:
-            fh = io.BytesIO(fh.read())
-    try:
-        # read_only: rows are streamed from the sheet XML, memory stays flat.
-        return openpyxl.load_workbook(fh, read_only=True, data_only=False)
-    except Exception as exc:  # noqa: BLE001 - zipfile/KeyError/XML errors of a broken workbook
-        raise SourceError(Locator(source.name), "read_error", detail=f"XLSX: {exc}") from None
-
-
-def _sheet_rows(ws: Any) -> Iterator[tuple[int, list[Any], tuple[Any, ...]]]:
-    """(row number, values, read-only cells) for every row of a sheet."""
-    ws.reset_dimensions()  # some exporters write a wrong <dimension>; do not trust it
-    for n, cells in enumerate(ws.iter_rows(), 1):  # read-only rows come contiguous from row 1
-        yield n, [getattr(c, "value", None) for c in cells], cells
-
-
-def _sheet_iter(source: Source, aliases: dict[str, str] | None) -> Iterator[Any]:
-    """The header item, then every later item, of the first sheet that has a header
-    (a row with known headers; failing that, the first non-empty row of the first non-empty sheet)."""
-    wb = _load_workbook(source)
-    try:
-        fallback = None
-        for ws in wb.worksheets:
-            rows = _sheet_rows(ws)
-            picked, pending = _find_header(rows, aliases)
-            if picked is None:
-                continue
-            if pending is None:  # a real match (or aliases=None): the iterator is right after it
-                yield picked
-                yield from rows
-                return
-            if fallback is None:
-                fallback = ws
-        if fallback is None:
-            return
-        rows = _sheet_rows(fallback)
-        picked, pending = _find_header(rows, None)
-        yield picked
-        yield from rows
-    finally:
-        wb.close()
-
-
-def _iter_sheet(source: Source, required: set[str] | None,
-                aliases: dict[str, str] | None) -> Iterator[Row | Rejection]:
-    from openpyxl.utils import get_column_letter
-
-    it = _sheet_iter(source, aliases)
-    try:
-        header_row, header, _ = next(it)
-    except StopIteration:
-        raise SourceError(Locator(source.name), "empty_file") from None
-    hmap = HeaderMap(header, aliases)
-    missing = hmap.missing(required)
-    if missing:
-        it.close()
-        raise SourceError(Locator(source.name, line=header_row, cell=f"A{header_row}"), "missing_columns",
-                          columns="、".join(missing))
-    sheet_columns = {key: get_column_letter(i + 1) for i, key in enumerate(hmap.keys)}
-    width = len(hmap.keys)
-    name = source.name
-    record = 0
-    for n, values_list, cells in it:
-        if _is_blank(values_list):
-            continue
-        record += 1
-        values, raw, columns = hmap.apply(values_list)
-        formula = next(((i, c.value) for i, c in enumerate(cells[:width])
-                        if getattr(c, "data_type", None) == "f"), None)
-        if formula is not None:
-            # Never evaluate or carry a formula (formula injection): refuse the whole record.
-            i, text = formula
-            raw = {k: (v if v is None or isinstance(v, (str, int, float, dt.date)) else str(v))
-                   for k, v in raw.items()}
-            yield Rejection(Locator(name, record, n, f"{get_column_letter(i + 1)}{n}"), "formula",
-                            field=hmap.keys[i], params={"value": str(text)}, raw=raw)
-            continue
-        yield Row(Locator(name, record, n), values, raw, columns, sheet_columns)
 
 
 # --- sniffing from the first bytes -----------------------------------------------------

@@ -6,7 +6,10 @@ An importer is a module-level object with
   record_types: tuple[str, ...]               what it yields
   sniff(head: bytes, name: str) -> int        0 = not mine; higher = more certain (max 100)
   parse(source: Source, options: dict) -> ItemStream
-and registers itself with `register(importer)` in its module.
+and registers itself with `register(importer)` in its module. An importer of tables may also
+have `sniff_rows(rows: list[list[str]], name) -> int`: for a workbook (xlsx, .xls, an HTML table
+or XML Spreadsheet saved as .xls) detection reads its first rows from the workbook itself, not
+from a byte window (a re-saved xlsx can hold megabytes of shared strings before its sheet).
 """
 from __future__ import annotations
 
@@ -166,22 +169,59 @@ def detect(source: Source, forced: str | None = None) -> Importer:
     head = source.head()
     if not head.strip(b" \t\r\n\x00\xef\xbb\xbf"):
         raise SourceError(Locator(source.name), "empty_file")
-    scored = sorted(((imp.sniff(head, source.name), imp.name) for imp in importers.values()), reverse=True)
-    if (not scored or scored[0][0] <= 0) and not head.lstrip().startswith((b"<", b"PK", b"\x1f\x8b")):
-        detect_encoding(head, source.name)  # undecodable text: say so (located) rather than "unknown format"
-    if not scored or scored[0][0] <= 0:
-        raise SourceError(Locator(source.name), "unknown_format", detail=_preview(head))
-    return importers[scored[0][1]]
+    from xjip.hub.importers import _tabular
+
+    scores = {imp.name: imp.sniff(head, source.name) for imp in importers.values()}
+    kind = _tabular.workbook_kind(head)
+    rows: list[list[str]] | None = None
+    if kind is not None:
+        try:
+            rows = _tabular.preview_rows(source)
+        except SourceError:
+            if max(scores.values(), default=0) <= 0:
+                raise  # a workbook that cannot be read says what it is (password, damaged…)
+            rows = []
+        for imp in importers.values():
+            if hasattr(imp, "sniff_rows"):
+                scores[imp.name] = max(scores[imp.name], imp.sniff_rows(rows, source.name))
+    best = max(scores.items(), key=lambda kv: (kv[1], kv[0]), default=(None, 0))
+    if best[1] <= 0 and kind is None:
+        binary = _binary_kind(head)
+        if binary:
+            raise SourceError(Locator(source.name), "not_a_table", kind=binary)
+        if not head.lstrip().startswith((b"<", b"PK", b"\x1f\x8b")):
+            detect_encoding(head, source.name)  # undecodable text: say so (located) rather than "unknown format"
+    if best[1] <= 0:
+        raise SourceError(Locator(source.name), "unknown_format", detail=_preview(head, kind, rows))
+    return importers[best[0]]
 
 
-def _preview(head: bytes) -> str:
-    """What an unrecognised source begins with, readable: the first rows of a spreadsheet (a
-    ZIP's bytes say nothing to a person), else the first characters of the text."""
-    if head.startswith(b"PK"):
-        from xjip.hub.importers._tabular import head_rows
+_BINARY = ((b"%PDF", "PDF"), (b"\x89PNG", "PNG image / PNG 图片"), (b"\xff\xd8\xff", "JPEG image / JPEG 图片"),
+           (b"GIF8", "GIF image / GIF 图片"), (b"Rar!", "RAR archive / RAR 压缩包"),
+           (b"7z\xbc\xaf\x27\x1c", "7-Zip archive / 7-Zip 压缩包"), (b"{\\rtf", "RTF document / RTF 文档"))
 
-        rows = head_rows(head, 3)
-        return " | ".join(" ".join(r)[:60] for r in rows) or "ZIP/XLSX"
+
+def _binary_kind(head: bytes) -> str | None:
+    """What a file that is no table nor text is (a PDF, an image, an archive xjip does not
+    open), so that it is not reported as an encoding problem."""
+    return next((name for magic, name in _BINARY if head.startswith(magic)), None)
+
+
+def _preview(head: bytes, kind: str | None = None, rows: list[list[str]] | None = None) -> str:
+    """What an unrecognised source begins with, readable: the kind of workbook and its first
+    rows (a workbook's bytes say nothing to a person), else the first characters of the text."""
+    if kind is not None:
+        from xjip.hub.importers import _workbook
+        from xjip.i18n import both
+
+        zh, en = both(_workbook.describe("xls" if kind == "cfb" else kind))
+        shown = " | ".join(" ".join(c for c in r if c)[:60] for r in (rows or [])[:3])
+        return f"{zh} / {en}" + (f": {shown}" if shown else "")
+    from xjip.hub.importers._tabular import head_rows
+
+    table = [r for r in head_rows(head, 5) if len(r) > 1]
+    if table:  # a table nobody knows: its columns, which a person can then map (job page, --mapping)
+        return "列 / columns: " + "、".join(c for c in table[0] if c)[:300]
     return head[:80].decode("utf-8", "replace").replace("\n", " ")
 
 

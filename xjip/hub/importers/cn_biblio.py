@@ -29,7 +29,7 @@ from functools import lru_cache
 from typing import Any, Iterator
 
 from xjip.hub import numbers
-from xjip.hub.importers import _tabular
+from xjip.hub.importers import _export_columns, _tabular
 from xjip.hub.importers._tabular import HeaderMap, Row, normalise_header
 from xjip.hub.importers.base import HEAD_BYTES, SKIPPED, Source, detect_encoding, parse_date, register, shard_of
 from xjip.hub.records import (
@@ -80,13 +80,20 @@ _FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     # xjip's own marker of generated demo rows (xjip.hub.synth): such records are flagged synthetic
     "synthetic": ("合成数据", "is_synthetic"),
 }
+# The names each tool writes (incoPat, Patentics, PatSnap, Derwent, Lens, Google…) are in
+# `_export_columns`: a recognised tool's own names first, the common ones below, then those that
+# mean the same in every tool.
 # The CNKI scrape's names (README of cnki_zhiwang_zhuanli_nlp), only applied to that layout.
 _CNKI_ALIASES = {"title": "title", "author": "inventors", "com": "applicants", "sql": "app_date",
                  "quote": "pub_date", "href": "cnki_href", "ChDiv_summary": "abstract", "claim_text": "claims"}
 
-ALIASES: dict[str, str] = {alias: f for f, names in _FIELD_ALIASES.items() for alias in names}
-FIELDS = frozenset(_FIELD_ALIASES) | {"cnki_href"}
+GENERIC_ALIASES: dict[str, str] = {alias: f for f, names in _FIELD_ALIASES.items() for alias in names}
+ALIASES: dict[str, str] = {**GENERIC_ALIASES,
+                           **{h: f for h, f in _export_columns.shared_columns().items() if h not in GENERIC_ALIASES}}
+_FIELD_BY_NORM = {normalise_header(a): f for a, f in ALIASES.items()}
+FIELDS = frozenset(_FIELD_ALIASES) | {"cnki_href"} | frozenset(_export_columns.EXTRA_FIELDS)
 REQUIRED = {"app_number|pub_number|grant_number", "title"}
+_TITLES = ("title_translated", "title_original", "title_en")  # a title when the export has no Chinese one
 CNKI_REQUIRED = {"cnki_href", "title"}
 
 # Headers only a patent table has: trademark / GI / copyright templates also carry 申请号,
@@ -98,7 +105,7 @@ _PATENT_MARKERS = frozenset(normalise_header(h) for h in (
     "申请摘要", "首项权利要求",
     # also every header templates.py treats as "a patent list, not a template": no file falls between
     "公告号", "IPC主分类", "优先权号", "摘要", "IPC", "Publication Number",
-))
+)) | _export_columns.markers()
 _CNKI_MARKERS = frozenset(normalise_header(h) for h in ("ChDiv_summary", "claim_text"))
 _CNKI_CORE = frozenset(("title", "author", "com", "href"))
 
@@ -349,6 +356,16 @@ def _parties(value: Any, address: str | None) -> list[Party]:
 _PRIORITY = re.compile(r"^([A-Z]{2})\s*(.+?)(?:\s+(\d{4}[-./]?\d{2}[-./]?\d{2}))?$")
 
 
+def _address_of(v: dict[str, Any]) -> str | None:
+    """An applicant's place from the region columns some tools write instead of an address
+    (PatSnap's 州/省, 地市, 区县; incoPat's 中国申请人地市, 区县)."""
+    parts = [_text(v.get(k)) for k in ("applicant_province", "applicant_city", "applicant_county")]
+    parts = [p for p in parts if p]
+    if not parts or len(parts) == 1 and parts[0] == _text(v.get("applicant_province")):
+        return None  # a province alone places nothing finer than 国省代码 does
+    return "".join(dict.fromkeys(parts))
+
+
 def _priorities(value: Any, dates: Any) -> list[Priority]:
     out = []
     extra_dates = _names(dates, _LIST_SEPS)
@@ -407,30 +424,37 @@ def build_record(v: dict[str, Any]) -> PatentRecord:
     ptype = v.get("patent_type")
     rec.patent_type = ((_type_of(ptype) if isinstance(ptype, str) else type_of(ptype))
                        or numbers.cn_type_from_app(rec.app_number) or numbers.type_from_kind(rec.kind_code))
-    rec.title = _text(v.get("title")) or _text(v.get("title_grant"))
+    rec.title = (_text(v.get("title")) or _text(v.get("title_grant")) or _text(v.get("title_translated"))
+                 or _text(v.get("title_original")) or _text(v.get("title_en")))
     rec.title_en = _text(v.get("title_en"))
-    rec.abstract = _text(v.get("abstract"))
+    rec.abstract = (_text(v.get("abstract")) or _text(v.get("abstract_translated"))
+                    or _text(v.get("abstract_original")) or _text(v.get("abstract_en")))
     claims = v.get("claims")
     if isinstance(claims, list):
         rec.claims = [str(c).strip() for c in claims if _text(c)]
     elif isinstance(claims, str) and claims.strip():
         rec.claims, rec.first_claim_only = [claims.strip()], True  # 主权项
 
-    rec.applicants = _parties(v.get("applicants"), _text(v.get("address")))
+    applicants = next((v[k] for k in ("applicants", "applicants_std", "current_owner", "current_owner_std",
+                                      "first_applicant")
+                       if v.get(k)), None)
+    rec.applicants = _parties(applicants, _text(v.get("address")) or _address_of(v))
     rec.inventors = _names(v.get("inventors"))
     rec.agency = _text(v.get("agency"))
     rec.agents = _names(v.get("agents"))
 
     rec.ipc = _ipc_list(v.get("ipc"))
     main = _canonical_ipc(str(v["ipc_main"])) if v.get("ipc_main") else None
+    if main and "/" not in main:  # a subclass alone ('H04L', Patentics): the first full symbol in it
+        main = next((c for c in rec.ipc if c.startswith(main)), main)
     rec.ipc_main = main or (rec.ipc[0] if rec.ipc else None)
     if rec.ipc_main and rec.ipc_main not in rec.ipc:
         rec.ipc.insert(0, rec.ipc_main)
     rec.cpc = _cpc_list([*_names(v.get("cpc_main"), _LIST_SEPS), *_names(v.get("cpc"), _LIST_SEPS)])
 
-    province = v.get("province")
+    province = v.get("province") or v.get("applicant_province")
     rec.province_code = province_of(str(province)) if province is not None else None
-    rec.legal_status = _text(v.get("legal_status"))
+    rec.legal_status = _text(v.get("legal_status")) or _text(v.get("legal_events"))
     rec.status = status_of(rec.legal_status)
     rec.transfer_count = _count(v.get("transfer_count"), "transfer_count")
     rec.license_count = _count(v.get("license_count"), "license_count")
@@ -492,10 +516,9 @@ def _aliases_with_mapping(mapping: dict[str, str] | None, mapping_name: str, bas
                           ) -> dict[str, str]:
     if not mapping:
         return base
-    by_norm = {normalise_header(a): f for a, f in ALIASES.items()}
     merged: dict[str, str] = {}
     for src, target in mapping.items():
-        canonical = target if target in FIELDS else by_norm.get(normalise_header(target))
+        canonical = canonical_field(target)
         if canonical is None:
             raise SourceError(Locator(mapping_name), "mapping",
                               detail=f"unknown field '{target}' (for column '{src}')")
@@ -505,13 +528,45 @@ def _aliases_with_mapping(mapping: dict[str, str] | None, mapping_name: str, bas
     return merged
 
 
-def _load_mapping(options: dict[str, Any]) -> tuple[dict[str, str] | None, str]:
-    path = options.get("mapping")
-    if not path:
-        return None, ""
-    from pathlib import Path
+MAPPING_NAME = "column mapping / 列映射"
 
-    return _tabular.load_mapping(path), Path(str(path)).name
+
+def _load_mapping(options: dict[str, Any]) -> tuple[dict[str, str] | None, str]:
+    """The mapping a run was given: `mapping` (a file, `xjip import --mapping`) or
+    `column_mapping` (the one staff chose on the job page)."""
+    path = options.get("mapping")
+    if path:
+        from pathlib import Path
+
+        return _tabular.load_mapping(path), Path(str(path)).name
+    inline = options.get("column_mapping")
+    if isinstance(inline, dict) and inline:
+        return {str(k): str(v) for k, v in inline.items()}, MAPPING_NAME
+    return None, ""
+
+
+IGNORED = "_ignored"  # the field of a column a mapping leaves out ('-')
+
+
+def canonical_field(target: str) -> str | None:
+    """A mapping's target ('title', '名称', 'IPC分类号') as a field name, None when unknown;
+    '-' leaves the column out (even when its header names a field)."""
+    if target in FIELDS:
+        return target
+    if target.strip() in ("-", IGNORED):
+        return IGNORED
+    return _FIELD_BY_NORM.get(normalise_header(target))
+
+
+def _positions(positions: dict[int, str], mapping_name: str) -> dict[int, str]:
+    out = {}
+    for index, target in positions.items():
+        canonical = canonical_field(target)
+        if canonical is None:
+            raise SourceError(Locator(mapping_name), "mapping",
+                              detail=f"unknown field '{target}' (for column '#{index + 1}')")
+        out[index] = canonical
+    return out
 
 
 # --- SQL dumps -------------------------------------------------------------------------
@@ -934,12 +989,41 @@ def _layout(header: Any, mapping: dict[str, str] | None, mapping_name: str
             ) -> tuple[dict[str, str], set[str]]:
     """(aliases, required) for a header: the CNKI scrape's own names, else the general ones;
     a user mapping is tried first."""
-    if mapping:
-        return _aliases_with_mapping(mapping, mapping_name, ALIASES), REQUIRED
+    aliases, required, _ = _tool_layout(header, mapping, mapping_name)
+    return aliases, required
+
+
+def _tool_layout(header: Any, mapping: dict[str, str] | None, mapping_name: str
+                 ) -> tuple[dict[str, str], set[str], _export_columns.Tool | None]:
+    """(aliases, required, tool) for a header: the CNKI scrape's own names; else, when the
+    header shows which tool wrote the export, that tool's names before the common ones; else
+    the common ones. A user mapping's columns come before all of them."""
     norm = {normalise_header(h) for h in header}
+    tool = None
     if norm & _CNKI_MARKERS or _CNKI_CORE <= norm:
-        return {**_CNKI_ALIASES, **ALIASES}, CNKI_REQUIRED
-    return ALIASES, REQUIRED
+        base, required = {**_CNKI_ALIASES, **ALIASES}, CNKI_REQUIRED
+    else:
+        base, required = ALIASES, REQUIRED
+        tool = _export_columns.recognise(list(header))
+        if tool is not None:
+            # the tool's meaning of a name wins; the common spelling stays first, so that a missing
+            # column is named as CNIPA names it
+            own = {normalise_header(h): f for h, f in tool.columns.items()}
+            base = {h: own.get(normalise_header(h), f) for h, f in ALIASES.items()}
+            known = {normalise_header(h) for h in base}
+            base.update({h: f for h, f in tool.columns.items() if normalise_header(h) not in known})
+    if mapping:
+        base, required = _aliases_with_mapping(mapping, mapping_name, base), REQUIRED
+    if required is REQUIRED:
+        fields = HeaderMap(header, base).positions
+        if "title" not in fields and any(t in fields for t in _TITLES):
+            required = {"app_number|pub_number|grant_number"}
+    return base, required, tool
+
+
+def header_key(header: Any) -> str:
+    """The key a saved column mapping is found by: the header's cells as compared (normalised)."""
+    return _tabular.header_key(header)
 
 
 # --- the importers ---------------------------------------------------------------------
@@ -990,7 +1074,7 @@ class CnBiblioImporter:
 
     def sniff(self, head: bytes, name: str) -> int:
         try:
-            if head.startswith(b"PK\x03\x04"):
+            if _tabular.workbook_kind(head):
                 hits = _marker_score(_tabular.head_rows(head))
             else:
                 text = _head_text(head)
@@ -1013,23 +1097,56 @@ class CnBiblioImporter:
         if not head.strip(b" \t\r\n\x00\xef\xbb\xbf"):
             raise SourceError(Locator(source.name), "empty_file")
         mapping, mapping_name = _load_mapping(opts)
-        text = "" if head.startswith(b"PK\x03\x04") else _head_text(head)
+        text = "" if _tabular.workbook_kind(head) else _head_text(head)
         if text and _looks_sql(text):
             rows: Iterator[Row | Rejection] = _iter_sql(
                 source, _aliases_with_mapping(mapping, mapping_name, ALIASES), REQUIRED)
         elif text and _first_json(text) is not None:
             rows = _iter_jsonl(source, mapping, mapping_name)
         else:
-            header = _tabular.header_of(source, aliases={**ALIASES, **_CNKI_ALIASES})
-            aliases, required = _layout(header, mapping, mapping_name)
-            rows = _tabular.iter_rows(source, required=required, aliases=aliases, shard=shard_of(opts))
+            yield from self._table(source, opts, mapping, mapping_name)
+            return
         for item in rows:
             yield item if item.__class__ is Rejection or item is SKIPPED else _to_item(item)
 
+    def _table(self, source: Source, opts: dict[str, Any], mapping: dict[str, str] | None,
+               mapping_name: str) -> ItemStream:
+        """A CSV/TSV or workbook export: the header chooses the tool's names (and a saved
+        mapping, when staff mapped the same header before and this run was given none)."""
+        names, positions, headerless = _tabular.split_mapping(mapping)
+        placed = _positions(positions, mapping_name)
+        saved = opts.get("_saved_mappings") or {}
+        chosen: dict[str, Any] = {}
+
+        def layout(header: list[str]) -> tuple[Any, ...]:
+            use, use_name, at = names, mapping_name, placed
+            if not mapping and not headerless:
+                found = saved.get(header_key(header))
+                if found:
+                    use, at_raw, _ = _tabular.split_mapping(found)
+                    use_name, at = MAPPING_NAME, _positions(at_raw, MAPPING_NAME)
+            aliases, required, chosen["tool"] = _tool_layout(header, use or None, use_name)
+            return aliases, required, at
+
+        rows = _tabular.iter_rows(source, aliases={**names, **ALIASES, **_CNKI_ALIASES}, layout=layout,
+                                  positions=placed, headerless=headerless, shard=shard_of(opts), mappable=True)
+        adapt = _export_columns.adapt
+        for item in rows:
+            if item.__class__ is Rejection or item is SKIPPED:
+                yield item
+                continue
+            adapt(item.values, chosen.get("tool"))
+            yield _to_item(item)
+
+    def sniff_rows(self, rows: list[list[str]], name: str) -> int:
+        """The first rows of a workbook (read from the workbook itself, `base.detect`)."""
+        hits = _marker_score(rows)
+        return min(95, 60 + 5 * hits) if hits >= 2 else 0
+
     def can_shard(self, source: Source) -> bool:
-        """CSV/TSV only: one record per row (XLSX, SQL dumps and JSON lines are read whole)."""
+        """CSV/TSV only: one record per row (workbooks, SQL dumps and JSON lines are read whole)."""
         head = source.head()
-        if head.startswith(b"PK\x03\x04"):
+        if _tabular.workbook_kind(head):
             return False
         text = _head_text(head)
         return bool(text) and not _looks_sql(text) and _first_json(text) is None

@@ -111,7 +111,10 @@ class GIListImporter:
     record_types = ("gi",)
 
     def sniff(self, head: bytes, name: str) -> int:
-        for row in head_rows(head)[:3]:
+        return self.sniff_rows(head_rows(head), name)
+
+    def sniff_rows(self, rows: list[list[str]], name: str) -> int:
+        for row in rows[:3]:
             cols = {normalise_header(c) for c in row}
             if {"namezh", "gitype"} <= cols:
                 known = len(cols & {normalise_header(c) for c in COLUMNS})

@@ -591,12 +591,16 @@ class TemplateImporter:
         self._required = spec.required()
 
     def sniff(self, head: bytes, name: str) -> int:
+        return self.sniff_rows(head_rows(head), name)
+
+    def sniff_rows(self, rows: list[list[str]], name: str) -> int:
         """Share of this template's required headers present in the best header row, plus a little
         for optional ones; 0 when the row carries patent headers. Chinese headers decide; English
-        ones ('Name', 'Status'…) are too common and count only when all required are there."""
+        ones ('Name', 'Status'…) are too common and count only when all required are there.
+        `rows`: the first rows (of a workbook, read from the workbook: `base.detect`)."""
         best = 0
         optional = max(len(self.spec.columns) - len(self._required), 1)
-        for row in head_rows(head)[:10]:
+        for row in rows[:10]:
             norm = {normalise_header(c) for c in row if c}
             if len(norm & _PATENT_HEADERS) >= 2:
                 return 0

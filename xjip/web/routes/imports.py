@@ -9,6 +9,7 @@ from typing import Annotated, Any, Callable
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
 from xjip.hub import models as m
@@ -16,6 +17,7 @@ from xjip.hub import queries
 from xjip.hub.records import SourceError
 from xjip.web.auth import Principal, audit
 from xjip.web.deps import get_settings, get_store, require, verify_csrf
+from xjip.web.deps import lang as request_lang
 from xjip.web.errors import ApiError
 from xjip.web.uploads import UploadTooLarge, new_upload_dir, sanitize_filename, save_upload
 
@@ -142,9 +144,20 @@ RejectionCode = Annotated[str | None, Query(max_length=40, description="Only the
 
 @router.get("/jobs/{job_id}", response_class=HTMLResponse, include_in_schema=False)
 def job_page(request: Request, job_id: int, user: Staff, page_size: PageSize = 100,
-             after: After = None, code: RejectionCode = None) -> HTMLResponse:
-    return request.app.state.render(request, "job.html", {"job": _job(request, job_id, page_size, after, code),
-                                                          "after": after, "code": code})
+             after: After = None, code: RejectionCode = None,
+             map: Annotated[int, Query(ge=0, le=1)] = 0,
+             headerless: Annotated[int, Query(ge=0, le=1)] = 0) -> HTMLResponse:
+    from xjip.hub import mappings
+
+    job = _job(request, job_id, page_size, after, code)
+    error_code = (job.get("error") or {}).get("code")
+    mapping, can_map = None, False
+    if job["finished"] and mappings.mappable(job):
+        if map or error_code in mappings.SHOW_ON:
+            mapping = mappings.view(get_store(request), job_id, headerless=bool(headerless), lang=request_lang(request))
+        can_map = mapping is not None or mappings.job_source(get_store(request), job_id) is not None
+    return request.app.state.render(request, "job.html", {"job": job, "after": after, "code": code,
+                                                          "mapping": mapping, "can_map": can_map})
 
 
 @router.get("/jobs/{job_id}/progress", response_class=HTMLResponse, include_in_schema=False)
@@ -228,6 +241,90 @@ def job_rejections_csv(request: Request, job_id: int, user: Staff) -> FileRespon
     pipeline.write_rejection_report(get_store(request), job_id, path)
     return FileResponse(path, media_type="text/csv; charset=utf-8", filename=f"job-{job_id}-rejections.csv",
                         background=BackgroundTask(path.unlink, missing_ok=True))
+
+
+# --- column mapping (a layout nobody knew) --------------------------------------------------
+
+class MappingBody(BaseModel):
+    mapping: dict[str, str] = Field(description='source column (or "#N", the N-th column) → field; "-" leaves '
+                                                'a column out')
+    headerless: bool = Field(False, description="the file has no header row: every row is data")
+
+
+def _mapping_or_404(request: Request, job_id: int, mapping: dict[str, str] | None = None,
+                    headerless: bool = False) -> dict[str, Any]:
+    from xjip.hub import mappings
+
+    _job(request, job_id, 1)
+    data = mappings.view(get_store(request), job_id, mapping, headerless, lang=request_lang(request))
+    if data is None:
+        raise ApiError(404, "mapping_no_source", message_id="import.error.mapping_no_source")
+    return data
+
+
+async def _form_mapping(request: Request, job_id: int) -> tuple[dict[str, str], bool]:
+    """The job page's form: a select `col_<index>` per column and the header-less box."""
+    from xjip.hub import mappings
+
+    form = await request.form()
+    headerless = form.get("headerless") == "1"
+    columns = _mapping_or_404(request, job_id, None, headerless)["columns"]
+    header = [c["header"] for c in columns]
+    try:
+        fields = mappings.from_form(len(header), {k: v for k, v in form.items() if isinstance(v, str)})
+    except mappings.MappingError as exc:
+        raise ApiError(400, exc.code, message_id=f"import.error.{exc.code}", **exc.params) from None
+    return mappings.form_mapping(header, fields, headerless), headerless
+
+
+@router.get("/api/jobs/{job_id}/mapping", tags=["imports"],
+            summary="A job's columns as a person maps them: header, samples, field, and 20 rows as mapped")
+def job_mapping_api(request: Request, job_id: int, user: Staff) -> dict[str, Any]:
+    return _mapping_or_404(request, job_id)
+
+
+@router.post("/jobs/{job_id}/mapping/preview", response_class=HTMLResponse, include_in_schema=False,
+             dependencies=STAFF_POST)
+async def job_mapping_preview(request: Request, job_id: int, user: Staff) -> HTMLResponse:
+    """htmx: the 20-row preview for the mapping chosen so far in the form."""
+    mapping, headerless = await _form_mapping(request, job_id)
+    data = _mapping_or_404(request, job_id, mapping, headerless)
+    return request.app.state.render(request, "_mapping_preview.html", {"mapping": data})
+
+
+@router.post("/api/jobs/{job_id}/mapping/preview", tags=["imports"], dependencies=STAFF_POST,
+             summary="Preview a column mapping on the job's file: 20 rows as they would be imported")
+def job_mapping_preview_api(request: Request, job_id: int, user: Staff, body: MappingBody) -> dict[str, Any]:
+    return _mapping_or_404(request, job_id, body.mapping, body.headerless)
+
+
+def _apply_mapping(request: Request, job_id: int, user: Principal, mapping: dict[str, str],
+                   headerless: bool) -> dict[str, Any]:
+    from xjip.hub import mappings, pipeline
+
+    _mapping_or_404(request, job_id, None, headerless)
+    store = get_store(request)
+    try:
+        result = mappings.apply(store, job_id, mapping, user.username, headerless)
+    except mappings.MappingError as exc:
+        raise ApiError(400, exc.code, message_id=f"import.error.{exc.code}", **exc.params) from None
+    with store.session() as s:
+        audit(s, "web:import:mapping", user.username, job_id=job_id, new_job_id=result["job_id"],
+              mapping_id=result["mapping_id"])
+    pipeline.start_job_thread(store, result["job_id"])
+    return {**result, "job_url": f"/jobs/{result['job_id']}", "api_url": f"/api/jobs/{result['job_id']}"}
+
+
+@router.post("/jobs/{job_id}/mapping", include_in_schema=False, dependencies=STAFF_POST)
+async def job_mapping_apply(request: Request, job_id: int, user: Staff) -> RedirectResponse:
+    mapping, headerless = await _form_mapping(request, job_id)
+    return RedirectResponse(_apply_mapping(request, job_id, user, mapping, headerless)["job_url"], status_code=303)
+
+
+@router.post("/api/jobs/{job_id}/mapping", tags=["imports"], status_code=202, dependencies=STAFF_POST,
+             summary="Save a column mapping for the file's header and import the file with it")
+def job_mapping_apply_api(request: Request, job_id: int, user: Staff, body: MappingBody) -> dict[str, Any]:
+    return _apply_mapping(request, job_id, user, body.mapping, body.headerless)
 
 
 # --- templates -----------------------------------------------------------------------------
