@@ -221,44 +221,58 @@ def parse_repairing(data: bytes, source_name: str, record: int | None, line: int
         fixed, closed = close_sgml_empty_elements(fixed)
         if not (repairer.count or closed):
             raise
-    root = parse_document(fixed, source_name, record, line, max_mb)
+    # The document as read was within the limit (else it failed above); escaping lengthens it,
+    # at most fivefold (`&` → `&amp;`), and must not turn it away.
+    root = parse_document(fixed, source_name, record, line, max_mb * 5)
     return root, [repair_note(repairer, source_name, record, line)] if repairer.count else []
 
 
-_OPEN_TAG = re.compile(rb"<([A-Za-z_:][\w.:\-]*)((?:\s[^<>]*?)?)(/?)>")
-_CLOSE_TAG = re.compile(rb"</([A-Za-z_:][\w.:\-]*)\s*>")
+_TAG = re.compile(rb"<(/?)([A-Za-z_:][\w.:\-]*)((?:\s[^<>]*?)?)(/?)>")
 
 
 def close_sgml_empty_elements(data: bytes) -> tuple[bytes, frozenset[bytes]]:
     """SGML documents written as XML leave the elements their DTD declares EMPTY without an end
     tag: the 2001 USPTO weekly grants (ST.32 v2.4) write ``<CITED-BY-EXAMINER>``, ``<EMI …>``,
-    ``<COLSPEC …>``. An element name opened in a document and closed nowhere in it can only be
-    such an element: its start tags are made empty-element tags (``<EMI …/>``). The names
-    changed are returned (none: the data unchanged). The format's convention, not damage: no note."""
-    opened = {m.group(1) for m in _OPEN_TAG.finditer(data) if not m.group(3)}
-    if not opened:
-        return data, frozenset()
-    empty = frozenset(opened - {m.group(1) for m in _CLOSE_TAG.finditer(data)})
+    ``<COLSPEC …>``. An element left open when its parent closes, whose name is closed nowhere
+    in the document, can only be such an element: its start tags become empty-element tags
+    (``<EMI …/>``). Elements still open at the end (a truncated document) are not: the parser
+    reports the truncation. Returns the names changed (none: the data unchanged). The format's
+    convention, not damage: no note."""
+    stack: list[bytes] = []
+    implicit: set[bytes] = set()
+    closed: set[bytes] = set()
+    for m in _TAG.finditer(data):
+        name = m.group(2)
+        if m.group(1):  # an end tag: what is open above its element ends with it
+            closed.add(name)
+            if name in stack:
+                while (top := stack.pop()) != name:
+                    implicit.add(top)
+        elif not m.group(4):
+            stack.append(name)
+    empty = frozenset(implicit - closed)
     if not empty:
         return data, empty
 
     def close(m: re.Match[bytes]) -> bytes:
-        return m.group(0)[:-1] + b"/>" if not m.group(3) and m.group(1) in empty else m.group(0)
+        return m.group(0)[:-1] + b"/>" if not m.group(1) and not m.group(4) and m.group(2) in empty else m.group(0)
 
-    return _OPEN_TAG.sub(close, data), empty
+    return _TAG.sub(close, data), empty
 
 
 def repair_note(repairer: "Repairer", source_name: str, record: int | None, first_line: int,
                 start: int = 0) -> Note:
     """The note of a document's repairs from the `start`-th on; lines are lines of the file."""
-    listed = repairer.repairs[start:]
-    where = "; ".join(f"'{char}' line {first_line + line - 1}" for line, char in listed)
+    listed = [(first_line + line - 1, char) for line, char in repairer.repairs[start:]]
+    where_zh = "；".join(f"第 {line} 行“{char}”" for line, char in listed)
+    where_en = "; ".join(f"'{char}' line {line}" for line, char in listed)
     more = repairer.count - start - len(listed)
     if more > 0:
-        where += f"; … (+{more})"
-    at = first_line + listed[0][0] - 1 if listed else first_line
-    return Note(Locator(source_name, record, at), "xml_repaired", params={"count": repairer.count - start,
-                                                                           "detail": where})
+        where_zh += f"；另 {more:,} 处"
+        where_en += f"; {more:,} more"
+    at = listed[0][0] if listed else first_line
+    return Note(Locator(source_name, record, at), "xml_repaired",
+                params={"count": repairer.count - start, "detail_zh": where_zh, "detail_en": where_en})
 
 
 def with_notes(doc: ParsedDocument, items: Iterable[Any]) -> Iterator[Any]:
@@ -864,6 +878,7 @@ def _finish(source: Source, doc: _StreamedDocument, last: bool) -> Iterator[Stre
         yield doc.element(el)
     if doc.error is not None and doc.error.rejection.code == "xml_malformed":
         again = _StreamedDocument(source.name, doc.names, doc.number, doc.first_line, doc.start, repairing=True)
+        again.end = doc.end
         skip = doc.delivered
         for el in _reread(source, again):
             if again.delivered < skip:

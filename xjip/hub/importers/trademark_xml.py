@@ -591,22 +591,24 @@ class TrademarkXmlImporter:
                                     item.params, item.raw)
                     continue
                 locator = Locator(source.name, index, item.line)
+                notes = [Note(Locator(n.locator.file, index, n.locator.line), n.code, n.field, n.params)
+                         for n in item.notes]  # located at this record rather than its document
                 raw = etree.tostring(item.element, encoding="unicode")
                 if item.parties is not None:
                     raw += "\n" + etree.tostring(item.parties, encoding="unicode")
                 try:
                     rec = _PARSERS[item.dialect](item)
                 except RecordError as err:
-                    yield Rejection(locator, err.code, err.field, err.params, raw, import_notes=item.notes)
+                    yield Rejection(locator, err.code, err.field, err.params, raw, import_notes=notes)
                     continue
                 if not (rec.app_number or rec.reg_number):
-                    yield Rejection(locator, "missing_field", "ApplicationNumber", {}, raw, import_notes=item.notes)
+                    yield Rejection(locator, "missing_field", "ApplicationNumber", {}, raw, import_notes=notes)
                     continue
                 if not rec.office:
                     yield Rejection(locator, "missing_field", "RegistrationOfficeCode", {}, raw,
-                                    import_notes=item.notes)
+                                    import_notes=notes)
                     continue
-                rec.locator, rec.raw, rec.import_notes = locator, raw, item.notes
+                rec.locator, rec.raw, rec.import_notes = locator, raw, notes
                 yield rec
         except SourceError as exc:
             rej = exc.rejection
