@@ -99,6 +99,26 @@ def test_uspto_2001_file_with_declarations_or_small_chunks_reads_the_same(shared
         assert len(pieces) == 23 and all(p.startswith(b"<!DOCTYPE PATDOC") for p in pieces)
 
 
+def test_streamed_pieces_cut_documents_the_same_at_any_chunk_size(shared_data: Path) -> None:
+    """Boundaries (a declaration, a DOCTYPE after a root, the BOM of a `cat`-ed file) found whatever
+    the chunk size; the BOM goes with the document it precedes."""
+    il = (shared_data / "trademarks/records/wipo_gbd_test_fixtures/iltm__tlit.xml").read_bytes()
+    weekly = raw(shared_data, "uspto/us_grants_2001_sample.xml")
+    doc = min((d for _, _, d in xs.iter_documents(mem(weekly))), key=len) + b"\n"  # the shortest grant
+    data = il + b"\xef\xbb\xbf" + il + b"\n" + doc + doc + b"\xef\xbb\xbf" + il
+    expected = [il, b"\xef\xbb\xbf" + il + b"\n", doc, doc, b"\xef\xbb\xbf" + il]
+    for size in [1, 2, 3, 5, 7, 11, 13, 15, 16, 17, 19, 23, 97, 4096]:
+        docs, current = [], b""
+        for _offset, piece in xs._pieces(io.BytesIO(data), size):
+            if piece is None:
+                docs.append(current)
+                current = b""
+            else:
+                current += piece
+        docs.append(current)
+        assert [d for d in docs if d] == expected, size
+
+
 def test_a_doctype_with_a_public_id_only_parses_and_loads_nothing() -> None:
     doc = (b'<!DOCTYPE PATDOC PUBLIC "-//USPTO//DTD ST.32 US PATENT GRANT V2.4 2000-09-20//EN">\n'
            b"<PATDOC><SDOBI/></PATDOC>\n")

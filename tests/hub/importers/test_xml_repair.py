@@ -156,6 +156,9 @@ def test_in_a_bulk_trademark_document_the_note_is_on_its_record(shared_data: Pat
     items = items_of(head + b"".join(marks) + tail)
     assert [i.app_number for i in items] == [f"DID{i:09d}" for i in range(50)]
     assert items[29].word_element == "King & Ma"
+    clean = items_of(ind)[0]  # the mark read again is whole: owners, agent, goods, events
+    for field in ("owners", "agent", "goods", "events", "nice_classes", "status_text"):
+        assert getattr(items[29], field) == getattr(clean, field) == getattr(items[30], field), field
     assert [(i.locator.record, n.locator.record) for i in items for n in i.import_notes] == [(30, 30)]
 
 

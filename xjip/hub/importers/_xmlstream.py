@@ -42,7 +42,7 @@ _tostring = etree.tostring
 CHUNK = 1 << 20
 # `<?xml` followed by whitespace: the declaration, not `<?xml-stylesheet …?>`; or a DOCTYPE, which
 # starts a new document only once the current one has its root element (`_new_document`).
-_DECL = re.compile(rb"<\?xml[ \t\r\n]|<!DOCTYPE[ \t\r\n]")
+_DECL = re.compile(rb"<(?:\?xml|!DOCTYPE)[ \t\r\n]")  # one literal prefix: a fast search
 _DECL_LEN = 10
 _ELEMENT_START = re.compile(rb"<[A-Za-z_:\x80-\xff]")
 _WS = b" \t\r\n\x00"
@@ -208,56 +208,75 @@ def _decode(data: bytes, root: Any) -> str:
 
 def parse_repairing(data: bytes, source_name: str, record: int | None, line: int,
                     max_mb: int = 64) -> tuple[Any, list[Note]]:
-    """`parse_document`, and when that fails, once more with bare `&` and `<` escaped
-    (`Repairer`): the root and a note of the repairs. A document that still fails raises the
-    error of the repaired parse (same lines: a repair adds no line); one that needed no repair,
-    or was cut short, raises its own."""
+    """`parse_document`; when that fails, once more with SGML empty elements closed
+    (`close_sgml_empty_elements`, the format of the 2001 USPTO files: no note), then with bare
+    `&` and `<` escaped (`Repairer`, noted): the root and the notes. A document whose root is
+    never closed is cut short (`xml_truncated`, located at its end); one that still fails raises
+    the error of the last parse (repairs add no line); one that needed no repair raises its own."""
     try:
         return parse_document(data, source_name, record, line, max_mb), []
     except SourceError as exc:
         if exc.rejection.code in ("xml_truncated", "xml_too_large", "xml_entities_forbidden"):
             raise
-        fixed, repairer = repair(data)
-        fixed, closed = close_sgml_empty_elements(fixed)
-        if not (repairer.count or closed):
-            raise
-    # The document as read was within the limit (else it failed above); escaping lengthens it,
-    # at most fivefold (`&` → `&amp;`), and must not turn it away.
-    root = parse_document(fixed, source_name, record, line, max_mb * 5)
-    return root, [repair_note(repairer, source_name, record, line)] if repairer.count else []
+        root = root_left_open(data)
+        if root is not None:
+            end = line + data.count(b"\n")
+            raise SourceError(Locator(source_name, record, end), "xml_truncated",
+                              detail=f"line {end}: <{root}> not closed") from None
+        error = exc
+    # The document as read was within the limit (else it failed above); closing tags and
+    # escaping lengthen it, at most fivefold (`&` → `&amp;`): that must not turn it away.
+    fixed, closed = close_sgml_empty_elements(data)
+    if closed:
+        try:
+            return parse_document(fixed, source_name, record, line, max_mb * 5), []
+        except SourceError as exc:
+            if exc.rejection.code != "xml_malformed":
+                raise
+            error = exc
+    fixed, repairer = repair(fixed)
+    if not repairer.count:
+        raise error
+    root_el = parse_document(fixed, source_name, record, line, max_mb * 5)
+    return root_el, [repair_note(repairer, source_name, record, line)]
 
 
-_TAG = re.compile(rb"<(/?)([A-Za-z_:][\w.:\-]*)((?:\s[^<>]*?)?)(/?)>")
+_START_NAME = re.compile(rb"<([A-Za-z_:][\w.:\-]*)")
+_END_NAME = re.compile(rb"</([A-Za-z_:][\w.:\-]*)\s*>")
+
+
+def root_left_open(data: bytes) -> str | None:
+    """The root element's name when the document never closes it (it was cut short), else None."""
+    first = _START_NAME.search(data)
+    if first is None:
+        return None
+    name = first.group(1)
+    end = data.find(b"</" + name, first.end())
+    if end >= 0 and _END_NAME.match(data, end):
+        return None
+    tail = data[first.start():data.find(b">", first.start()) + 1]
+    if tail.endswith(b"/>"):
+        return None  # an empty root
+    return name.decode("utf-8", "replace")
 
 
 def close_sgml_empty_elements(data: bytes) -> tuple[bytes, frozenset[bytes]]:
     """SGML documents written as XML leave the elements their DTD declares EMPTY without an end
     tag: the 2001 USPTO weekly grants (ST.32 v2.4) write ``<CITED-BY-EXAMINER>``, ``<EMI …>``,
-    ``<COLSPEC …>``. An element left open when its parent closes, whose name is closed nowhere
-    in the document, can only be such an element: its start tags become empty-element tags
-    (``<EMI …/>``). Elements still open at the end (a truncated document) are not: the parser
-    reports the truncation. Returns the names changed (none: the data unchanged). The format's
-    convention, not damage: no note."""
-    stack: list[bytes] = []
-    implicit: set[bytes] = set()
-    closed: set[bytes] = set()
-    for m in _TAG.finditer(data):
-        name = m.group(2)
-        if m.group(1):  # an end tag: what is open above its element ends with it
-            closed.add(name)
-            if name in stack:
-                while (top := stack.pop()) != name:
-                    implicit.add(top)
-        elif not m.group(4):
-            stack.append(name)
-    empty = frozenset(implicit - closed)
+    ``<COLSPEC …>``. In a document whose root is closed (not cut short), an element name opened
+    and closed nowhere can only be such an element: its start tags become empty-element tags
+    (``<EMI …/>``). Returns the names changed (none: the data unchanged). The format's
+    convention, not damage: no note. (Set arithmetic over the tag names, no walk in Python: a
+    weekly file holds thousands of such documents.)"""
+    starts = set(_START_NAME.findall(data))
+    if not starts or root_left_open(data) is not None:
+        return data, frozenset()
+    empty = frozenset(starts - set(_END_NAME.findall(data)))
     if not empty:
         return data, empty
-
-    def close(m: re.Match[bytes]) -> bytes:
-        return m.group(0)[:-1] + b"/>" if not m.group(1) and not m.group(4) and m.group(2) in empty else m.group(0)
-
-    return _TAG.sub(close, data), empty
+    pattern = re.compile(rb"<(?:" + b"|".join(re.escape(n) for n in sorted(empty, key=len, reverse=True))
+                         + rb")(?:\s[^<>]*?)?/?>")
+    return pattern.sub(lambda m: m.group(0) if m.group(0).endswith(b"/>") else m.group(0)[:-1] + b"/>", data), empty
 
 
 def repair_note(repairer: "Repairer", source_name: str, record: int | None, first_line: int,
@@ -667,8 +686,6 @@ def repair(data: bytes) -> tuple[bytes, Repairer]:
 
 # --- streaming chosen elements of large documents --------------------------------------------
 
-# A document boundary, with the BOM a `cat`-ed file puts before it (parsed with its document).
-_BOUNDARY = re.compile(rb"(?:\xef\xbb\xbf)?(?:<\?xml[ \t\r\n]|<!DOCTYPE[ \t\r\n])")
 _BOUNDARY_KEEP = 16  # bytes kept back at a chunk's end: a boundary cut there is found next round
 
 
@@ -678,27 +695,41 @@ def _pieces(fh: Any, chunk_size: int = CHUNK) -> Iterator[tuple[int, bytes | Non
     buf = b""
     base = 0  # stream offset of buf[0]
     has_element = False  # the current document has an element among the pieces already given out
+    last = b""  # the last byte given out of it (a `<` whose name is in the next piece)
+
+    def element_in(start: int, end: int) -> bool:
+        if last == b"<" and start < end and _NAME_START.match(buf, start):
+            return True
+        return _ELEMENT_START.search(buf, start, end) is not None
+
     while True:
         chunk = fh.read(chunk_size)
         eof = not chunk
         buf = buf + chunk if buf else chunk
         limit = len(buf) if eof else len(buf) - _BOUNDARY_KEEP
         pos = token_end = 0
-        for m in _BOUNDARY.finditer(buf):
+        for m in _DECL.finditer(buf):
             p = m.start()
             if p >= limit:
                 break
-            if m.group().lstrip(_BOM)[1:2] == b"!" and not (has_element or _ELEMENT_START.search(buf, pos, p)):
+            if m.group()[1:2] == b"!" and not (has_element or element_in(pos, p)):
                 continue  # the DOCTYPE of the document being read
+            if p >= 3 and buf[p - 3:p] == _BOM and p - 3 >= pos:
+                p -= 3  # the BOM a `cat`-ed file puts before it: parsed with its document
             if p > pos:
                 yield base + pos, buf[pos:p]
             yield base + p, None
-            pos, token_end, has_element = p, m.end(), False
+            pos, token_end, has_element, last = p, m.end(), False, b""
         cut = max(limit, token_end, pos)
+        if not eof:  # a BOM (or its start) right before the cut may belong to the next document
+            for k in (3, 2, 1):
+                if cut - k >= pos and buf[cut - k:cut] == _BOM[:k]:
+                    cut -= k
+                    break
         if cut > pos:
-            piece = buf[pos:cut]
-            has_element = has_element or _ELEMENT_START.search(piece) is not None
-            yield base + pos, piece
+            has_element = has_element or element_in(pos, cut)
+            last = buf[cut - 1:cut]
+            yield base + pos, buf[pos:cut]
         base += cut
         buf = buf[cut:]
         if eof:
@@ -709,13 +740,22 @@ def _pieces(fh: Any, chunk_size: int = CHUNK) -> Iterator[tuple[int, bytes | Non
 class StreamedElement:
     """An element of `iter_elements`' names, whole. `document` is the 1-based document of the
     file, `line` the element's first line in the file; `notes` the repairs made to its document
-    since the previous element (see `Repairer`). Call `release` once it has been read."""
+    since the previous element (see `Repairer`). Call `release()` once it has been read."""
 
     name: str
     element: Any
     line: int
     document: int
     notes: list[Note] = field(default_factory=list)
+    ordinal: int = 0  # its place among the elements handed out from its document
+    released: set[int] | None = field(default=None, repr=False)  # the document's released ordinals
+
+    def release(self) -> None:
+        """`release` the element, and remember it: a document read again (repaired) releases
+        the elements it steps over as the caller did the first time."""
+        release(self.element)
+        if self.released is not None:
+            self.released.add(self.ordinal)
 
 
 def release(el: Any) -> None:
@@ -734,9 +774,10 @@ class _StreamedDocument:
 
     Which ends are real: lxml 6 (libxml2 2.14) reports an "end" for every element still open
     when the input runs out, before it raises "Premature end of data"; lxml 5 does not. So an
-    end is taken only once the parser has started an element after it (it read past the end
-    tag), or the document has closed without error: an element cut short by a truncated file
-    is never handed out, whatever the lxml version."""
+    end is taken only once the parser has started another of the elements read after it (it
+    read past the end tag), or the document has closed without error: an element cut short by
+    a truncated file is never handed out, whatever the lxml version. (The parser reports the
+    chosen names only, `tag=`: the other elements cost no Python.)"""
 
     def __init__(self, source_name: str, names: frozenset[str], number: int, first_line: int, start: int,
                  repairing: bool = False):
@@ -751,6 +792,7 @@ class _StreamedDocument:
         self.repairer = Repairer() if repairing else None
         self.reported = 0  # repairs already noted
         self.delivered = 0  # elements handed out
+        self.released: set[int] = set()  # ordinals of those the caller released
         self.newlines = 0  # newlines fed, and characters since the last one: where the input ends
         self.last_chars = 0
 
@@ -767,11 +809,13 @@ class _StreamedDocument:
                     return []
                 data = fix_public_doctype(bytes(self.head))
                 self.head = bytearray()
-                self.parser = etree.XMLPullParser(events=("start", "end"), resolve_entities=False, no_network=True,
-                                                  load_dtd=False, huge_tree=False, remove_comments=True,
-                                                  remove_pis=True)
+                self.parser = etree.XMLPullParser(events=("start", "end"),
+                                                  tag=[f"{{*}}{n}" for n in sorted(self.names)],
+                                                  resolve_entities=False, no_network=True, load_dtd=False,
+                                                  huge_tree=False, remove_comments=True, remove_pis=True)
             if data and not self.root_started:
-                # Entity declarations can only stand before the root element: every piece until it.
+                # Entity declarations stand before the root element: every piece until an element
+                # read starts (a little past the root: checking more costs nothing).
                 check_xml_prolog(self.prolog_tail + data, self.source_name)
                 self.prolog_tail = data[-16:]
             if data:
@@ -786,7 +830,7 @@ class _StreamedDocument:
         out: list[Any] = []
         if self.parser is None:
             return out
-        names, pending = self.names, self.pending
+        pending = self.pending
         for event, el in self.parser.read_events():
             if event == "start":
                 self.root_started = True
@@ -794,9 +838,7 @@ class _StreamedDocument:
                     out.extend(pending)
                     pending.clear()
             else:
-                tag = el.tag
-                if tag.__class__ is str and tag[tag.rfind("}") + 1:] in names:
-                    pending.append(el)
+                pending.append(el)
         if final and self.error is None:
             out.extend(pending)
             pending.clear()
@@ -821,8 +863,9 @@ class _StreamedDocument:
                            detail=_relocate(str(exc), self.first_line))
 
     def element(self, el: Any) -> StreamedElement:
+        item = StreamedElement(lname(el), el, self.first_line + (el.sourceline or 1) - 1, self.number,
+                               ordinal=self.delivered, released=self.released)
         self.delivered += 1
-        item = StreamedElement(lname(el), el, self.first_line + (el.sourceline or 1) - 1, self.number)
         if self.repairer is not None and self.repairer.count > self.reported:
             item.notes.append(repair_note(self.repairer, self.source_name, self.number, self.first_line,
                                           start=min(self.reported, len(self.repairer.repairs))))
@@ -881,7 +924,9 @@ def _finish(source: Source, doc: _StreamedDocument, last: bool) -> Iterator[Stre
         again.end = doc.end
         skip = doc.delivered
         for el in _reread(source, again):
-            if again.delivered < skip:
+            if again.delivered < skip:  # handed out the first time: stepped over, freed as then
+                if again.delivered in doc.released:
+                    release(el)
                 again.delivered += 1
                 continue
             yield again.element(el)

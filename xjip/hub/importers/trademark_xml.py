@@ -486,12 +486,26 @@ _WATCHED = frozenset({*RECORD_TAGS, "TransactionCode", "ApplicantDetails", "Tran
 @dataclass
 class _Read:
     dialect: str
-    element: Any
+    item: xs.StreamedElement
     transaction_code: str | None
-    line: int
-    document: int
-    parties: Any = None  # an ST.66 TransactionData's own ApplicantDetails (USPTO TSDR)
+    parties: xs.StreamedElement | None = None  # an ST.66 TransactionData's own ApplicantDetails (USPTO TSDR)
     notes: list[Note] = field(default_factory=list)
+
+    @property
+    def element(self) -> Any:
+        return self.item.element
+
+    @property
+    def line(self) -> int:
+        return self.item.line
+
+    @property
+    def document(self) -> int:
+        return self.item.document
+
+    @property
+    def parties_element(self) -> Any:
+        return self.parties.element if self.parties is not None else None
 
 
 def _iter_records(source: Source, chunk_size: int = xs.CHUNK) -> Iterator[_Read | Rejection]:
@@ -512,9 +526,9 @@ def _iter_records(source: Source, chunk_size: int = xs.CHUNK) -> Iterator[_Read 
         nonlocal parties
         read.parties, parties = parties, None
         yield read
-        xs.release(read.element)
+        read.item.release()
         if read.parties is not None:
-            xs.release(read.parties)
+            read.parties.release()
 
     for item in xs.iter_elements(source, _WATCHED, chunk_size=chunk_size):
         if isinstance(item, Rejection):
@@ -534,7 +548,7 @@ def _iter_records(source: Source, chunk_size: int = xs.CHUNK) -> Iterator[_Read 
         elif name == "ApplicantDetails":
             parent = el.getparent()
             if held is not None and parent is not None and local(parent.tag) == "TransactionData":
-                parties = el
+                parties = item
         elif name == "TransactionData":
             if held is not None:
                 yield from give(held)
@@ -548,7 +562,7 @@ def _iter_records(source: Source, chunk_size: int = xs.CHUNK) -> Iterator[_Read 
                 parties = None
                 yield from give(held)
                 held = None
-            read = _Read(dialect, el, code, item.line, item.document, notes=notes)
+            read = _Read(dialect, item, code, notes=notes)
             notes = []
             if dialect == "st66" and _child(el, "ApplicantDetails") is None and _child(el, "HolderDetails") is None:
                 held = read
@@ -558,8 +572,8 @@ def _iter_records(source: Source, chunk_size: int = xs.CHUNK) -> Iterator[_Read 
         yield from give(held)
 
 
-_PARSERS = {"st66": lambda r: _st66(r.element, r.transaction_code, r.parties), "st96": lambda r: _st96(r.element),
-            "il": lambda r: _il(r.element)}
+_PARSERS = {"st66": lambda r: _st66(r.element, r.transaction_code, r.parties_element),
+            "st96": lambda r: _st96(r.element), "il": lambda r: _il(r.element)}
 
 
 class TrademarkXmlImporter:
@@ -595,7 +609,7 @@ class TrademarkXmlImporter:
                          for n in item.notes]  # located at this record rather than its document
                 raw = etree.tostring(item.element, encoding="unicode")
                 if item.parties is not None:
-                    raw += "\n" + etree.tostring(item.parties, encoding="unicode")
+                    raw += "\n" + etree.tostring(item.parties_element, encoding="unicode")
                 try:
                     rec = _PARSERS[item.dialect](item)
                 except RecordError as err:
