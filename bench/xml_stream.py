@@ -21,7 +21,7 @@ import argparse
 import json
 import os
 import re
-import subprocess
+import shlex
 import sys
 from pathlib import Path
 
@@ -108,7 +108,7 @@ def main() -> None:
                 if key not in best or (row["cpu_s"] or 1e9) < (best[key]["cpu_s"] or 1e9):
                     best[key] = row
     rows = [best[(label, name)] for name in files for label, _ in codes]
-    command = "bench/xml_stream.py " + " ".join(sys.argv[1:])
+    command = "bench/xml_stream.py " + shlex.join(sys.argv[1:])
     append_results("Office XML readers, parse only (issue 9 §7, issue 10 §1)", command.strip(), info, rows,
                    [("code", "code"), ("file", "file"), ("size_mb", "MB"), ("records", "records"),
                     ("notes", "notes"), ("error", "error"), ("cpu_s", "parse CPU s"), ("parse_s", "parse wall s"),

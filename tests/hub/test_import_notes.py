@@ -4,6 +4,7 @@ rejections. Through click's CliRunner, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import csv
+import re
 import json
 from pathlib import Path
 
@@ -78,3 +79,36 @@ def test_notes_and_rejections_are_counted_apart(settings, store, shared_data: Pa
     assert [r["code"] for r in detail["rejections"]] == ["xml_malformed"]
     assert [n["code"] for n in detail["notes"]["items"]] == ["xml_repaired"]
     assert detail["counts"]["rejected"] == 1
+
+
+def test_parse_processes_store_the_same_notes(store, tmp_path: Path) -> None:  # noqa: ANN001
+    """A note made in a parse process (`XJIP_IMPORT_PARALLEL_MB`) is stored as one process stores
+    it: once, located the same."""
+    import dataclasses
+
+    from xjip.hub.pipeline import run_import
+    from xjip.hub.store import Store
+    from xjip.hub.synth import iter_cnipa_xml
+
+    docs = [doc.encode("utf-8") for _p, doc in iter_cnipa_xml(120, seed=31)]
+    for i in (29, 88):
+        title = re.search(rb"<(?:[\w:]+:)?(?:InventionTitle|invention-title)[^>]*>", docs[i])
+        docs[i] = docs[i][:title.end()] + b"R&D " + docs[i][title.end():]
+    path = tmp_path / "notes.xml"
+    path.write_bytes(b"".join(docs))
+    seen = []
+    for parallel_mb in (-1, 0):
+        mode = Store(dataclasses.replace(store.settings, import_parallel_mb=parallel_mb))
+        try:
+            job = run_import(mode, path)
+            with mode.reading() as s:
+                notes = job_notes(s, job.id)
+            seen.append(((job.status, job.inserted_count, job.rejected_count),
+                         [(n["record"], n["line"], n["message_en"]) for n in notes["items"]]))
+            with mode.session() as s:
+                for table in reversed(m.Base.metadata.sorted_tables):
+                    s.execute(table.delete())
+        finally:
+            mode.dispose()
+    assert seen[0] == seen[1]
+    assert seen[0][0] == ("done", 120, 0) and [r for r, _l, _m in seen[0][1]] == [30, 89]
