@@ -13,8 +13,8 @@ from .test_browser import CHROMIUM, _shot, _staff_upload, browser, server  # noq
 pytestmark = [pytest.mark.browser, pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="no /usr/bin/chromium")]
 
 
-def test_staff_upload_with_a_bare_ampersand_shows_the_note(server: str, browser, store, shared_data: Path,  # noqa: ANN001, F811
-                                                           tmp_path: Path) -> None:
+def test_staff_upload_with_a_bare_ampersand_shows_the_note(  # noqa: ANN001, F811 - fixtures
+        server: str, browser, store, shared_data: Path, tmp_path: Path) -> None:
     from xjip.web.auth import create_user
 
     with store.session() as s:

@@ -130,9 +130,10 @@ _PUBLIC_ONLY = re.compile(rb"""(<!DOCTYPE\s+[^\s\[>]+\s+PUBLIC\s+(?:"[^"]*"|'[^'
 def fix_public_doctype(data: bytes) -> bytes:
     """A DOCTYPE with a public identifier and no system literal gets an empty system literal
     (lines unchanged)."""
-    if b"PUBLIC" not in data[:HEAD_BYTES]:
-        return data
-    return _PUBLIC_ONLY.sub(rb'\1 ""', data[:HEAD_BYTES], count=1) + data[HEAD_BYTES:]
+    m = _PUBLIC_ONLY.search(data, 0, HEAD_BYTES) if b"PUBLIC" in data[:HEAD_BYTES] else None
+    if m is None:
+        return data  # most documents: no copy
+    return data[:m.end()] + b' ""' + data[m.end():]
 
 
 def parse_document(data: bytes, source_name: str, record: int | None, line: int, max_mb: int = 64) -> Any:
