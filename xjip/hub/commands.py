@@ -112,13 +112,19 @@ def job_summary(job: Any) -> dict[str, Any]:
 
 
 def _job_report(store: Any, job: Any) -> dict[str, Any]:
-    """A job's summary and, when it rejected records, how many for each reason."""
-    data = job_summary(job)
-    if job.rejected_count:
-        from xjip.hub.queries import rejection_summary
+    """A job's summary and, when it rejected records, how many for each reason; its notes
+    (records taken with a remark, `import_notes`) when it has any."""
+    from xjip.hub.import_notes import job_notes
 
-        with store.reading() as s:
+    data = job_summary(job)
+    with store.reading() as s:
+        if job.rejected_count:
+            from xjip.hub.queries import rejection_summary
+
             data["rejection_summary"] = rejection_summary(s, job.id)
+        notes = job_notes(s, job.id, limit=5)
+    if notes["total"]:
+        data["notes"] = notes
     return data
 
 
@@ -141,6 +147,13 @@ def _print_job(data: dict[str, Any]) -> None:
         field = f" [{group['field']}]" if group["field"] else ""
         click.echo(f"  {group['count']:,} × {group['code']}{field}: {group['example_zh']}")
         click.echo(f"      e.g. {group['example_en']}")
+    notes = data.get("notes")
+    if notes:
+        click.echo("  " + " / ".join(both("xmlrepair.cli.notes", count=f"{notes['total']:,}")))
+        for n in notes["items"]:
+            where = f"{n['file']}:#{n['record']}:line {n['line']}"
+            click.echo(f"    {where}: {n['message_zh']}")
+            click.echo(f"      {n['message_en']}")
     if data["error"]:
         click.echo(f"  错误 {data['error'].get('locator')}: {data['error'].get('message_zh')}")
         click.echo(f"  error {data['error'].get('locator')}: {data['error'].get('message_en')}")
@@ -195,14 +208,14 @@ def import_(obj: Any, path: str, source_format: str | None, mapping: str | None,
 @format_option
 def import_formats(fmt: str) -> None:
     """List the importers and what they read / 支持的导入格式."""
-    from xjip.hub.importers.base import load_importers
+    from xjip.hub.formats import importer_formats
 
-    data = [{"name": name, "record_types": list(getattr(imp, "record_types", ())),
-             "doc": (sys.modules[type(imp).__module__].__doc__ or "").strip().splitlines()[0]
-             if sys.modules.get(type(imp).__module__) else ""}
-            for name, imp in sorted(load_importers().items())]
-    emit(data, fmt, lambda d: [click.echo(f"{x['name']:<22} {','.join(x['record_types']):<28} {x['doc']}")
-                               for x in d])
+    def show(d: list[dict[str, Any]]) -> None:
+        for x in d:
+            click.echo(f"{x['name']:<22} {','.join(x['record_types']):<16} {x['description_zh']}")
+            click.echo(f"{'':<39} {x['description_en']}")
+
+    emit(importer_formats(), fmt, show)
 
 
 @click.group("jobs")

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from xjip.hub import models as m
 from xjip.hub import parallel
 from xjip.hub.importers.base import Source, detect, iter_sources
-from xjip.hub.records import BaseRecord, Locator, Rejection, SourceError
+from xjip.hub.records import BaseRecord, Locator, Note, Rejection, SourceError
 from xjip.hub.store import Store
 from xjip.i18n import both
 
@@ -731,7 +731,7 @@ def _snapshot(job: m.ImportJob) -> m.ImportJob:
     return copy
 
 
-def _messages(rejection: Rejection) -> tuple[str, str]:
+def _messages(rejection: Rejection | Note) -> tuple[str, str]:
     params = {k: v for k, v in rejection.params.items()}
     return both(f"import.error.{rejection.code}", **params)
 
@@ -751,8 +751,9 @@ def _says_synthetic(raw: Any) -> bool:
     return False
 
 
-def _rejection_row(job_id: int, r: Rejection, zh: str, en: str) -> m.ImportRejection:
-    raw = r.raw if r.raw is None or isinstance(r.raw, str) else json.dumps(r.raw, ensure_ascii=False, default=str)
+def _rejection_row(job_id: int, r: Rejection | Note, zh: str, en: str) -> m.ImportRejection:
+    raw = getattr(r, "raw", None)
+    raw = raw if raw is None or isinstance(raw, str) else json.dumps(raw, ensure_ascii=False, default=str)
     return m.ImportRejection(job_id=job_id, file=r.locator.file, record=r.locator.record, line=r.locator.line,
                              cell=r.locator.cell, field=r.field, code=r.code, message_zh=zh, message_en=en,
                              raw=raw[:4000] if raw else None)
@@ -1065,24 +1066,28 @@ class Resolver:
 @dataclasses.dataclass
 class BatchParts:
     """A batch sorted by record type. A part is a list of records, or, made ready in a parse
-    process, a `writers.PatentBatch`."""
+    process, a `writers.PatentBatch`. `notes`: the records' and rejections' `import_notes`."""
     read: int
     rejections: list[Rejection]
     by_type: dict[str, Any]
+    notes: list[Note] = dataclasses.field(default_factory=list)
 
 
 def split_batch(batch: list[Any], options: dict[str, Any]) -> BatchParts:
     by_type: dict[str, list[BaseRecord]] = {}
     rejections: list[Rejection] = []
+    notes: list[Note] = []
     synthetic = bool(options.get("synthetic"))
     for item in batch:
+        if item.import_notes:
+            notes += item.import_notes
         if isinstance(item, Rejection):
             rejections.append(item)
         else:
             if synthetic or _says_synthetic(item.raw):
                 item.is_synthetic = True
             by_type.setdefault(item.record_type, []).append(item)
-    return BatchParts(len(batch), rejections, by_type)
+    return BatchParts(len(batch), rejections, by_type, notes)
 
 
 def prepare_parts(parts: BatchParts, env: Any) -> None:
@@ -1127,6 +1132,9 @@ class BatchWriter:
             zh, en = _messages(r)
             session.add(_rejection_row(job_id, r, zh, en))
         counts["rejected"] += len(rejections)
+        for note in parts.notes:  # kept with the rejections (`notes.job_notes`), not counted as ones
+            zh, en = _messages(note)
+            session.add(_rejection_row(job_id, note, zh, en))
         return counts, changed
 
 

@@ -992,8 +992,10 @@ def job_detail(session: Session, job_id: int, *, rejections: int = 100, after: s
     job = session.get(m.ImportJob, job_id)
     if job is None:
         return None
+    from xjip.hub.import_notes import job_notes, not_a_note
+
     size = _bounded(rejections)
-    conds: list[Any] = [m.ImportRejection.job_id == job.id]
+    conds: list[Any] = [m.ImportRejection.job_id == job.id, not_a_note()]
     if code:
         conds.append(m.ImportRejection.code == code)
     if after:
@@ -1009,6 +1011,7 @@ def job_detail(session: Session, job_id: int, *, rejections: int = 100, after: s
     data["rejections_next"] = encode_token("rejection", None, rows[size - 1].id) if len(rows) > size else None
     data["rejection_code"] = code
     data["rejection_summary"] = rejection_summary(session, job.id)
+    data["notes"] = job_notes(session, job.id)
     data["sources"] = job_sources(job)
     return data
 
@@ -1027,8 +1030,11 @@ def job_sources(job: m.ImportJob, limit: int = 500) -> list[dict[str, Any]]:
 def rejection_summary(session: Session, job_id: int, limit: int = 20) -> list[dict[str, Any]]:
     """Rejected records by reason (code and field), most frequent first, each with its first
     message as an example: 100,000 rejections are usually one or two mistakes repeated."""
+    from xjip.hub.import_notes import not_a_note
+
     r = m.ImportRejection
-    groups = session.execute(select(r.code, r.field, func.count(), func.min(r.id)).where(r.job_id == job_id)
+    groups = session.execute(select(r.code, r.field, func.count(), func.min(r.id)).where(r.job_id == job_id,
+                                                                                          not_a_note())
                              .group_by(r.code, r.field).order_by(func.count().desc(), r.code).limit(limit)).all()
     examples = {row.id: row for row in session.scalars(select(r).where(r.id.in_([g[3] for g in groups])))}
     return [{"code": code, "field": field, "count": int(count), "example_zh": examples[first].message_zh,

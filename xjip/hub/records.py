@@ -33,6 +33,21 @@ class Locator:
 
 
 @dataclass
+class Note:
+    """A located remark on a record that WAS taken (say, a bare `&` in its XML, escaped to read
+    it: `xml_repaired`). Kept and shown with the job's rejections, never counted as one. `code`
+    is a key of the i18n catalogue (`import.error.<code>`), one of NOTE_CODES."""
+
+    locator: Locator
+    code: str
+    field: str | None = None
+    params: dict[str, Any] = dc_field(default_factory=dict)
+
+
+NOTE_CODES = frozenset({"xml_repaired"})
+
+
+@dataclass
 class Rejection:
     """A record (or file) that could not be taken. `code` is a key of the i18n catalogue
     (`import.error.<code>`); `params` fill its placeholders in every language."""
@@ -42,6 +57,7 @@ class Rejection:
     field: str | None = None
     params: dict[str, Any] = dc_field(default_factory=dict)
     raw: Any = None
+    import_notes: list[Note] = dc_field(default_factory=list)  # remarks on how its source was read
 
 
 class SourceError(Exception):
@@ -103,6 +119,8 @@ class BaseRecord:
     locator: Locator | None = dc_field(default=None, kw_only=True)
     raw: Any = dc_field(default=None, kw_only=True)  # the source record as read (dict or XML text)
     is_synthetic: bool = dc_field(default=False, kw_only=True)
+    # remarks on how it was read, shown on the job (not `notes`: GIRecord has a field of that name)
+    import_notes: list[Note] = dc_field(default_factory=list, kw_only=True)
 
     record_type = "base"
 

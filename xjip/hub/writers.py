@@ -370,7 +370,8 @@ def raw_text(record: BaseRecord) -> str | None:
 
 
 def _record_json(record: BaseRecord) -> str:
-    return json.dumps({k: getattr(record, k) for k in _field_names(type(record)) if k not in ("locator", "raw")},
+    return json.dumps({k: getattr(record, k) for k in _field_names(type(record))
+                       if k not in ("locator", "raw", "import_notes")},
                       ensure_ascii=False, sort_keys=True, default=str)
 
 

@@ -216,7 +216,7 @@ def test_concatenated_documents_with_file_lines(il_id: tuple[bytes, bytes]) -> N
 def test_small_chunks_give_the_same_records(il_id: tuple[bytes, bytes], chunk: int) -> None:
     il, ind = il_id
     data = il + ind + b"\xef\xbb\xbf" + il
-    got = [(d, tc, line) for d, el, tc, line in tx._iter_records(mem(data), chunk_size=chunk)]
+    got = [(r.dialect, r.transaction_code, r.line) for r in tx._iter_records(mem(data), chunk_size=chunk)]
     assert got == [("il", None, 2), ("st66", "Merek Dagang", il.count(b"\n") + 12),
                    ("il", None, (il + ind).count(b"\n") + 2)]
 

@@ -393,13 +393,36 @@ def parse_xml_bytes(data: bytes, name: str, record: int | None = None, max_mb: i
     try:
         return etree.fromstring(data, parser=safe_xml_parser())
     except etree.XMLSyntaxError as exc:
-        line = exc.lineno if exc.lineno else None
+        line, column = exc.position if exc.position and exc.position[0] else (exc.lineno or None, None)
         msg = str(exc)
-        # Truncated only when the parser failed on the document's last line; otherwise malformed.
-        last_line = data.rstrip().count(b"\n") + 1
-        code = "xml_truncated" if line is not None and line >= last_line and data.rstrip()[-1:] != b">" \
-            or "Premature end of data" in msg and line is not None and line >= last_line else "xml_malformed"
-        raise SourceError(Locator(name, record, line), code, detail=msg) from None
+        # Truncated only when the parser stopped where the input ends; otherwise malformed.
+        tail = data[data.rfind(b"\n") + 1:]
+        ended = xml_error_at_end(msg, line, column, data.count(b"\n") + 1, len(_decode_as_declared(tail, data)))
+        raise SourceError(Locator(name, record, line), "xml_truncated" if ended else "xml_malformed",
+                          detail=msg) from None
+
+
+def xml_error_at_end(message: str, line: int | None, column: int | None, lines: int, last_chars: int) -> bool:
+    """Whether a parse error sits where the input ends (the document was cut short) rather than
+    inside it: on its last line, past its last character (libxml2 counts columns in characters,
+    from 1). Without a position, the parser's own words decide."""
+    if not line:
+        return "Premature end of data" in message
+    return line >= lines and (column is None or column > last_chars)
+
+
+_DECLARED = re.compile(rb"""^(?:\xef\xbb\xbf)?<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._\-]+)["']""")
+
+
+def _decode_as_declared(part: bytes, document: bytes) -> str:
+    m = _DECLARED.match(document[:200])
+    encoding = m.group(1).decode("ascii") if m else "utf-8"
+    if encoding.lower() in ("gb2312", "gbk", "gb_2312-80"):
+        encoding = "gb18030"
+    try:
+        return part.decode(encoding, "ignore")  # a character cut by the end is not one
+    except LookupError:
+        return part.decode("utf-8", "ignore")
 
 
 def local(tag: Any) -> str:
@@ -419,14 +442,18 @@ def text_of(el: Any) -> str | None:
 
 # --- fields ----------------------------------------------------------------------------
 
+# A time zone after a date (XML Schema `xs:date`, ISO 8601: "2000-05-09-04:00", "…Z", "…+08:00"),
+# as USPTO TSDR and WIPO ST.96 write dates: the day is the one written, in the office's zone.
+_ZONE = r"(?:Z|[+-]\d{2}:?\d{2})?"
 _DATE_PATTERNS = [
-    re.compile(r"^(\d{4})(\d{2})(\d{2})$"),
-    re.compile(r"^(\d{4})[-./年](\d{1,2})[-./月](\d{1,2})日?(?:[ T].*)?$"),
+    re.compile(r"^(\d{4})(\d{2})(\d{2})" + _ZONE + "$"),
+    re.compile(r"^(\d{4})[-./年](\d{1,2})[-./月](\d{1,2})日?(?:[ T].*|" + _ZONE + ")$"),
 ]
 
 
 def parse_date(value: Any, field_name: str | None = None) -> dt.date | None:
-    """YYYYMMDD, YYYY-MM-DD, YYYY.MM.DD, YYYY/MM/DD, 2023年2月3日, Excel dates; '', 0 → None.
+    """YYYYMMDD, YYYY-MM-DD, YYYY.MM.DD, YYYY/MM/DD, 2023年2月3日, with or without a time zone
+    (2000-05-09-04:00, 2000-05-09Z, 2000-05-09+08:00), Excel dates; '', 0 → None.
     An impossible date (2023-02-30) raises RecordError('invalid_date')."""
     if value is None:
         return None

@@ -92,7 +92,9 @@ def parse(source: Source, options: dict[str, Any]) -> ItemStream:
         if item is SKIPPED or isinstance(item, Rejection):
             yield item
             continue
-        yield record_or_rejection(item, source.name, {V2_ROOT: _parse_v2, LEGACY_ROOT: _parse_legacy})
+        rec = record_or_rejection(item, source.name, {V2_ROOT: _parse_v2, LEGACY_ROOT: _parse_legacy})
+        rec.import_notes.extend(item.notes)  # repairs made to read the document
+        yield rec
 
 
 def record_or_rejection(doc: xs.ParsedDocument, source_name: str,

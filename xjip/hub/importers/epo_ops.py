@@ -42,10 +42,11 @@ from typing import Any, Iterable
 
 from lxml import etree
 
-from xjip.hub.importers._xmlstream import ParsedDocument, iter_parsed, root_element
+from xjip.hub.importers._xmlstream import ParsedDocument, iter_parsed, root_element, with_notes
 from xjip.hub.importers.base import Source, clean, local, parse_date, register, text_of
 from xjip.hub.importers.uspto_xml import patent_type as us_patent_type
 from xjip.hub.importers.uspto_xml import us_pub_number, wo_number
+from xjip.hub.importers.wipo_xml import pct_number
 from xjip.hub.numbers import canonical_cn_app, canonical_ipc, canonical_pub, type_from_kind
 from xjip.hub.records import (
     FamilyMember,
@@ -67,12 +68,16 @@ NS = {"ops": OPS, "ex": EX}
 # --- numbers --------------------------------------------------------------------------
 
 
-def docdb_app(country: str | None, number: str | None) -> str | None:
-    """DOCDB application number → the canonical form of the national importers."""
+def docdb_app(country: str | None, number: str | None, kind: str | None = None) -> str | None:
+    """DOCDB application number → the canonical form of the national importers. Kind W is an
+    international (PCT) application, filed at the office `country`: PCT/US2013/064552."""
     country = (clean(country) or "").upper()
     number = re.sub(r"\s", "", number or "")
     if not country or not number:
         return None
+    if (clean(kind) or "").upper() == "W":
+        # numbers.py has no PCT form yet; the WIPO one, as the other importers write it
+        return pct_number(country + number)
     if country == "US":
         digits = re.sub(r"\D", "", number)
         if len(digits) == 12 and digits[:2] in ("19", "20"):  # DOCDB prefixes the filing year
@@ -211,6 +216,7 @@ class _Pub:
     app_date: dt.date | None
     family_id: str | None
     priorities: list[Priority] = field(default_factory=list)
+    pct: str | None = None  # the PCT application it entered the national/regional phase from
     events: list[LegalEvent] = field(default_factory=list)
     biblio: dict[str, Any] = field(default_factory=dict)
 
@@ -237,18 +243,30 @@ def _pub_ref(pubref: Any) -> tuple[str | None, str | None, str | None, dt.date |
 
 def _app_ref(appref: Any) -> tuple[str | None, dt.date | None]:
     doc = _docid(appref)
-    number = docdb_app(_t(doc, "ex:country"), _t(doc, "ex:doc-number"))
+    number = docdb_app(_t(doc, "ex:country"), _t(doc, "ex:doc-number"), _t(doc, "ex:kind"))
     date = _t(doc, "ex:date") or _t(_docid(appref, "epodoc"), "ex:date")
     return number, _iso(date, "application-reference/date")
+
+
+def _pct_entry(claims: Iterable[Any]) -> str | None:
+    """The international application a publication entered the national or regional phase
+    from: DOCDB lists it among the priority claims with priority-linkage-type W."""
+    for claim in claims:
+        if _t(claim, "ex:priority-linkage-type") == "W":
+            doc = _docid(claim)
+            return docdb_app(_t(doc, "ex:country"), _t(doc, "ex:doc-number"), "W")
+    return None
 
 
 def _priorities(claims: Iterable[Any]) -> list[Priority]:
     out = []
     for claim in claims:
+        if _t(claim, "ex:priority-linkage-type") == "W":
+            continue  # the PCT application the publication comes from (`_pct_entry`), not a priority
         doc = _docid(claim)
         if doc is not None and _t(doc, "ex:doc-number"):
             country = _t(doc, "ex:country")
-            number = docdb_app(country, _t(doc, "ex:doc-number"))
+            number = docdb_app(country, _t(doc, "ex:doc-number"), _t(doc, "ex:kind"))
         else:
             doc = _docid(claim, "epodoc")
             number = _t(doc, "ex:doc-number")
@@ -320,6 +338,7 @@ def _biblio(doc: Any) -> dict[str, Any]:
         cites.append(docdb_pub(_t(d, "ex:country"), _t(d, "ex:doc-number"), _t(d, "ex:kind")))
     out["citations"] = list(dict.fromkeys(c for c in cites if c))
     out["priorities"] = _priorities(bib.iterfind("ex:priority-claims/ex:priority-claim", NS))
+    out["pct"] = _pct_entry(bib.iterfind("ex:priority-claims/ex:priority-claim", NS))
     return out
 
 
@@ -328,6 +347,7 @@ def _from_member(member: Any) -> _Pub:
     app, app_date = _app_ref(member.find("ex:application-reference", NS))
     pub = _Pub(member, number, country, kind, date, app, app_date, member.get("family-id"))
     pub.priorities = _priorities(member.iterfind("ex:priority-claim", NS))
+    pub.pct = _pct_entry(member.iterfind("ex:priority-claim", NS))
     pub.events = [legal_event(el) for el in member.iterfind("ops:legal", NS)]
     doc = member.find("ex:exchange-document", NS)
     if doc is not None:
@@ -348,6 +368,7 @@ def _from_exchange(doc: Any) -> _Pub:
     pub = _Pub(doc, number, country, kind, date, app, app_date, doc.get("family-id"))
     pub.biblio = _biblio(doc)
     pub.priorities = pub.biblio.pop("priorities", [])
+    pub.pct = pub.biblio.pop("pct", None)
     return pub
 
 
@@ -394,6 +415,9 @@ def _record(pubs: list[_Pub], family: list[FamilyMember]) -> PatentRecord:
             if all(pr.number != q.number for q in rec.priorities):
                 rec.priorities.append(pr)
         rec.events += p.events
+        pct = p.pct or b.get("pct")
+        if pct and pct != rec.app_number and not rec.pct_app_number:
+            rec.pct_app_number = pct
     rec.ipc_main = rec.ipc[0] if rec.ipc else None
     return rec
 
@@ -424,7 +448,7 @@ class EpoOpsImporter:
             if isinstance(item, Rejection):
                 yield item
                 continue
-            yield from self._document(source, item, counter)
+            yield from with_notes(item, self._document(source, item, counter))
 
     def _document(self, source: Source, doc: ParsedDocument, counter: list[int]) -> ItemStream:
         root = doc.root
@@ -440,6 +464,12 @@ class EpoOpsImporter:
         exchanges = [d for d in root.iter(f"{{{EX}}}exchange-document")
                      if d.getparent() is None or local(d.getparent().tag) != "family-member"]
         if not families and not exchanges:
+            found = root.findall("ops:biblio-search/ops:search-result/ops:publication-reference", NS)
+            if found:
+                # A plain search answer: numbers without application, dates or titles. Stored
+                # as records they could not be matched to the patent they belong to.
+                raise SourceError(Locator(source.name, doc.record, doc.line), "epo_ops_search_numbers_only",
+                                  count=len(found))
             services = sorted({local(c.tag) for c in root if local(c.tag) != "meta"})
             raise SourceError(Locator(source.name, doc.record, doc.line), "epo_ops_unsupported",
                               service=", ".join(services) or "-")

@@ -19,11 +19,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
+from xjip.hub.importers import _xmlstream as xs
 from xjip.hub.importers import templates
 from xjip.hub.importers.base import (
-    HEAD_BYTES,
     Source,
-    check_xml_prolog,
     clean,
     local,
     parse_date,
@@ -36,6 +35,7 @@ from xjip.hub.records import (
     ItemStream,
     LegalEvent,
     Locator,
+    Note,
     Party,
     RecordError,
     Rejection,
@@ -45,6 +45,8 @@ from xjip.hub.records import (
 
 ST66_NS = b"http://www.wipo.int/standards/XMLSchema/trademarks"
 ST96_TM_NS = b"ST96/Trademark"
+# ST.96 roots of trademark documents: WIPO's examples, and the USPTO TSDR's TrademarkTransaction.
+ST96_ROOTS = (b"TrademarkApplication", b"TrademarkBag", b"Trademark", b"TrademarkTransaction")
 
 # Record elements by local name: ST.66, ST.96, Israel.
 RECORD_TAGS = {"TradeMark": "st66", "Trademark": "st96", "TMBRAND": "il"}
@@ -72,7 +74,9 @@ _USPTO_DRAWING = {"1": "word", "2": "figurative", "3": "combined", "4": "word", 
 _KINDS = {
     "individual": "ordinary", "trade mark": "ordinary", "trademark": "ordinary", "trademarks": "ordinary",
     "service mark": "ordinary", "trademark/service mark": "ordinary", "defensive": "ordinary",
-    "collective": "collective", "collective mark": "collective",
+    "trademark, service mark": "ordinary",  # USPTO TSDR
+    "collective": "collective", "collective mark": "collective", "collective trademark": "collective",
+    "collective service mark": "collective", "collective membership mark": "collective",
     "certificate": "certification", "certification": "certification", "certification mark": "certification",
     "guarantee": "certification",
     # IL registers both together; WIPO GBD maps it to [Collective, Certificate]; we keep the first.
@@ -85,7 +89,8 @@ _EVENT_RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"non-payment|expired|lapse", re.I), "lapse"),
     (re.compile(r"renew", re.I), "fee_payment"),
     (re.compile(r"change in ownership|assign(?!ed to)|transfer", re.I), "owner_change"),
-    (re.compile(r"^registered|registered-", re.I), "grant"),
+    # "REGISTERED - SEC. 8 (6-YR) ACCEPTED" (USPTO) is a maintenance step, not the grant
+    (re.compile(r"^registered(?!\s*-\s*sec)|registered-", re.I), "grant"),
     (re.compile(r"reject|refus", re.I), "rejection"),
     (re.compile(r"withdraw|abandon", re.I), "withdrawal"),
     (re.compile(r"invalidat", re.I), "invalidation"),
@@ -231,16 +236,38 @@ def _st66_party(book: Any, role: str) -> Party | None:
         return None
     addr_el = _child(fna, "Address")
     lines = _unique(text_of(x) for x in _descs(addr_el, "FreeFormatAddressLine"))
-    if not lines:
+    if not lines:  # FormattedAddress: the lines, else (USPTO TSDR) room, building and street; then the town
         lines = _unique(text_of(x) for x in _descs(addr_el, "AddressLine"))
-        lines += _unique(text_of(_desc(addr_el, n)) for n in ("AddressCity", "AddressState", "AddressPostcode"))
+        lines += _unique(text_of(_desc(addr_el, n)) for n in (() if lines else _STREET_PARTS) + _TOWN_PARTS)
     address = ", ".join(line for line in lines if line != "-") or None
-    return Party(name=name, address=address, country=_country(text_of(_desc(addr_el, "AddressCountryCode"))),
-                 role=role)
+    country = _country(text_of(_desc(addr_el, "AddressCountryCode"))) or _country(
+        text_of(_desc(addr_el, "FormattedAddressCountryCode")))
+    return Party(name=name, address=address, country=country, role=role)
 
 
-def _st66(tm: Any, transaction_code: str | None) -> TrademarkRecord:
-    status, status_text = split_status(_text(tm, "MarkCurrentStatusCode"))
+_STREET_PARTS = ("AddressRoom", "AddressBuilding", "AddressStreet")
+_TOWN_PARTS = ("AddressCity", "AddressState", "AddressPostcode")
+
+
+def _status(tm: Any) -> tuple[str | None, str | None]:
+    """ST.66/ST.96 MarkCurrentStatusCode. The USPTO prints a number there (800) and its meaning in
+    MarkCurrentStatusExternalDescriptionText: both kept, the meaning first."""
+    code = _text(tm, "MarkCurrentStatusCode")
+    meaning = text_of(_desc(tm, "MarkCurrentStatusExternalDescriptionText"))
+    if code and code.isdigit() and meaning:
+        return split_status(f"{meaning} ({code})")
+    return split_status(code)
+
+
+def _drawing(tm: Any, feature: str | None) -> str | None:
+    """A feature the vocabulary does not know, read from the USPTO mark drawing code when given."""
+    if feature in (None, "other"):
+        return _USPTO_DRAWING.get(text_of(_desc(tm, "MarkFeatureCode")) or "", feature)
+    return feature
+
+
+def _st66(tm: Any, transaction_code: str | None, transaction_parties: Any = None) -> TrademarkRecord:
+    status, status_text = _status(tm)
     rec = TrademarkRecord(
         office=_text(tm, "RegistrationOfficeCode") or "",
         app_number=_text(tm, "ApplicationNumber"),
@@ -251,7 +278,7 @@ def _st66(tm: Any, transaction_code: str | None) -> TrademarkRecord:
         status=status,
         status_text=status_text,
         status_date=_date(tm, "MarkCurrentStatusDate"),
-        mark_feature=_feature(_text(tm, "MarkFeature")),
+        mark_feature=_drawing(tm, _feature(_text(tm, "MarkFeature"))),
         mark_kind=_kind(_text(tm, "KindMark"), transaction_code),
     )
     spec = _child(tm, "WordMarkSpecification")
@@ -273,10 +300,11 @@ def _st66(tm: Any, transaction_code: str | None) -> TrademarkRecord:
         if text:
             goods[cls].append(text)
     rec.nice_classes, rec.goods = _goods(goods)
-    for book in _descs(_child(tm, "ApplicantDetails"), "ApplicantAddressBook"):
-        party = _st66_party(book, "applicant")
-        if party and party.name not in {o.name for o in rec.owners}:
-            rec.owners.append(party)
+    for details in (_child(tm, "ApplicantDetails"), transaction_parties):
+        for book in _descs(details, "ApplicantAddressBook"):
+            party = _st66_party(book, "applicant")
+            if party and party.name not in {o.name for o in rec.owners}:
+                rec.owners.append(party)
     for book in _descs(_child(tm, "HolderDetails"), "HolderAddressBook"):
         party = _st66_party(book, "holder")
         if party and party.name not in {o.name for o in rec.owners}:
@@ -288,12 +316,14 @@ def _st66(tm: Any, transaction_code: str | None) -> TrademarkRecord:
         code = _text(ev, "MarkEventCode")
         office_code = _text(ev, "OfficeSpecificMarkEventCode")
         office_name = _text(ev, "OfficeSpecificMarkEventName")
-        description = _text(ev, "OfficeSpecificMarkEventDescription")
+        # USPTO TSDR: the code's meaning in MarkEventExt
+        description = _text(ev, "OfficeSpecificMarkEventDescription") or text_of(
+            _desc(ev, "MarkEventInternalDescriptionText"))
         if office_name == "-":
             office_name = None
         details = {k: v for k, v in (("office_code", office_code), ("office_name", office_name)) if v}
-        rec.events.append(LegalEvent(category=_event_category(code), date=_date(ev, "MarkEventDate"), code=code,
-                                     description=description or office_name, details=details))
+        rec.events.append(LegalEvent(category=_event_category(code, description), date=_date(ev, "MarkEventDate"),
+                                     code=code, description=description or office_name, details=details))
     return rec
 
 
@@ -317,7 +347,9 @@ def _st96_party(el: Any, role: str) -> Party | None:
         return None
     postal = _desc(contact, "PostalAddress")
     lines = _unique(text_of(x) for x in _descs(postal, "AddressLineText"))
-    if not lines:
+    if lines:  # PostalStructuredAddress: the lines, then the town (USPTO TSDR)
+        lines += _unique(text_of(_desc(postal, n)) for n in ("CityName", "GeographicRegionName", "PostalCode"))
+    else:
         lines = _unique(text_of(x) for x in _descs(postal, "PostalStructuredAddress"))
     country = _country(text_of(_desc(postal, "CountryCode"))) or _country(
         text_of(_child(el, "IncorporationCountryCode")))
@@ -327,10 +359,8 @@ def _st96_party(el: Any, role: str) -> Party | None:
 def _st96(tm: Any) -> TrademarkRecord:
     app = _child(tm, "ApplicationNumber")
     app_number = _text(app, "ApplicationNumberText") if app is not None else None
-    feature = _feature(text_of(_desc(tm, "MarkFeatureCategory")))
-    if feature is None:
-        feature = _USPTO_DRAWING.get(text_of(_desc(tm, "MarkFeatureCode")) or "")
-    status, status_text = split_status(_text(tm, "MarkCurrentStatusCode"))
+    feature = _drawing(tm, _feature(text_of(_desc(tm, "MarkFeatureCategory"))))
+    status, status_text = _status(tm)
     rec = TrademarkRecord(
         office=_text(tm, "RegistrationOfficeCode") or (_text(app, "IPOfficeCode") if app is not None else None)
         or "",
@@ -448,160 +478,108 @@ def _il(doc: Any) -> TrademarkRecord:
 
 # --- streaming ------------------------------------------------------------------------
 
-# `<?xml` + whitespace starts a new document (XML 1.0 §2.8: the declaration is only allowed at the
-# very start), so files made of concatenated documents are cut there, as in `_xmlstream`.
-_DECL = re.compile(rb"<\?xml[ \t\r\n]")
-_CHUNK = 1 << 20
-_WS = b" \t\r\n\x00"
-_BOM = b"\xef\xbb\xbf"
-
-
-def _segments(fh: Any, chunk_size: int = _CHUNK) -> Iterator[bytes | None]:
-    """The byte stream in pieces, with None wherever a new document's declaration begins.
-    A BOM right before a declaration (`cat a.xml b.xml` of BOM files) belongs to neither."""
-    carry, carry_is_decl = b"", False
-    while True:
-        chunk = fh.read(chunk_size)
-        data = carry + chunk
-        if not chunk:
-            if data:
-                yield data
-            return
-        pos, at_decl = 0, carry_is_decl
-        for m in _DECL.finditer(data):
-            if m.start() == 0 and carry_is_decl:
-                continue  # found in the previous round already
-            before = data[pos:m.start()]
-            if before.endswith(_BOM):
-                before = before[:-len(_BOM)]
-            if before:
-                yield before
-            yield None
-            pos, at_decl = m.start(), True
-        cut = max(pos, len(data) - 8)  # keep a possibly split BOM + "<?xml" for the next round
-        if cut > pos:
-            yield data[pos:cut]
-        carry, carry_is_decl = data[cut:], cut == pos and at_decl
+# Read from the stream (`_xmlstream.iter_elements`): the records, and around an ST.66 record the
+# transaction's code and, in USPTO TSDR files, the applicants it places beside the TradeMark.
+_WATCHED = frozenset({*RECORD_TAGS, "TransactionCode", "ApplicantDetails", "TransactionData"})
 
 
 @dataclass
-class _Doc:
-    number: int
-    first_line: int  # line of the document's first byte in the file
-    parser: Any = None
-    head: bytearray = field(default_factory=bytearray)
-    started: bool = False
-    error: SourceError | None = None
-    transaction_code: str | None = None
+class _Read:
+    dialect: str
+    item: xs.StreamedElement
+    transaction_code: str | None
+    parties: xs.StreamedElement | None = None  # an ST.66 TransactionData's own ApplicantDetails (USPTO TSDR)
+    notes: list[Note] = field(default_factory=list)
+
+    @property
+    def element(self) -> Any:
+        return self.item.element
+
+    @property
+    def line(self) -> int:
+        return self.item.line
+
+    @property
+    def document(self) -> int:
+        return self.item.document
+
+    @property
+    def parties_element(self) -> Any:
+        return self.parties.element if self.parties is not None else None
 
 
-def _syntax_error(exc: Exception, name: str, record: int, line: int) -> SourceError:
-    msg = str(exc)
-    truncated = any(s in msg for s in ("Premature end", "EndTag", "end of data", "not properly terminated"))
-    inner = getattr(exc, "lineno", None)
-    # lxml counts lines from the document's start: restate them as lines of the file.
-    msg = re.sub(r" \(<string>, line \d+\)$", "", msg)
-    msg = re.sub(r"\bline (\d+)", lambda m: f"line {line + int(m.group(1)) - 1}", msg)
-    return SourceError(Locator(name, record, line + inner - 1 if inner else line),
-                       "xml_truncated" if truncated else "xml_malformed", detail=msg)
+def _iter_records(source: Source, chunk_size: int = xs.CHUNK) -> Iterator[_Read | Rejection]:
+    """Each record element of the file, whole, with what its transaction says around it; memory
+    stays flat (`xs.iter_elements`: an element is released once the caller has read it).
 
+    An ST.66 TradeMark without ApplicantDetails of its own (the USPTO TSDR puts them after
+    TradeMarkDetails, in TransactionData) waits for its TransactionData to end, and takes
+    that one's applicants when it holds no other mark. A record of a document that breaks
+    before its transaction ends is not given: it would lack its owners."""
+    held: _Read | None = None
+    parties: Any = None
+    code: str | None = None
+    document = 0
+    notes: list[Note] = []
 
-def _iter_records(source: Source, chunk_size: int = _CHUNK) -> Iterator[tuple[str, Any, str | None, int] | Rejection]:
-    """(dialect, element, ST.66 TransactionCode, line in file) for each record element, cleared
-    after use; documents are fed to an lxml pull parser chunk by chunk, so memory stays flat
-    whatever the document size. (`_xmlstream.iter_documents` holds each document whole, and a
-    bulk ST.66/ST.96 file is one large document.)
+    def give(read: _Read) -> Iterator[_Read]:
+        nonlocal parties
+        read.parties, parties = parties, None
+        yield read
+        read.item.release()
+        if read.parties is not None:
+            read.parties.release()
 
-    Error policy as `_xmlstream.iter_parsed`: a broken document followed by others is a Rejection
-    and the next documents go on; a broken single or last document raises SourceError."""
-    from lxml import etree
-
-    lines_before = 0  # newlines in the file before the current segment
-    next_record = 1
-    doc = _Doc(1, 1)
-
-    def new_parser() -> Any:
-        return etree.XMLPullParser(events=("end",), resolve_entities=False, no_network=True, load_dtd=False,
-                                   huge_tree=False, remove_comments=True, remove_pis=True)
-
-    def feed(d: _Doc, data: bytes, final: bool = False) -> Iterator[tuple[str, Any, str | None, int]]:
-        if d.error is not None:
-            return
-        try:
-            if d.parser is None:
-                d.head += data
-                if len(d.head) < HEAD_BYTES and not final:
-                    return
-                check_xml_prolog(bytes(d.head[:HEAD_BYTES]), source.name)
-                d.parser = new_parser()
-                data, d.head = bytes(d.head), bytearray()
-            if data:
-                d.parser.feed(data)
-            if final:
-                d.parser.close()
-        except etree.XMLSyntaxError as exc:
-            d.error = _syntax_error(exc, source.name, next_record, d.first_line)
-        except SourceError as exc:
-            d.error = SourceError(Locator(source.name, next_record, d.first_line), exc.rejection.code)
-        if d.parser is None:
-            return
-        for _event, el in d.parser.read_events():
-            name = local(el.tag)
-            if name == "TransactionCode":
-                d.transaction_code = text_of(el)
-                continue
-            dialect = RECORD_TAGS.get(name)
-            if dialect is None or any(RECORD_TAGS.get(local(a.tag)) == dialect for a in el.iterancestors()):
-                continue  # not a record, or a same-named element nested inside one
-            yield dialect, el, d.transaction_code, d.first_line + (el.sourceline or 1) - 1
-            el.clear()
-            node = el  # drop everything already read: previous siblings of el and its ancestors
-            while (parent := node.getparent()) is not None:
-                while node.getprevious() is not None:
-                    del parent[0]
-                node = parent
-
-    def finish(d: _Doc, last: bool) -> Iterator[Any]:
-        nonlocal next_record
-        if not d.started:
-            return
-        for item in feed(d, b"", final=True):
-            next_record += 1
+    for item in xs.iter_elements(source, _WATCHED, chunk_size=chunk_size):
+        if isinstance(item, Rejection):
+            if held is not None and held.document == item.locator.record:
+                held, parties = None, None  # its transaction broke off
             yield item
-        if d.error is not None:
-            rej = d.error.rejection
-            if last and (d.number == 1 or rej.code == "xml_truncated"):
-                raise d.error
-            yield Rejection(rej.locator, rej.code, rej.field, rej.params)
+            continue
+        if item.document != document:
+            if held is not None:
+                yield from give(held)
+                held = None
+            document, code, parties = item.document, None, None
+        notes += item.notes
+        name, el = item.name, item.element
+        if name == "TransactionCode":
+            code = text_of(el)
+        elif name == "ApplicantDetails":
+            parent = el.getparent()
+            if held is not None and parent is not None and local(parent.tag) == "TransactionData":
+                parties = item
+        elif name == "TransactionData":
+            if held is not None:
+                yield from give(held)
+                held = None
+            parties = None
+        else:
+            dialect = RECORD_TAGS[name]
+            if any(RECORD_TAGS.get(local(a.tag)) == dialect for a in el.iterancestors()):
+                continue  # a same-named element inside a record
+            if held is not None:  # another mark in the same transaction: the applicants are not only its
+                parties = None
+                yield from give(held)
+                held = None
+            read = _Read(dialect, item, code, notes=notes)
+            notes = []
+            if dialect == "st66" and _child(el, "ApplicantDetails") is None and _child(el, "HolderDetails") is None:
+                held = read
+            else:
+                yield from give(read)
+    if held is not None:
+        yield from give(held)
 
-    with source.open() as fh:
-        for seg in _segments(fh, chunk_size):
-            if seg is None:
-                yield from finish(doc, last=False)
-                if doc.started:
-                    doc = _Doc(doc.number + 1, lines_before + 1)
-                continue
-            if not doc.started:
-                stripped = seg.lstrip(_WS)
-                lines_before += seg[:len(seg) - len(stripped)].count(b"\n")
-                doc.first_line = lines_before + 1
-                seg = stripped
-                if not seg:
-                    continue
-                doc.started = True
-            for item in feed(doc, seg):
-                next_record += 1
-                yield item
-            lines_before += seg.count(b"\n")
-        if not doc.started and doc.number == 1:
-            raise SourceError(Locator(source.name), "empty_file")
-        yield from finish(doc, last=True)
 
-
-_PARSERS = {"st66": lambda el, tc: _st66(el, tc), "st96": lambda el, tc: _st96(el), "il": lambda el, tc: _il(el)}
+_PARSERS = {"st66": lambda r: _st66(r.element, r.transaction_code, r.parties_element),
+            "st96": lambda r: _st96(r.element), "il": lambda r: _il(r.element)}
 
 
 class TrademarkXmlImporter:
+    """WIPO ST.66 and ST.96 trademark XML (WIPO Global Brand Database, USPTO TSDR) and the
+    Israeli TMBRAND export."""
+
     name = "trademark_xml"
     record_types = ("trademark",)
 
@@ -611,7 +589,7 @@ class TrademarkXmlImporter:
             return 95
         if root == b"TMBRAND":
             return 95
-        if root in (b"TrademarkApplication", b"TrademarkBag", b"Trademark") and ST96_TM_NS in head:
+        if root in ST96_ROOTS and ST96_TM_NS in head:
             return 90
         return 0
 
@@ -619,28 +597,39 @@ class TrademarkXmlImporter:
         from lxml import etree
 
         index = 0
-        for item in _iter_records(source):
-            if isinstance(item, Rejection):
-                index += 1  # a broken document takes a record number, so later ones stay stable
-                yield item
-                continue
-            dialect, el, transaction_code, line = item
-            index += 1
-            locator = Locator(source.name, index, line)
-            raw = etree.tostring(el, encoding="unicode")
-            try:
-                rec = _PARSERS[dialect](el, transaction_code)
-            except RecordError as err:
-                yield Rejection(locator, err.code, err.field, err.params, raw)
-                continue
-            if not (rec.app_number or rec.reg_number):
-                yield Rejection(locator, "missing_field", "ApplicationNumber", {}, raw)
-                continue
-            if not rec.office:
-                yield Rejection(locator, "missing_field", "RegistrationOfficeCode", {}, raw)
-                continue
-            rec.locator, rec.raw = locator, raw
-            yield rec
+        try:
+            for item in _iter_records(source):
+                index += 1  # a broken document takes a record number too, so later ones stay stable
+                if isinstance(item, Rejection):
+                    yield Rejection(Locator(item.locator.file, index, item.locator.line), item.code, item.field,
+                                    item.params, item.raw)
+                    continue
+                locator = Locator(source.name, index, item.line)
+                notes = [Note(Locator(n.locator.file, index, n.locator.line), n.code, n.field, n.params)
+                         for n in item.notes]  # located at this record rather than its document
+                raw = etree.tostring(item.element, encoding="unicode")
+                if item.parties is not None:
+                    raw += "\n" + etree.tostring(item.parties_element, encoding="unicode")
+                try:
+                    rec = _PARSERS[item.dialect](item)
+                except RecordError as err:
+                    yield Rejection(locator, err.code, err.field, err.params, raw, import_notes=notes)
+                    continue
+                if not (rec.app_number or rec.reg_number):
+                    yield Rejection(locator, "missing_field", "ApplicationNumber", {}, raw, import_notes=notes)
+                    continue
+                if not rec.office:
+                    yield Rejection(locator, "missing_field", "RegistrationOfficeCode", {}, raw,
+                                    import_notes=notes)
+                    continue
+                rec.locator, rec.raw, rec.import_notes = locator, raw, notes
+                yield rec
+        except SourceError as exc:
+            rej = exc.rejection
+            if rej.locator.record is None:
+                raise
+            raise SourceError(Locator(rej.locator.file, index + 1, rej.locator.line), rej.code, rej.field,
+                              **rej.params) from None
 
 
 def _root_name(head: bytes) -> bytes | None:

@@ -49,7 +49,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from lxml import etree
 
-from xjip.hub.importers._xmlstream import ParsedDocument, iter_parsed, root_element
+from xjip.hub.importers._xmlstream import ParsedDocument, iter_parsed, root_element, with_notes
 from xjip.hub.importers.base import Source, clean, local, open_text, parse_date, register
 from xjip.hub.numbers import canonical_ipc, canonical_pub
 from xjip.hub.records import (
@@ -801,7 +801,7 @@ class UsptoXmlImporter:
             if isinstance(item, Rejection):
                 yield item
                 continue
-            yield from self._document(source, item, max_desc)
+            yield from with_notes(item, self._document(source, item, max_desc))
 
     def _document(self, source: Source, doc: ParsedDocument, max_desc: int) -> Iterator[PatentRecord | Rejection]:
         root_tag = local(doc.root.tag)

@@ -24,7 +24,9 @@ from xjip.hub.importers import _xmlstream as xs
 from xjip.hub.importers.base import SKIPPED, Source, register, shard_of
 from xjip.hub.importers.cnipa_xml import at, claims_of, date_of, dedupe, ipc_from, paragraphs, record_or_rejection, \
     set_ipc, st36_citations
-from xjip.hub.numbers import canonical_cn_app, canonical_pub, type_from_kind
+from xjip.hub.importers.uspto_xml import pct_number as us_pct_number
+from xjip.hub.importers.uspto_xml import wo_number
+from xjip.hub.numbers import canonical_cn_app, canonical_ipc, canonical_pub, type_from_kind
 from xjip.hub.records import FamilyMember, ItemStream, Party, PatentRecord, Priority, RecordError, Rejection
 
 name = "wipo_xml"
@@ -37,7 +39,8 @@ ST96_ROOT = "PatentPublication"
 _KIND = re.compile(r"^[A-Z]\d?$")
 # ST.16 kind codes of grants: B everywhere; USPTO also S design, P plant, E reissue; CNIPA C/U/Y/S
 GRANT_KINDS = {"US": ("B", "S", "P", "E"), "CN": ("B", "C", "U", "Y", "S")}
-_PCT_COMPACT = re.compile(r"^([A-Z]{2})(\d{4})(\d{6})$")
+_PCT_COMPACT = re.compile(r"^([A-Z]{2})((?:19|20)\d{2})(\d{6})$")
+_PCT_COMPACT_OLD = re.compile(r"^([A-Z]{2})(\d{2})(\d{5})$")
 _EP_CITATION = re.compile(r"^\s*([A-Z]{2})\s*-\s*([A-Z]\d?)\s*-\s*(.+)$")
 
 
@@ -66,7 +69,9 @@ def parse(source: Source, options: dict[str, Any]) -> ItemStream:
         if item is SKIPPED or isinstance(item, Rejection):
             yield item
             continue
-        yield record_or_rejection(item, source.name, parsers)
+        rec = record_or_rejection(item, source.name, parsers)
+        rec.import_notes.extend(item.notes)  # repairs made to read the document
+        yield rec
 
 
 # --- shared ------------------------------------------------------------------------------
@@ -87,12 +92,30 @@ def app_number(country: str, number: str, el: Any = None) -> str:
     return f"{country}{text}"
 
 
+# EPO DTD ep-patent-document v1.0 (before 2006) B511/B512: the IPC edition stuck to the section
+# letter, the symbol spaced out, then a letter ("  7C 07C  29/44   A"): edition 7, C07C 29/44.
+_EP_IPC7 = re.compile(r"^\s*(\d{1,2})?\s*([A-H])\s*(\d{2})\s*([A-Z])\s*(\d{1,4})\s*/\s*(\d{1,6})\b")
+
+
+def ep_ipc7(text: str | None) -> tuple[str | None, str | None]:
+    """(symbol, edition) of a v1.0 B511/B512 (see _EP_IPC7); other layouts as `ipc_from`."""
+    m = _EP_IPC7.match(text or "")
+    if not m:
+        return ipc_from(text)
+    return canonical_ipc(f"{m.group(2)}{m.group(3)}{m.group(4)} {m.group(5)}/{m.group(6)}"), m.group(1)
+
+
 def pct_number(text: str | None) -> str | None:
-    """EPO writes PCT applications compactly (US2004035927): give the PCT/US2004/035927 form."""
+    """EPO and DOCDB write PCT applications compactly, US2004035927 (before 2004 with a 2-digit
+    year and a 5-digit serial, JP0107711): give WIPO's form PCT/US2004/035927, PCT/JP2001/007711.
+    ('PCT/…' forms as `uspto_xml.pct_number`.)"""
     if not text:
         return None
-    m = _PCT_COMPACT.match(text.strip())
-    return f"PCT/{m.group(1)}{m.group(2)}/{m.group(3)}" if m else text.strip()
+    compact = re.sub(r"\s", "", text).upper()
+    m = _PCT_COMPACT.match(compact) or _PCT_COMPACT_OLD.match(compact)
+    if m:
+        return us_pct_number(f"PCT/{m.group(1)}/{m.group(2)}/{m.group(3)}")
+    return us_pct_number(compact) if compact.startswith("PCT") else text.strip()
 
 
 def kind_code(text: str | None, fallback: str | None = None) -> str | None:
@@ -142,10 +165,12 @@ def _pub(rec: PatentRecord, country: str, number: str | None, kind: str | None, 
 def _wo(rec: PatentRecord, number: str | None, date_el: Any) -> None:
     if not number:
         return
-    try:
-        wo = canonical_pub(number, "WO")
-    except RecordError:
-        return
+    wo = wo_number(number)  # 'WO02020444' (v1.0) → WO2002020444
+    if wo is None:
+        try:
+            wo = canonical_pub(number, "WO")
+        except RecordError:
+            return
     rec.family.append(FamilyMember(number=wo, country=wo[:2], date=date_of(date_el, "pct_pub_date")))
 
 
@@ -200,7 +225,7 @@ def _parse_ep(root: Any) -> PatentRecord:
     items = [ipc_from(xs.value(c, "text")) for c in xs.descendants(xs.kid(b500, "B510EP"), "classification-ipcr")]
     b510 = xs.kid(b500, "B510")  # before 2006: B511 main, B512 further (IPC 7)
     if b510 is not None:
-        items += [ipc_from(xs.value(c)) for c in b510 if xs.lname(c) in ("B511", "B512")]
+        items += [ep_ipc7(xs.value(c)) for c in b510 if xs.lname(c) in ("B511", "B512")]
         edition = xs.value(b510, "B516")  # IPC edition number, e.g. "7"
         items = [(c, e or edition) for c, e in items]
     set_ipc(rec, items)
