@@ -54,7 +54,6 @@ def resume_cut_off_uploads(store: Store, settings: Settings) -> list[int]:
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     """The whole web shell: pages, their JSON twins under /api, auth, CSRF, static files, /docs."""
     from xjip.web import errors
-    from xjip.web.auth import LoginThrottle
     from xjip.web.middleware import BodyLimitMiddleware, LanguageMiddleware, SecurityHeadersMiddleware
     from xjip.web.render import build_environment, make_renderer
     from xjip.web.routes import include_all
@@ -80,7 +79,6 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json", lifespan=lifespan)
     app.state.settings = settings
     app.state.store = store
-    app.state.login_throttle = LoginThrottle()
     app.state.render = make_renderer(build_environment())
 
     # Added innermost first: headers → language → session → body limit → routes (a 413 page needs the session).
@@ -89,6 +87,10 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
                        max_age=SESSION_MAX_AGE, same_site="lax", https_only=settings.environment == "production")
     app.add_middleware(LanguageMiddleware, default=settings.default_language)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.environment == "production")
+    if settings.proxy_list:  # outermost: every layer sees the client the trusted proxy forwarded
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.proxy_list)
     errors.install(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     include_all(app)

@@ -145,6 +145,8 @@ def start_job_thread(store: Store, *job_ids: int) -> threading.Thread:
 def requeue(store: Store, job_id: int) -> bool:
     """An interrupted or failed job set back to queued, to be run again (`start_job_thread`);
     False when it is in no state to resume (one conditional update: two clicks requeue once)."""
+    if not m.is_row_id(job_id):
+        return False
     with store.session() as s:
         return s.execute(update(m.ImportJob).where(m.ImportJob.id == job_id,
                                                    m.ImportJob.status.in_(m.ImportJob.RESUMABLE))
@@ -153,6 +155,8 @@ def requeue(store: Store, job_id: int) -> bool:
 
 def job_status(store: Store, job_id: int) -> str | None:
     """A job's status, None when there is no such job (what a refused resume or stop reports)."""
+    if not m.is_row_id(job_id):
+        return None
     with store.reading() as s:
         return s.scalar(select(m.ImportJob.status).where(m.ImportJob.id == job_id))
 
@@ -160,6 +164,8 @@ def job_status(store: Store, job_id: int) -> str | None:
 def request_stop(store: Store, job_id: int) -> bool:
     """Ask a queued or running job, in whichever process runs it, to stop after its next
     commit (it is then interrupted, and can be resumed). False when it is not running."""
+    if not m.is_row_id(job_id):
+        return False
     with store.session() as s:
         return s.execute(update(m.ImportJob).where(m.ImportJob.id == job_id,
                                                    m.ImportJob.status.in_(("queued", "running")))
@@ -238,7 +244,7 @@ def _release_lock(store: Store, job: m.ImportJob) -> None:
 def run_job(store: Store, job_id: int, *, progress: ProgressCallback | None = None) -> m.ImportJob:
     """Run (or resume) a job to the end. Blocking; raises ImportAlreadyRunning."""
     with store.session() as s:
-        job = s.get(m.ImportJob, job_id)
+        job = s.get(m.ImportJob, job_id) if m.is_row_id(job_id) else None
         if job is None:
             raise KeyError(job_id)
         if job.status == "done":

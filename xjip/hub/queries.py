@@ -43,6 +43,21 @@ class BadPageToken(ValueError):
     pass
 
 
+class BadFilter(ValueError):
+    """A filter value no record can have, e.g. year 0000: refused (a 400), not sent to the database."""
+
+    def __init__(self, field_name: str, value: Any):
+        self.field, self.value = field_name, value
+        super().__init__(f"{field_name}={value!r}")
+
+    @property
+    def shown(self) -> str:
+        """The value as the person typed it (a year keeps its four digits: 0000)."""
+        if self.field == "year" and isinstance(self.value, int) and 0 <= self.value < 10000:
+            return f"{self.value:04d}"
+        return str(self.value)
+
+
 # --- record types --------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -380,6 +395,10 @@ class RecordFilters:
     missing: str | None = None  # title | date | party | place
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.year is not None:
+            year_range(self.year)
+
     def as_params(self) -> dict[str, Any]:
         out = {k: v for k, v in (("year", self.year), ("prefecture", self.prefecture), ("county", self.county),
                                  ("status", self.status), ("kind", self.kind), ("q", self.q),
@@ -387,6 +406,14 @@ class RecordFilters:
         if self.synthetic is not None:
             out["synthetic"] = "true" if self.synthetic else "false"
         return out
+
+
+def year_range(year: int) -> tuple[dt.date, dt.date | None]:
+    """[first day, first day of the next year) of a calendar year; the end is None for 9999,
+    the last year a date can hold. Raises BadFilter outside 1..9999 (there is no year 0)."""
+    if isinstance(year, bool) or not isinstance(year, int) or not dt.MINYEAR <= year <= dt.MAXYEAR:
+        raise BadFilter("year", year)
+    return dt.date(year, 1, 1), (dt.date(year + 1, 1, 1) if year < dt.MAXYEAR else None)
 
 
 def _place_condition(spec: TypeSpec, code: str) -> Any:
@@ -420,7 +447,10 @@ def _conditions(spec: TypeSpec, f: RecordFilters) -> list[Any]:
     conds: list[Any] = []
     date_col = _col(model, spec.date)
     if f.year is not None:
-        conds += [date_col >= dt.date(f.year, 1, 1), date_col < dt.date(f.year + 1, 1, 1)]
+        first, after_last = year_range(f.year)
+        conds.append(date_col >= first)
+        if after_last is not None:
+            conds.append(date_col < after_last)
     if f.prefecture:
         conds.append(_place_condition(spec, f.prefecture))
     if f.county:
@@ -460,8 +490,8 @@ def decode_token(record_type: str, token: str) -> tuple[dt.date | None, int]:
     try:
         padded = token + "=" * (-len(token) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if data["t"] != record_type or not isinstance(data["i"], int):
-            raise ValueError("type")
+        if data["t"] != record_type or not m.is_row_id(data["i"]):
+            raise ValueError("type")  # a forged id beyond the database's range included
         date = dt.date.fromisoformat(data["d"]) if data["d"] is not None else None
         return date, data["i"]
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
@@ -585,7 +615,7 @@ def record_detail(session: Session, record_type: str, record_id: int, *, masked:
                   text_limit: int = 20000) -> dict[str, Any] | None:
     """Everything known about one record: its fields, place, related rows and raw source records."""
     spec = spec_for(record_type)
-    row = session.get(spec.model, record_id)
+    row = session.get(spec.model, record_id) if m.is_row_id(record_id) else None
     if row is None:
         return None
     regions = region_index(session)
@@ -728,7 +758,7 @@ def _entity_right_filter(spec: TypeSpec, entity_id: int) -> Any:
 
 def entity_detail(session: Session, entity_id: int, *, per_type: int = 20, masked: bool = True) -> dict[str, Any] | None:
     """An owner with its aliases and the rights it holds (count and the first `per_type` per type)."""
-    entity = session.get(m.Entity, entity_id)
+    entity = session.get(m.Entity, entity_id) if m.is_row_id(entity_id) else None
     if entity is None:
         return None
     regions = region_index(session)
@@ -951,7 +981,7 @@ def job_detail(session: Session, job_id: int, *, rejections: int = 100, after: s
                code: str | None = None) -> dict[str, Any] | None:
     """A job with its progress, its rejected records counted by reason, and one page of them
     (of one reason, `code`, if given)."""
-    job = session.get(m.ImportJob, job_id)
+    job = session.get(m.ImportJob, job_id) if m.is_row_id(job_id) else None
     if job is None:
         return None
     size = _bounded(rejections)
