@@ -137,11 +137,15 @@ MASKING_POLICY = {
     "always_public": "Names of applicants, owners, inventors, breeders, authors, agents and agencies, numbers, titles, "
                      "classes, dates and statuses: all are printed in the official gazettes and registers.",
     "masked_for_public": [
-        "Addresses of natural persons (patent parties, trademark/copyright owners, plant-variety applicants, "
-        "licensees, pledgors, GI special-mark users): only the place (prefecture/county) is shown.",
+        "Addresses of parties not known to be organisations (patent parties, trademark/copyright owners, "
+        "plant-variety applicants, licensees, pledgors, GI special-mark users): only the place (prefecture/county) "
+        "is shown. Known to be an organisation: the owner entity's kind is company, university, institute, "
+        "government or hospital, or the name carries an organisation's word (is_organisation); a person, an "
+        "owner classified `other` and a record without a name are masked.",
         "Phone and contact person of institutions.",
         "Contract amounts of transactions and pledges (aggregates stay public).",
-        "Enforcement cases: names of natural-person parties become surname + 某, the case address is hidden "
+        "Enforcement cases: names of parties not known to be organisations become surname + 某, the case address "
+        "is hidden "
         "(最高人民法院关于人民法院在互联网公布裁判文书的规定, 法释〔2016〕19号, art. 8 and 10).",
         "Raw source records (they carry the unmasked fields) and the internal import job id.",
     ],
@@ -159,21 +163,32 @@ _ORG_MARKERS_EN = re.compile(
     r"government|bank|station|bureau|cooperative|council|society|farm|factory|trust|partnership)\b", re.I)
 
 
-def is_individual(name: str | None, kind: str | None = None) -> bool:
-    """Is this party a natural person? The entity kind decides when known; otherwise a name without any
-    organisation marker counts as a person (masking too much is the safe error)."""
-    if kind:
-        return kind == "individual"
-    if not name or not name.strip():
+# Entity kinds (xjip.hub.entities.KINDS) that are organisations; `individual` and `other` are not.
+ORGANISATION_KINDS = frozenset({"company", "university", "institute", "government", "hospital"})
+
+
+def is_organisation(name: str | None, kind: str | None = None) -> bool:
+    """Is this party KNOWN to be an organisation? Its owner entity's kind decides when it is an
+    organisation's or `individual`; otherwise its name must carry an organisation's word (公司,
+    大学, 合作社, Ltd, University…; a one-character ending such as 厂 or 店 only on a name of five
+    characters or more, as personal names are shorter). Anything else — a person, an owner
+    classified `other` (a one-character or mixed-script name), no name at all — is not known to
+    be one, and its address is masked: masking too much is the safe error."""
+    if kind in ORGANISATION_KINDS:
+        return True
+    if kind == "individual" or not name or not name.strip():
         return False
     text = name.strip()
-    if text.lower() == "individual":
-        return True
     if re.search(r"[\u4e00-\u9fff]", text):
         if any(marker in text for marker in _ORG_MARKERS_ZH):
-            return False
-        return not (len(text) >= 4 and "·" not in text and text.endswith(_ORG_ENDINGS_ZH))
-    return not _ORG_MARKERS_EN.search(text)
+            return True
+        return len(text) >= 5 and "·" not in text and text.endswith(_ORG_ENDINGS_ZH)
+    return bool(_ORG_MARKERS_EN.search(text))
+
+
+def is_individual(name: str | None, kind: str | None = None) -> bool:
+    """Treated as a natural person: whatever is not known to be an organisation (`is_organisation`)."""
+    return not is_organisation(name, kind)
 
 
 def mask_person_name(name: str | None) -> str | None:
