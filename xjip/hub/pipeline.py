@@ -55,6 +55,9 @@ SHARD_MAX_BYTES = 4 << 20
 
 
 MIXED_FORMATS = "mixed"  # import_job.format of a job whose sources came in several formats
+# Rejected records kept per reason (code and field); the rest are counted, not stored: a file of
+# junk rows costs a few thousand rows, not one per junk row (import_job.rejection_counts).
+REJECTION_SAMPLES = 1000
 
 
 class ImportAlreadyRunning(Exception):
@@ -62,6 +65,14 @@ class ImportAlreadyRunning(Exception):
         self.job_id = job_id
         zh, en = both("import.error.already_running", job_id=job_id)
         super().__init__(f"{zh} / {en}")
+
+
+class TooManyRejections(Exception):
+    """A job rejected more records than `import_max_rejections`: it stops, resumable."""
+
+    def __init__(self, locator: Locator, count: int, limit: int):
+        self.locator, self.count, self.limit = locator, count, limit
+        super().__init__(f"{locator}: {count} rejected > {limit}")
 
 
 class ImportInterrupted(KeyboardInterrupt):
@@ -323,6 +334,7 @@ class _JobRunner:
             self.format = self.options.get("format")
             self.checkpoint: dict[str, Any] = dict(job.checkpoint or {})
             self.bytes_total = job.bytes_total or 0
+            self.samples = RejectionSampler(job.rejection_counts)
         self.batch_size = int(self.options.get("batch_size") or self.settings.import_batch_size)
         self.resolver = Resolver(store)
         self.writer = BatchWriter(store.dialect, self.resolver)
@@ -345,7 +357,15 @@ class _JobRunner:
     def run(self) -> None:
         done_bytes = 0
         sources = 0
-        for source in iter_sources(self.path):
+        listing = iter_sources(self.path)
+        while True:
+            try:
+                source = next(listing)
+            except StopIteration:
+                break
+            except SourceError as exc:  # e.g. an archive refused whole (a bomb): nothing of it is read
+                self._record_source_error(None, exc.rejection)
+                break
             sources += 1
             state = self.checkpoint.get(source.name, {})
             if state.get("done"):
@@ -355,6 +375,11 @@ class _JobRunner:
                 self._run_source(source, state.get("items", 0), done_bytes)
             except SourceError as exc:
                 self._record_source_error(source, exc.rejection)
+            except TooManyRejections as exc:
+                zh, en = both("import.error.too_many_rejections", count=f"{exc.count:,}", limit=f"{exc.limit:,}")
+                self.finish("failed", {"code": "too_many_rejections", "message_zh": zh, "message_en": en,
+                                       "locator": str(exc.locator), "field": None})
+                return
             done_bytes += source.size or 0
         # A broken single file fails the job; in a folder or archive the other files still count,
         # and the job ends "partial" with the broken files listed among its rejections.
@@ -468,7 +493,8 @@ class _JobRunner:
         s = self._open
         try:
             counts, changed = self.writer.write(s, batch, source_name=source.name, source_format=fmt,
-                                                job_id=self.job_id, options=self.options, seen=self.seen)
+                                                job_id=self.job_id, options=self.options, seen=self.seen,
+                                                samples=self.samples)
             self.checkpoint[source.name] = {"items": position, "done": finished, "format": fmt}
             job = s.get(m.ImportJob, self.job_id)
             job.checkpoint = dict(self.checkpoint)
@@ -478,6 +504,8 @@ class _JobRunner:
             job.bytes_done = min(bytes_done, self.bytes_total) if self.bytes_total else bytes_done
             for name, value in counts.items():
                 setattr(job, f"{name}_count", (getattr(job, f"{name}_count") or 0) + value)
+            if counts["rejected"]:
+                job.rejection_counts = self.samples.counts()
             job.heartbeat_at = m.utcnow()
             self._held = (source, position, finished, _snapshot(job))
         except BaseException:
@@ -509,6 +537,7 @@ class _JobRunner:
         changed = self._changed
         self._changed, self._held_records, self._held = {}, 0, None
         self.resolver.commit()
+        self.samples.commit()
         if self.seen is not None:
             self.seen.commit()
         self.batches += 1
@@ -525,6 +554,9 @@ class _JobRunner:
         # transaction just committed: no query of its own.
         if not finished and (self.stop_requested or snapshot.stop_requested):
             raise KeyboardInterrupt
+        limit = self.settings.import_max_rejections
+        if not finished and limit and (snapshot.rejected_count or 0) > limit:
+            raise TooManyRejections(Locator(source.name, position), snapshot.rejected_count, limit)
 
     def _abandon(self) -> None:
         """Roll back the open transaction, if any (the job resumes after the last commit)."""
@@ -539,18 +571,23 @@ class _JobRunner:
 
     def _forget(self) -> None:
         self.resolver.rollback()
+        self.samples.rollback()
         if self.seen is not None:
             self.seen.rollback()
         self._changed, self._held_records, self._held = {}, 0, None
 
-    def _record_source_error(self, source: Source, rejection: Rejection) -> None:
+    def _record_source_error(self, source: Source | None, rejection: Rejection) -> None:
         zh, en = _messages(rejection)
+        name = source.name if source is not None else rejection.locator.file
         with self.store.session() as s:
             s.add(_rejection_row(self.job_id, rejection, zh, en))
             job = s.get(m.ImportJob, self.job_id)
             job.rejected_count = (job.rejected_count or 0) + 1
-            self.checkpoint[source.name] = {**self.checkpoint.get(source.name, {}), "done": True, "error": True}
+            self.samples.keep(rejection)
+            job.rejection_counts = self.samples.counts()
+            self.checkpoint[name] = {**self.checkpoint.get(name, {}), "done": True, "error": True}
             job.checkpoint = dict(self.checkpoint)
+        self.samples.commit()
         self.error = {"code": rejection.code, "message_zh": zh, "message_en": en, "locator": str(rejection.locator),
                       "field": rejection.field}
 
@@ -1074,8 +1111,8 @@ class BatchWriter:
         self.PatentBatch = writers.PatentBatch
 
     def write(self, session: Session, batch: list[Any] | BatchParts, *, source_name: str, source_format: str,
-              job_id: int, options: dict[str, Any],
-              seen: SeenKeys | None = None) -> tuple[dict[str, int], dict[str, list[int]]]:
+              job_id: int, options: dict[str, Any], seen: SeenKeys | None = None,
+              samples: "RejectionSampler | None" = None) -> tuple[dict[str, int], dict[str, list[int]]]:
         counts = {"read": 0, "inserted": 0, "updated": 0, "unchanged": 0, "rejected": 0, "placed": 0,
                   "addressed": 0}
         changed: dict[str, list[int]] = {}
@@ -1093,8 +1130,9 @@ class BatchWriter:
             if ids:
                 changed.setdefault(record_type, []).extend(ids)
         for r in rejections:
-            zh, en = _messages(r)
-            session.add(_rejection_row(job_id, r, zh, en))
+            if samples is None or samples.keep(r):
+                zh, en = _messages(r)
+                session.add(_rejection_row(job_id, r, zh, en))
         counts["rejected"] += len(rejections)
         return counts, changed
 
@@ -1113,6 +1151,40 @@ class WriteContext:
     seen: SeenKeys | None = None
     now: dt.datetime = dataclasses.field(default_factory=m.utcnow)
     existing_keys: set[str] | None = None  # keys of the batch stored before it (set by writers.finish)
+
+
+class RejectionSampler:
+    """Exact counts of a job's rejected records per reason, and which of them to keep: the first
+    REJECTION_SAMPLES of each. Counts of a batch become final when it commits (`commit`), or are
+    dropped with it (`rollback`), like the job's other counters."""
+
+    def __init__(self, saved: dict[str, Any] | None = None):
+        self._saved: dict[str, int] = {k: int(v) for k, v in (saved or {}).items()}
+        self._pending: dict[str, int] = {}
+
+    @staticmethod
+    def reason(code: str, field_name: str | None) -> str:
+        return f"{code}\t{field_name or ''}"
+
+    def keep(self, rejection: Rejection) -> bool:
+        """Count a rejected record; True if it is one of the first of its reason, to be stored."""
+        key = self.reason(rejection.code, rejection.field)
+        seen = self._saved.get(key, 0) + self._pending.get(key, 0)
+        self._pending[key] = self._pending.get(key, 0) + 1
+        return seen < REJECTION_SAMPLES
+
+    def counts(self) -> dict[str, int]:
+        merged = dict(self._saved)
+        for key, n in self._pending.items():
+            merged[key] = merged.get(key, 0) + n
+        return merged
+
+    def commit(self) -> None:
+        self._saved = self.counts()
+        self._pending = {}
+
+    def rollback(self) -> None:
+        self._pending = {}
 
 
 def iter_rejections(store: Store, job_id: int, limit: int = 100, after_id: int = 0) -> list[m.ImportRejection]:

@@ -1033,13 +1033,23 @@ def job_sources(job: m.ImportJob, limit: int = 500) -> list[dict[str, Any]]:
 
 def rejection_summary(session: Session, job_id: int, limit: int = 20) -> list[dict[str, Any]]:
     """Rejected records by reason (code and field), most frequent first, each with its first
-    message as an example: 100,000 rejections are usually one or two mistakes repeated."""
+    message as an example: 100,000 rejections are usually one or two mistakes repeated.
+    `count` is exact (import_job.rejection_counts); `kept` is how many of them are stored, the
+    first `pipeline.REJECTION_SAMPLES` of each reason (older jobs kept all: counted from the rows)."""
     r = m.ImportRejection
     groups = session.execute(select(r.code, r.field, func.count(), func.min(r.id)).where(r.job_id == job_id)
-                             .group_by(r.code, r.field).order_by(func.count().desc(), r.code).limit(limit)).all()
-    examples = {row.id: row for row in session.scalars(select(r).where(r.id.in_([g[3] for g in groups])))}
-    return [{"code": code, "field": field, "count": int(count), "example_zh": examples[first].message_zh,
-             "example_en": examples[first].message_en} for code, field, count, first in groups]
+                             .group_by(r.code, r.field)).all()
+    exact = session.scalar(select(m.ImportJob.rejection_counts).where(m.ImportJob.id == job_id)) or {}
+    rows = []
+    for code, field_name, kept, first in groups:
+        count = int(exact.get(f"{code}\t{field_name or ''}", kept))
+        rows.append((count, code, field_name, int(kept), first))
+    rows.sort(key=lambda g: (-g[0], g[1], g[2] or ""))
+    rows = rows[:limit]
+    examples = {row.id: row for row in session.scalars(select(r).where(r.id.in_([g[4] for g in rows])))}
+    return [{"code": code, "field": field_name, "count": count, "kept": kept,
+             "example_zh": examples[first].message_zh, "example_en": examples[first].message_en}
+            for count, code, field_name, kept, first in rows]
 
 
 def filter_options(session: Session, record_type: str, limit: int = 100) -> dict[str, Any]:
