@@ -54,7 +54,7 @@ def resume_cut_off_uploads(store: Store, settings: Settings) -> list[int]:
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     """The whole web shell: pages, their JSON twins under /api, auth, CSRF, static files, /docs."""
     from xjip.web import errors
-    from xjip.web.middleware import BodyLimitMiddleware, LanguageMiddleware, SecurityHeadersMiddleware
+    from xjip.web.middleware import BodyLimitMiddleware, LanguageMiddleware, NoNulMiddleware, SecurityHeadersMiddleware
     from xjip.web.render import build_environment, make_renderer
     from xjip.web.routes import include_all
 
@@ -81,7 +81,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.state.store = store
     app.state.render = make_renderer(build_environment())
 
-    # Added innermost first: headers → language → session → body limit → routes (a 413 page needs the session).
+    # Added innermost first: headers → language → session → body limit → NUL check → routes (a 413 page needs the session).
+    app.add_middleware(NoNulMiddleware)  # inside the body limit: it reads no more than the limit lets through
     app.add_middleware(BodyLimitMiddleware, upload_limit=settings.max_upload_mb << 20)
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="xjip_session",
                        max_age=SESSION_MAX_AGE, same_site="lax", https_only=settings.environment == "production")

@@ -1,6 +1,6 @@
 """Issue 10 §3, "500s without login": requests an attacker (or a typo) sends, each answered with
 a located error in both languages, never a 500 — on SQLite and PostgreSQL (`ro`), and the
-behaviour of a real `xjip serve` after a 500."""
+behaviour of a real `xjip serve` after a 500. (The schemathesis run is test_security_fuzz.py.)"""
 from __future__ import annotations
 
 import base64
@@ -220,3 +220,28 @@ def test_a_forwarded_for_header_from_a_client_is_not_believed(server: tuple[str,
             "SELECT details FROM audit_event WHERE tag = 'web:user:login_failed'")}
         db.execute("DELETE FROM login_failure")  # the admin may log in again
     assert clients == {"127.0.0.1"}
+
+
+def test_a_nul_character_is_refused_alike_on_both_databases(ro: ReadOnly) -> None:
+    """Found by the schemathesis run: `GET /api/entities?q=%00` was a 500 on PostgreSQL (text
+    cannot hold NUL) and a search on SQLite. Refused on both, before any query."""
+    client = TestClient(ro.app)
+    for path, params in (("/api/entities", {"q": "\x00Ä"}), ("/api/records/patent", {"q": "a\x00"}),
+                         ("/api/records/patent", {"status": "\x00"}), ("/records/gi", {"kind": "\x00"})):
+        r = client.get(path, params=params)
+        assert r.status_code == 400, (path, r.text)
+        if path.startswith("/api/"):
+            assert envelope(r)["code"] == "nul_character" and "NUL" in envelope(r)["message_en"]
+        else:
+            assert "空字符" in r.text
+    token = client.get("/api/session").json()["csrf_token"]
+    login = client.post("/api/session", json={"username": "admin\u0000", "password": "x"}, headers={"X-CSRF-Token": token})
+    assert login.status_code == 400 and envelope(login)["code"] == "nul_character"
+    form = client.post("/login", data={"username": "admin\x00", "password": "x", "csrf_token": token})
+    assert form.status_code == 400 and "空字符" in form.text
+    staff, staff_token = client_as(ro.app, "staff1")
+    split = staff.post(f"/api/entities/{next(iter(ro.loaded.entities.values()))}/split",
+                       json={"aliases": ["x"], "new_name": "新\u0000名"}, headers={"X-CSRF-Token": staff_token})
+    assert split.status_code == 400 and envelope(split)["code"] == "nul_character"
+    assert staff.get(f"/api/jobs/{ro.loaded.job_id}", params={"code": "\x00"}).status_code == 400
+    assert client.get("/api/records/patent", params={"q": "ok"}).status_code == 200  # others pass

@@ -73,6 +73,8 @@ def install(app: FastAPI) -> None:
     async def _api_error(request: Request, exc: ApiError) -> Response:
         return error_response(request, exc)
 
+    from xjip.web.middleware import NulCharacter
+
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 413:
@@ -80,6 +82,8 @@ def install(app: FastAPI) -> None:
             upload = getattr(exc, "upload", True)
             return error_response(request, ApiError(413, message_id="import.error.too_large" if upload else None,
                                                     detail={"limit_bytes": limit_mb << 20}, limit_mb=limit_mb))
+        if isinstance(exc, NulCharacter):
+            return error_response(request, nul_error())
         detail = exc.detail if isinstance(exc.detail, (dict, list)) else None
         return error_response(request, ApiError(exc.status_code, detail=detail))
 
@@ -113,6 +117,10 @@ def install(app: FastAPI) -> None:
         response.headers["Connection"] = "close"
         response.headers["Cache-Control"] = "no-store"
         return response
+
+
+def nul_error() -> ApiError:
+    return ApiError(400, "nul_character", message_id="security.error.nul_character")
 
 
 def bad_filter(exc: BadFilter) -> ApiError:
