@@ -241,3 +241,17 @@ def test_an_account_created_with_odd_spacing_logs_in_by_its_name(store, app) -> 
         create_user(s, "Clerk.Two", "clerk-password-2", "viewer")
     for typed in ("clerk.two", " Clerk.Two ", "ＣＬＥＲＫ．ＴＷＯ"):
         assert _try(TestClient(app), typed, "clerk-password-2") == 200, typed
+
+
+def test_guessing_the_current_password_with_a_copied_cookie_meets_the_limits(app, users) -> None:  # noqa: ANN001
+    """A copied cookie could have guessed the password through the password-change form,
+    without limit: wrong current passwords count as failed logins."""
+    viewer, token = client_as(app, "viewer1")
+    thief = _copy(app, viewer)
+    codes = [thief.post("/api/account/password", json={"current_password": f"guess-{n}", "new_password": "x" * 12},
+                        headers={"X-CSRF-Token": token}).status_code for n in range(7)]
+    assert codes == [400] * 5 + [429] * 2
+    right = thief.post("/api/account/password", json={"current_password": PASSWORDS["viewer1"],
+                                                      "new_password": "new-password-9"}, headers={"X-CSRF-Token": token})
+    assert right.status_code == 429  # locked for now, even with the right one
+    assert _try(TestClient(app), "viewer1", PASSWORDS["viewer1"]) == 429  # the same client: its login too

@@ -139,10 +139,20 @@ def account_page(request: Request, user: Annotated[Principal, Depends(VIEWER)]) 
 
 def _change_own_password(request: Request, user: Principal, current: str, new: str) -> None:
     """Every session of the account ends, this one too (a copy of its cookie may be what is
-    feared); the person who changed it goes on in a new session."""
-    with get_store(request).session() as s:
-        if auth.authenticate(s, user.username, current) is None:
-            raise ApiError(400, "wrong_password")
+    feared); the person who changed it goes on in a new session. A wrong current password counts
+    as a failed login: a copied cookie is no way round the login limits."""
+    account, client = sessions.normalise_username(user.username), client_address(request)
+    store = get_store(request)
+    with store.session() as s:
+        blocked = sessions.login_blocked(s, account, client)
+        right = not blocked and auth.authenticate(s, user.username, current) is not None
+        if not blocked and not right:
+            sessions.login_failed(s, account, client)
+    if blocked:
+        raise ApiError(429, "rate_limited")
+    if not right:
+        raise ApiError(400, "wrong_password")
+    with store.session() as s:
         try:
             auth.set_password(s, user.username, new, actor=user.username)
         except UserError as exc:
