@@ -245,3 +245,9 @@ def test_a_nul_character_is_refused_alike_on_both_databases(ro: ReadOnly) -> Non
     assert split.status_code == 400 and envelope(split)["code"] == "nul_character"
     assert staff.get(f"/api/jobs/{ro.loaded.job_id}", params={"code": "\x00"}).status_code == 400
     assert client.get("/api/records/patent", params={"q": "ok"}).status_code == 200  # others pass
+
+
+def test_the_cli_says_a_job_past_the_databases_range_does_not_exist(tmp_path: Path, ro: ReadOnly) -> None:
+    result = CliRunner().invoke(main, ["--database-url", ro.settings.database_url, "--data-dir", str(tmp_path),
+                                       "jobs", "show", str(2**63)])
+    assert result.exit_code == 2 and "不存在" in result.output and "not found" in result.output
