@@ -54,8 +54,7 @@ def resume_cut_off_uploads(store: Store, settings: Settings) -> list[int]:
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     """The whole web shell: pages, their JSON twins under /api, auth, CSRF, static files, /docs."""
     from xjip.web import errors
-    from xjip.web.auth import LoginThrottle
-    from xjip.web.middleware import BodyLimitMiddleware, LanguageMiddleware, SecurityHeadersMiddleware
+    from xjip.web.middleware import BodyLimitMiddleware, LanguageMiddleware, NoNulMiddleware, SecurityHeadersMiddleware
     from xjip.web.render import build_environment, make_renderer
     from xjip.web.routes import include_all
 
@@ -80,15 +79,19 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json", lifespan=lifespan)
     app.state.settings = settings
     app.state.store = store
-    app.state.login_throttle = LoginThrottle()
     app.state.render = make_renderer(build_environment())
 
-    # Added innermost first: headers → language → session → body limit → routes (a 413 page needs the session).
+    # Added innermost first: headers → language → session → body limit → NUL check → routes (a 413 page needs the session).
+    app.add_middleware(NoNulMiddleware)  # inside the body limit: it reads no more than the limit lets through
     app.add_middleware(BodyLimitMiddleware, upload_limit=settings.max_upload_mb << 20)
     app.add_middleware(SessionMiddleware, secret_key=settings.secret_key, session_cookie="xjip_session",
                        max_age=SESSION_MAX_AGE, same_site="lax", https_only=settings.environment == "production")
     app.add_middleware(LanguageMiddleware, default=settings.default_language)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.environment == "production")
+    if settings.proxy_list:  # outermost: every layer sees the client the trusted proxy forwarded
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.proxy_list)
     errors.install(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     include_all(app)

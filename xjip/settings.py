@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field, fields
@@ -50,6 +51,11 @@ REGISTRY: list[Setting] = [
     Setting("default_language", str, "zh", "zh | en"),
     Setting("display_timezone", str, "Asia/Shanghai", "Time zone of the times pages show (IANA name; "
             "stored times are UTC). Default: Beijing time, China's official time"),
+    Setting("trusted_proxies", str, "", "Reverse proxies (IP addresses or networks, comma-separated, e.g. "
+            "127.0.0.1,10.0.0.0/8) whose X-Forwarded-For and X-Forwarded-Proto are believed. Empty: none, "
+            "the connecting address is the client (login limits and the audit log count by it)"),
+    Setting("import_max_rejections", int, 100_000, "An import job stops (failed, resumable) once it has rejected "
+            "more records than this: a file of junk rows is not read to its end. 0: no bound"),
 ]
 
 
@@ -74,6 +80,8 @@ class Settings:
     heartbeat_stale_seconds: int = 60
     default_language: str = "zh"
     display_timezone: str = "Asia/Shanghai"
+    trusted_proxies: str = ""
+    import_max_rejections: int = 100_000
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -102,6 +110,12 @@ class Settings:
         except (ValueError, KeyError) as exc:  # zoneinfo's ZoneInfoNotFoundError is a KeyError
             raise SettingsError(f"XJIP_DISPLAY_TIMEZONE: unknown time zone {self.display_timezone!r}, e.g. Asia/Shanghai / "
                                f"未知时区 {self.display_timezone!r}，例如 Asia/Shanghai") from exc
+        for proxy in self.proxy_list:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise SettingsError(f"XJIP_TRUSTED_PROXIES: {proxy!r} is not an IP address or network / "
+                                    f"{proxy!r} 不是 IP 地址或网段") from None
         if not self.secret_key:
             if self.environment == "production":
                 raise SettingsError("XJIP_SECRET_KEY must be set in production / 生产环境必须设置 XJIP_SECRET_KEY")
@@ -110,6 +124,10 @@ class Settings:
                 key_file.write_text(secrets.token_urlsafe(32))
                 key_file.chmod(0o600)
             self.secret_key = key_file.read_text().strip()
+
+    @property
+    def proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     @property
     def is_sqlite(self) -> bool:

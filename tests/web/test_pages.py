@@ -11,7 +11,6 @@ import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 
-from xjip.app import create_app
 from xjip.hub import models as m
 from xjip.hub import queries
 from xjip.i18n import catalogue
@@ -211,8 +210,8 @@ def test_login_logout_and_open_redirects(ro: ReadOnly) -> None:
     assert client.get("/api/session").json()["user"] is None
 
 
-def test_login_is_throttled(ro: ReadOnly) -> None:
-    client = TestClient(create_app(ro.settings, ro.store))  # its own throttle
+def test_login_is_throttled(client: TestClient, users: dict[str, str]) -> None:
+    # its own database: the failures are kept there (xjip.web.sessions), not in the shared `ro` one
     token = client.get("/api/session").json()["csrf_token"]
     for _ in range(5):
         r = client.post("/api/session", json={"username": "staff1", "password": "wrong-pw"}, headers={"X-CSRF-Token": token})

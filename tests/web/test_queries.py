@@ -200,7 +200,7 @@ def test_job_detail(ro: ReadOnly) -> None:
 @pytest.mark.parametrize(("name", "individual"), [
     ("叶建鑫", True), ("王茂庭", True), ("托马斯·L·埃文斯", True), ("Individual", True), ("John Smith", True),
     ("中科大数据研究院", False), ("三星显示有限公司", False), ("含山县东山德雨球墨铸造厂", False), ("浙江大学", False),
-    ("Xinjiang Goldwind Science and Technology Co Ltd", False), ("Tarim University", False), ("", False),
+    ("Xinjiang Goldwind Science and Technology Co Ltd", False), ("Tarim University", False), ("", True),
 ])
 def test_is_individual(name: str, individual: bool) -> None:
     assert is_individual(name) is individual

@@ -245,7 +245,7 @@ def jobs_show(obj: Any, job_id: int, fmt: str) -> None:
     from xjip.hub import models as m
 
     with obj.store.reading() as s:
-        job = s.get(m.ImportJob, job_id)
+        job = s.get(m.ImportJob, job_id) if m.is_row_id(job_id) else None
         if job is None:
             _fail(f"作业 {job_id} 不存在", f"job {job_id} not found")
         data = _job_report(obj.store, job)

@@ -32,7 +32,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from xjip.hub.models import AuditEvent, Entity, EntityAlias, utcnow
+from xjip.hub.models import AuditEvent, Entity, EntityAlias, is_row_id, utcnow
 from xjip.i18n import both
 
 KINDS = ("company", "university", "institute", "government", "hospital", "individual", "other")
@@ -368,7 +368,7 @@ def _insert_one(session: Session, item: tuple[str, str], source: str) -> int:
 
 
 def _get(session: Session, entity_id: int) -> Entity:
-    entity = session.get(Entity, entity_id)
+    entity = session.get(Entity, entity_id) if is_row_id(entity_id) else None
     if entity is None:
         raise EntityError("not_found", entity_id=entity_id)
     return entity

@@ -43,6 +43,16 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
+# Row ids are PostgreSQL `integer` (32-bit); SQLite's are 64-bit, but one bound for both keeps
+# their answers the same. An id outside it names no row: looked up, it would be a driver error.
+MAX_ROW_ID = 2**31 - 1
+
+
+def is_row_id(value: Any) -> bool:
+    """Could `value` be a stored row's id? (Checked before a lookup by an id from outside.)"""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ROW_ID
+
+
 class ProvenanceMixin:
     """Where the normalised row came from last, and whether it is real."""
 
@@ -554,6 +564,9 @@ class ImportJob(Base):
     run_started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     run_bytes_start: Mapped[int | None] = mapped_column(BigInteger)
     run_read_start: Mapped[int | None] = mapped_column(Integer)
+    # exact count of rejected records per reason, {"code\tfield": n}: only the first
+    # `pipeline.REJECTION_SAMPLES` of each reason are kept as import_rejection rows
+    rejection_counts: Mapped[dict[str, Any] | None] = mapped_column(JSONN)
 
 
 class ImportLock(Base):
@@ -609,6 +622,36 @@ class User(Base):
     display_name: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class WebSession(Base):
+    """A login. The session cookie carries a random token; this row keeps its SHA-256, so that
+    logging out, a password change or an admin's change to the account ends it on the server
+    (a copied cookie then opens nothing), and it ends at `expires_at` whatever the cookie says."""
+
+    __tablename__ = "web_session"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    ended_why: Mapped[str | None] = mapped_column(String(20))  # logout | password | role | disabled | admin
+    client: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+
+
+class LoginFailure(Base):
+    """A failed login, kept for the login limits' window: counted per account (the name as the
+    login normalises it), per client address, and per both, by every server process alike."""
+
+    __tablename__ = "login_failure"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account: Mapped[str] = mapped_column(String(100))
+    client: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    __table_args__ = (Index("ix_login_failure_account_at", "account", "at"),
+                      Index("ix_login_failure_client_at", "client", "at"))
 
 
 class AuditEvent(Base):

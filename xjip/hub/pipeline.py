@@ -55,6 +55,9 @@ SHARD_MAX_BYTES = 4 << 20
 
 
 MIXED_FORMATS = "mixed"  # import_job.format of a job whose sources came in several formats
+# Rejected records kept per reason (code and field); the rest are counted, not stored: a file of
+# junk rows costs a few thousand rows, not one per junk row (import_job.rejection_counts).
+REJECTION_SAMPLES = 1000
 
 
 class ImportAlreadyRunning(Exception):
@@ -62,6 +65,14 @@ class ImportAlreadyRunning(Exception):
         self.job_id = job_id
         zh, en = both("import.error.already_running", job_id=job_id)
         super().__init__(f"{zh} / {en}")
+
+
+class TooManyRejections(Exception):
+    """A job rejected more records than `import_max_rejections`: it stops, resumable."""
+
+    def __init__(self, locator: Locator, count: int, limit: int):
+        self.locator, self.count, self.limit = locator, count, limit
+        super().__init__(f"{locator}: {count} rejected > {limit}")
 
 
 class ImportInterrupted(KeyboardInterrupt):
@@ -145,6 +156,8 @@ def start_job_thread(store: Store, *job_ids: int) -> threading.Thread:
 def requeue(store: Store, job_id: int) -> bool:
     """An interrupted or failed job set back to queued, to be run again (`start_job_thread`);
     False when it is in no state to resume (one conditional update: two clicks requeue once)."""
+    if not m.is_row_id(job_id):
+        return False
     with store.session() as s:
         return s.execute(update(m.ImportJob).where(m.ImportJob.id == job_id,
                                                    m.ImportJob.status.in_(m.ImportJob.RESUMABLE))
@@ -153,6 +166,8 @@ def requeue(store: Store, job_id: int) -> bool:
 
 def job_status(store: Store, job_id: int) -> str | None:
     """A job's status, None when there is no such job (what a refused resume or stop reports)."""
+    if not m.is_row_id(job_id):
+        return None
     with store.reading() as s:
         return s.scalar(select(m.ImportJob.status).where(m.ImportJob.id == job_id))
 
@@ -160,6 +175,8 @@ def job_status(store: Store, job_id: int) -> str | None:
 def request_stop(store: Store, job_id: int) -> bool:
     """Ask a queued or running job, in whichever process runs it, to stop after its next
     commit (it is then interrupted, and can be resumed). False when it is not running."""
+    if not m.is_row_id(job_id):
+        return False
     with store.session() as s:
         return s.execute(update(m.ImportJob).where(m.ImportJob.id == job_id,
                                                    m.ImportJob.status.in_(("queued", "running")))
@@ -238,7 +255,7 @@ def _release_lock(store: Store, job: m.ImportJob) -> None:
 def run_job(store: Store, job_id: int, *, progress: ProgressCallback | None = None) -> m.ImportJob:
     """Run (or resume) a job to the end. Blocking; raises ImportAlreadyRunning."""
     with store.session() as s:
-        job = s.get(m.ImportJob, job_id)
+        job = s.get(m.ImportJob, job_id) if m.is_row_id(job_id) else None
         if job is None:
             raise KeyError(job_id)
         if job.status == "done":
@@ -317,6 +334,7 @@ class _JobRunner:
             self.format = self.options.get("format")
             self.checkpoint: dict[str, Any] = dict(job.checkpoint or {})
             self.bytes_total = job.bytes_total or 0
+            self.samples = RejectionSampler(job.rejection_counts)
         # column mappings staff saved for headers nobody knew: the importer uses the one of its
         # file's header (xjip.hub.mappings); read at run time, never stored in the job
         from xjip.hub import mappings
@@ -344,7 +362,15 @@ class _JobRunner:
     def run(self) -> None:
         done_bytes = 0
         sources = 0
-        for source in iter_sources(self.path):
+        listing = iter_sources(self.path)
+        while True:
+            try:
+                source = next(listing)
+            except StopIteration:
+                break
+            except SourceError as exc:  # e.g. an archive refused whole (a bomb): nothing of it is read
+                self._record_source_error(None, exc.rejection)
+                break
             sources += 1
             state = self.checkpoint.get(source.name, {})
             if state.get("done"):
@@ -354,6 +380,11 @@ class _JobRunner:
                 self._run_source(source, state.get("items", 0), done_bytes)
             except SourceError as exc:
                 self._record_source_error(source, exc.rejection)
+            except TooManyRejections as exc:
+                zh, en = both("import.error.too_many_rejections", count=f"{exc.count:,}", limit=f"{exc.limit:,}")
+                self.finish("failed", {"code": "too_many_rejections", "message_zh": zh, "message_en": en,
+                                       "locator": str(exc.locator), "field": None})
+                return
             done_bytes += source.size or 0
         # A broken single file fails the job; in a folder or archive the other files still count,
         # and the job ends "partial" with the broken files listed among its rejections.
@@ -472,7 +503,8 @@ class _JobRunner:
         s = self._open
         try:
             counts, changed = self.writer.write(s, batch, source_name=source.name, source_format=fmt,
-                                                job_id=self.job_id, options=self.options, seen=self.seen)
+                                                job_id=self.job_id, options=self.options, seen=self.seen,
+                                                samples=self.samples)
             self.checkpoint[source.name] = {"items": position, "done": finished, "format": fmt}
             job = s.get(m.ImportJob, self.job_id)
             job.checkpoint = dict(self.checkpoint)
@@ -488,6 +520,8 @@ class _JobRunner:
                     setattr(job, f"{name}_count", (getattr(job, f"{name}_count") or 0) + value)
             if methods:
                 job.place_methods = methods
+            if counts["rejected"]:
+                job.rejection_counts = self.samples.counts()
             job.heartbeat_at = m.utcnow()
             self._held = (source, position, finished, _snapshot(job))
         except BaseException:
@@ -519,6 +553,7 @@ class _JobRunner:
         changed = self._changed
         self._changed, self._held_records, self._held = {}, 0, None
         self.resolver.commit()
+        self.samples.commit()
         if self.seen is not None:
             self.seen.commit()
         self.batches += 1
@@ -535,6 +570,9 @@ class _JobRunner:
         # transaction just committed: no query of its own.
         if not finished and (self.stop_requested or snapshot.stop_requested):
             raise KeyboardInterrupt
+        limit = self.settings.import_max_rejections
+        if not finished and limit and (snapshot.rejected_count or 0) > limit:
+            raise TooManyRejections(Locator(source.name, position), snapshot.rejected_count, limit)
 
     def _abandon(self) -> None:
         """Roll back the open transaction, if any (the job resumes after the last commit)."""
@@ -549,18 +587,23 @@ class _JobRunner:
 
     def _forget(self) -> None:
         self.resolver.rollback()
+        self.samples.rollback()
         if self.seen is not None:
             self.seen.rollback()
         self._changed, self._held_records, self._held = {}, 0, None
 
-    def _record_source_error(self, source: Source, rejection: Rejection) -> None:
+    def _record_source_error(self, source: Source | None, rejection: Rejection) -> None:
         zh, en = _messages(rejection)
+        name = source.name if source is not None else rejection.locator.file
         with self.store.session() as s:
             s.add(_rejection_row(self.job_id, rejection, zh, en))
             job = s.get(m.ImportJob, self.job_id)
             job.rejected_count = (job.rejected_count or 0) + 1
-            self.checkpoint[source.name] = {**self.checkpoint.get(source.name, {}), "done": True, "error": True}
+            self.samples.keep(rejection)
+            job.rejection_counts = self.samples.counts()
+            self.checkpoint[name] = {**self.checkpoint.get(name, {}), "done": True, "error": True}
             job.checkpoint = dict(self.checkpoint)
+        self.samples.commit()
         self.error = {"code": rejection.code, "message_zh": zh, "message_en": en, "locator": str(rejection.locator),
                       "field": rejection.field}
 
@@ -1110,8 +1153,8 @@ class BatchWriter:
         self.PatentBatch = writers.PatentBatch
 
     def write(self, session: Session, batch: list[Any] | BatchParts, *, source_name: str, source_format: str,
-              job_id: int, options: dict[str, Any],
-              seen: SeenKeys | None = None) -> tuple[dict[str, int], dict[str, list[int]]]:
+              job_id: int, options: dict[str, Any], seen: SeenKeys | None = None,
+              samples: "RejectionSampler | None" = None) -> tuple[dict[str, int], dict[str, list[int]]]:
         counts = {"read": 0, "inserted": 0, "updated": 0, "unchanged": 0, "rejected": 0, "placed": 0,
                   "addressed": 0}
         changed: dict[str, list[int]] = {}
@@ -1129,8 +1172,9 @@ class BatchWriter:
             if ids:
                 changed.setdefault(record_type, []).extend(ids)
         for r in rejections:
-            zh, en = _messages(r)
-            session.add(_rejection_row(job_id, r, zh, en))
+            if samples is None or samples.keep(r):
+                zh, en = _messages(r)
+                session.add(_rejection_row(job_id, r, zh, en))
         counts["rejected"] += len(rejections)
         for note in parts.notes:  # kept with the rejections (`notes.job_notes`), not counted as ones
             zh, en = _messages(note)
@@ -1152,6 +1196,40 @@ class WriteContext:
     seen: SeenKeys | None = None
     now: dt.datetime = dataclasses.field(default_factory=m.utcnow)
     existing_keys: set[str] | None = None  # keys of the batch stored before it (set by writers.finish)
+
+
+class RejectionSampler:
+    """Exact counts of a job's rejected records per reason, and which of them to keep: the first
+    REJECTION_SAMPLES of each. Counts of a batch become final when it commits (`commit`), or are
+    dropped with it (`rollback`), like the job's other counters."""
+
+    def __init__(self, saved: dict[str, Any] | None = None):
+        self._saved: dict[str, int] = {k: int(v) for k, v in (saved or {}).items()}
+        self._pending: dict[str, int] = {}
+
+    @staticmethod
+    def reason(code: str, field_name: str | None) -> str:
+        return f"{code}\t{field_name or ''}"
+
+    def keep(self, rejection: Rejection) -> bool:
+        """Count a rejected record; True if it is one of the first of its reason, to be stored."""
+        key = self.reason(rejection.code, rejection.field)
+        seen = self._saved.get(key, 0) + self._pending.get(key, 0)
+        self._pending[key] = self._pending.get(key, 0) + 1
+        return seen < REJECTION_SAMPLES
+
+    def counts(self) -> dict[str, int]:
+        merged = dict(self._saved)
+        for key, n in self._pending.items():
+            merged[key] = merged.get(key, 0) + n
+        return merged
+
+    def commit(self) -> None:
+        self._saved = self.counts()
+        self._pending = {}
+
+    def rollback(self) -> None:
+        self._pending = {}
 
 
 def iter_rejections(store: Store, job_id: int, limit: int = 100, after_id: int = 0) -> list[m.ImportRejection]:

@@ -43,6 +43,21 @@ class BadPageToken(ValueError):
     pass
 
 
+class BadFilter(ValueError):
+    """A filter value no record can have, e.g. year 0000: refused (a 400), not sent to the database."""
+
+    def __init__(self, field_name: str, value: Any):
+        self.field, self.value = field_name, value
+        super().__init__(f"{field_name}={value!r}")
+
+    @property
+    def shown(self) -> str:
+        """The value as the person typed it (a year keeps its four digits: 0000)."""
+        if self.field == "year" and isinstance(self.value, int) and 0 <= self.value < 10000:
+            return f"{self.value:04d}"
+        return str(self.value)
+
+
 # --- record types --------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -122,11 +137,15 @@ MASKING_POLICY = {
     "always_public": "Names of applicants, owners, inventors, breeders, authors, agents and agencies, numbers, titles, "
                      "classes, dates and statuses: all are printed in the official gazettes and registers.",
     "masked_for_public": [
-        "Addresses of natural persons (patent parties, trademark/copyright owners, plant-variety applicants, "
-        "licensees, pledgors, GI special-mark users): only the place (prefecture/county) is shown.",
+        "Addresses of parties not known to be organisations (patent parties, trademark/copyright owners, "
+        "plant-variety applicants, licensees, pledgors, GI special-mark users): only the place (prefecture/county) "
+        "is shown. Known to be an organisation: the owner entity's kind is company, university, institute, "
+        "government or hospital, or the name carries an organisation's word (is_organisation); a person, an "
+        "owner classified `other` and a record without a name are masked.",
         "Phone and contact person of institutions.",
         "Contract amounts of transactions and pledges (aggregates stay public).",
-        "Enforcement cases: names of natural-person parties become surname + 某, the case address is hidden "
+        "Enforcement cases: names of parties not known to be organisations become surname + 某, the case address "
+        "is hidden "
         "(最高人民法院关于人民法院在互联网公布裁判文书的规定, 法释〔2016〕19号, art. 8 and 10).",
         "Raw source records (they carry the unmasked fields) and the internal import job id.",
     ],
@@ -144,21 +163,32 @@ _ORG_MARKERS_EN = re.compile(
     r"government|bank|station|bureau|cooperative|council|society|farm|factory|trust|partnership)\b", re.I)
 
 
-def is_individual(name: str | None, kind: str | None = None) -> bool:
-    """Is this party a natural person? The entity kind decides when known; otherwise a name without any
-    organisation marker counts as a person (masking too much is the safe error)."""
-    if kind:
-        return kind == "individual"
-    if not name or not name.strip():
+# Entity kinds (xjip.hub.entities.KINDS) that are organisations; `individual` and `other` are not.
+ORGANISATION_KINDS = frozenset({"company", "university", "institute", "government", "hospital"})
+
+
+def is_organisation(name: str | None, kind: str | None = None) -> bool:
+    """Is this party KNOWN to be an organisation? Its owner entity's kind decides when it is an
+    organisation's or `individual`; otherwise its name must carry an organisation's word (公司,
+    大学, 合作社, Ltd, University…; a one-character ending such as 厂 or 店 only on a name of five
+    characters or more, as personal names are shorter). Anything else — a person, an owner
+    classified `other` (a one-character or mixed-script name), no name at all — is not known to
+    be one, and its address is masked: masking too much is the safe error."""
+    if kind in ORGANISATION_KINDS:
+        return True
+    if kind == "individual" or not name or not name.strip():
         return False
     text = name.strip()
-    if text.lower() == "individual":
-        return True
     if re.search(r"[\u4e00-\u9fff]", text):
         if any(marker in text for marker in _ORG_MARKERS_ZH):
-            return False
-        return not (len(text) >= 4 and "·" not in text and text.endswith(_ORG_ENDINGS_ZH))
-    return not _ORG_MARKERS_EN.search(text)
+            return True
+        return len(text) >= 5 and "·" not in text and text.endswith(_ORG_ENDINGS_ZH)
+    return bool(_ORG_MARKERS_EN.search(text))
+
+
+def is_individual(name: str | None, kind: str | None = None) -> bool:
+    """Treated as a natural person: whatever is not known to be an organisation (`is_organisation`)."""
+    return not is_organisation(name, kind)
 
 
 def mask_person_name(name: str | None) -> str | None:
@@ -380,6 +410,10 @@ class RecordFilters:
     missing: str | None = None  # title | date | party | place
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.year is not None:
+            year_range(self.year)
+
     def as_params(self) -> dict[str, Any]:
         out = {k: v for k, v in (("year", self.year), ("prefecture", self.prefecture), ("county", self.county),
                                  ("status", self.status), ("kind", self.kind), ("q", self.q),
@@ -387,6 +421,14 @@ class RecordFilters:
         if self.synthetic is not None:
             out["synthetic"] = "true" if self.synthetic else "false"
         return out
+
+
+def year_range(year: int) -> tuple[dt.date, dt.date | None]:
+    """[first day, first day of the next year) of a calendar year; the end is None for 9999,
+    the last year a date can hold. Raises BadFilter outside 1..9999 (there is no year 0)."""
+    if isinstance(year, bool) or not isinstance(year, int) or not dt.MINYEAR <= year <= dt.MAXYEAR:
+        raise BadFilter("year", year)
+    return dt.date(year, 1, 1), (dt.date(year + 1, 1, 1) if year < dt.MAXYEAR else None)
 
 
 def _place_condition(spec: TypeSpec, code: str) -> Any:
@@ -420,7 +462,10 @@ def _conditions(spec: TypeSpec, f: RecordFilters) -> list[Any]:
     conds: list[Any] = []
     date_col = _col(model, spec.date)
     if f.year is not None:
-        conds += [date_col >= dt.date(f.year, 1, 1), date_col < dt.date(f.year + 1, 1, 1)]
+        first, after_last = year_range(f.year)
+        conds.append(date_col >= first)
+        if after_last is not None:
+            conds.append(date_col < after_last)
     if f.prefecture:
         conds.append(_place_condition(spec, f.prefecture))
     if f.county:
@@ -463,8 +508,8 @@ def _decode_token(record_type: str, token: str) -> tuple[dt.date | None, int, bo
     try:
         padded = token + "=" * (-len(token) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if data["t"] != record_type or not isinstance(data["i"], int):
-            raise ValueError("type")
+        if data["t"] != record_type or not m.is_row_id(data["i"]):
+            raise ValueError("type")  # a forged id beyond the database's range included
         date = dt.date.fromisoformat(data["d"]) if data["d"] is not None else None
         return date, data["i"], data.get("s") is True
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
@@ -615,7 +660,7 @@ def record_detail(session: Session, record_type: str, record_id: int, *, masked:
                   text_limit: int = 20000) -> dict[str, Any] | None:
     """Everything known about one record: its fields, place, related rows and raw source records."""
     spec = spec_for(record_type)
-    row = session.get(spec.model, record_id)
+    row = session.get(spec.model, record_id) if m.is_row_id(record_id) else None
     if row is None:
         return None
     regions = region_index(session)
@@ -758,7 +803,7 @@ def _entity_right_filter(spec: TypeSpec, entity_id: int) -> Any:
 
 def entity_detail(session: Session, entity_id: int, *, per_type: int = 20, masked: bool = True) -> dict[str, Any] | None:
     """An owner with its aliases and the rights it holds (count and the first `per_type` per type)."""
-    entity = session.get(m.Entity, entity_id)
+    entity = session.get(m.Entity, entity_id) if m.is_row_id(entity_id) else None
     if entity is None:
         return None
     regions = region_index(session)
@@ -989,7 +1034,7 @@ def job_detail(session: Session, job_id: int, *, rejections: int = 100, after: s
                code: str | None = None) -> dict[str, Any] | None:
     """A job with its progress, its rejected records counted by reason, and one page of them
     (of one reason, `code`, if given)."""
-    job = session.get(m.ImportJob, job_id)
+    job = session.get(m.ImportJob, job_id) if m.is_row_id(job_id) else None
     if job is None:
         return None
     from xjip.hub.import_notes import job_notes, not_a_note
@@ -1029,16 +1074,27 @@ def job_sources(job: m.ImportJob, limit: int = 500) -> list[dict[str, Any]]:
 
 def rejection_summary(session: Session, job_id: int, limit: int = 20) -> list[dict[str, Any]]:
     """Rejected records by reason (code and field), most frequent first, each with its first
-    message as an example: 100,000 rejections are usually one or two mistakes repeated."""
+    message as an example: 100,000 rejections are usually one or two mistakes repeated.
+    `count` is exact (import_job.rejection_counts); `kept` is how many of them are stored, the
+    first `pipeline.REJECTION_SAMPLES` of each reason (older jobs kept all: counted from the rows).
+    Notes (records imported with a remark, `import_notes`) are not rejections and are left out."""
     from xjip.hub.import_notes import not_a_note
 
     r = m.ImportRejection
     groups = session.execute(select(r.code, r.field, func.count(), func.min(r.id)).where(r.job_id == job_id,
                                                                                           not_a_note())
-                             .group_by(r.code, r.field).order_by(func.count().desc(), r.code).limit(limit)).all()
-    examples = {row.id: row for row in session.scalars(select(r).where(r.id.in_([g[3] for g in groups])))}
-    return [{"code": code, "field": field, "count": int(count), "example_zh": examples[first].message_zh,
-             "example_en": examples[first].message_en} for code, field, count, first in groups]
+                             .group_by(r.code, r.field)).all()
+    exact = session.scalar(select(m.ImportJob.rejection_counts).where(m.ImportJob.id == job_id)) or {}
+    rows = []
+    for code, field_name, kept, first in groups:
+        count = int(exact.get(f"{code}\t{field_name or ''}", kept))
+        rows.append((count, code, field_name, int(kept), first))
+    rows.sort(key=lambda g: (-g[0], g[1], g[2] or ""))
+    rows = rows[:limit]
+    examples = {row.id: row for row in session.scalars(select(r).where(r.id.in_([g[4] for g in rows])))}
+    return [{"code": code, "field": field_name, "count": count, "kept": kept,
+             "example_zh": examples[first].message_zh, "example_en": examples[first].message_en}
+            for count, code, field_name, kept, first in rows]
 
 
 def filter_options(session: Session, record_type: str, limit: int = 100) -> dict[str, Any]:

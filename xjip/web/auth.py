@@ -1,4 +1,4 @@
-"""Accounts: scrypt password hashes, roles, the first admin, and a login throttle.
+"""Accounts: scrypt password hashes, roles, the first admin. Sessions and the login limits: `sessions`.
 
 Roles, from least to most: viewer (logged-in reader: sees records unmasked), staff (+ imports, jobs,
 entity merge/split), admin (+ user management). Anonymous visitors see aggregates and masked records.
@@ -13,9 +13,6 @@ import logging
 import os
 import re
 import secrets
-import threading
-import time
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +23,8 @@ from sqlalchemy.orm import Session
 from xjip.hub import models as m
 from xjip.hub.store import Store
 from xjip.settings import Settings
+from xjip.web import sessions
+from xjip.web.sessions import normalise_username
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +100,8 @@ def create_user(session: Session, username: str, password: str, role: str, *, di
 
 
 def get_user(session: Session, username: str) -> m.User | None:
-    return session.scalar(select(m.User).where(func.lower(m.User.username) == (username or "").strip().lower()))
+    # Stored names are ASCII (USERNAME_RE): SQL lower() and Python casefold() agree on them.
+    return session.scalar(select(m.User).where(func.lower(m.User.username) == normalise_username(username)))
 
 
 def authenticate(session: Session, username: str, password: str) -> m.User | None:
@@ -118,13 +118,14 @@ def set_password(session: Session, username: str, password: str, *, actor: str |
         raise UserError("no_such_user", username=username)
     _check_password(password)
     user.password_hash = hash_password(password)
-    audit(session, "web:user:passwd", actor, username=user.username)
+    ended = sessions.end_all(session, user.id, "password")  # a copied cookie must not outlive the old password
+    audit(session, "web:user:passwd", actor, username=user.username, sessions_ended=ended)
     return user
 
 
 def update_user(session: Session, user_id: int, *, role: str | None = None, active: bool | None = None,
                 actor: str | None = None) -> m.User:
-    user = session.get(m.User, user_id)
+    user = session.get(m.User, user_id) if m.is_row_id(user_id) else None
     if user is None:
         raise UserError("no_such_user", username=str(user_id))
     if role is not None and role not in ROLES:
@@ -141,6 +142,9 @@ def update_user(session: Session, user_id: int, *, role: str | None = None, acti
     if active is not None and active != user.active:
         user.active, changes["active"] = active, active
     if changes:
+        # A role or an account taken away ends the account's sessions: it logs in again, or not at all.
+        why = "disabled" if changes.get("active") is False else "role" if "role" in changes else "enabled"
+        changes["sessions_ended"] = sessions.end_all(session, user.id, why)
         audit(session, "web:user:update", actor, username=user.username, **changes)
     return user
 
@@ -184,32 +188,3 @@ class Principal:
 
     def has(self, role: str) -> bool:
         return ROLE_RANK.get(self.role, 0) >= ROLE_RANK[role]
-
-
-class LoginThrottle:
-    """At most `limit` failed logins per (username, client) within `window` seconds."""
-
-    def __init__(self, limit: int = 5, window: float = 600.0):
-        self.limit, self.window = limit, window
-        self._failures: dict[tuple[str, str], deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, key: tuple[str, str], now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        while times and now - times[0] > self.window:
-            times.popleft()
-        return times
-
-    def blocked(self, username: str, client: str) -> bool:
-        with self._lock:
-            return len(self._recent((username.lower(), client), time.monotonic())) >= self.limit
-
-    def failed(self, username: str, client: str) -> None:
-        with self._lock:
-            if len(self._failures) > 10_000:
-                self._failures.clear()
-            self._recent((username.lower(), client), time.monotonic()).append(time.monotonic())
-
-    def succeeded(self, username: str, client: str) -> None:
-        with self._lock:
-            self._failures.pop((username.lower(), client), None)

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from xjip.cli import emit, format_option
-from xjip.i18n import t
+from xjip.i18n import both, t
 
 
 def _lang(ctx: click.Context) -> str:
@@ -27,7 +27,8 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     settings = ctx.obj.settings
     host, port = host or settings.host, port or settings.port
     click.echo(t("web.cli.serve.listening", _lang(ctx), host=host, port=port), err=True)
-    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=True, server_header=False)
+    # Forwarded headers are believed only from `trusted_proxies` (create_app), never by uvicorn's default.
+    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=False, server_header=False)
 
 
 def _render_stats(lang: str):  # noqa: ANN202
@@ -103,8 +104,12 @@ def export(ctx: click.Context, record_type: str, out: str, year: int | None, pre
     if fmt not in exports.FORMATS:
         raise click.UsageError(f"{out}: 文件名须以 .csv 或 .xlsx 结尾 / the file name must end in .csv or .xlsx")
     lang = language or _lang(ctx)
-    filters = queries.RecordFilters(year=year, prefecture=prefecture, county=county, status=status, kind=kind,
-                                    synthetic=synthetic, q=q)
+    try:
+        filters = queries.RecordFilters(year=year, prefecture=prefecture, county=county, status=status, kind=kind,
+                                        synthetic=synthetic, q=q)
+    except queries.BadFilter as exc:
+        zh, en = both(f"security.error.bad_{exc.field}", value=exc.shown)
+        raise click.UsageError(f"--{exc.field}: {zh} / {en}") from None
     columns = queries.export_columns(record_type)
     count = 0
 
@@ -201,6 +206,26 @@ def user_passwd(ctx: click.Context, username: str, password_stdin: bool) -> None
     except UserError as exc:
         _fail(exc, _lang(ctx))
     click.echo(t("web.cli.user.password_set", _lang(ctx), username=username))
+
+
+@user.command("logout")
+@click.argument("username")
+@click.pass_context
+def user_logout(ctx: click.Context, username: str) -> None:
+    """End every session of an account, e.g. when its cookie may have been copied / 结束该用户的全部登录会话."""
+    from xjip.web.auth import UserError, audit, get_user
+    from xjip.web.sessions import end_all
+
+    try:
+        with ctx.obj.store.session() as s:
+            account = get_user(s, username)
+            if account is None:
+                raise UserError("no_such_user", username=username)
+            ended = end_all(s, account.id, "admin")
+            audit(s, "cli:user:logout", "cli", username=account.username, sessions_ended=ended)
+    except UserError as exc:
+        _fail(exc, _lang(ctx))
+    click.echo("\n".join(both("security.cli.sessions_ended", username=username, n=ended)))
 
 
 commands = [serve, stats, export, user]

@@ -8,13 +8,13 @@ from urllib.parse import urlsplit
 
 from fastapi import Request
 
-from xjip.hub import models as m
 from xjip.hub.store import Store
 from xjip.settings import Settings
+from xjip.web import sessions
 from xjip.web.auth import ROLE_RANK, Principal
 from xjip.web.errors import ApiError
 
-SESSION_USER = "uid"
+SESSION_TOKEN = "sid"  # the server-side session's token (xjip.web.sessions)
 SESSION_CSRF = "csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -33,20 +33,28 @@ def lang(request: Request) -> str:
 
 
 def current_user(request: Request) -> Principal | None:
-    """The account of this request's session, re-read from the database (a disabled account is out at once)."""
+    """The account of this request's session, read from the database on each request: a session
+    ended on the server (logout, password change, account disabled) opens nothing, whatever the cookie."""
     if hasattr(request.state, "principal"):
         return request.state.principal
     principal = None
-    uid = request.session.get(SESSION_USER)
-    if isinstance(uid, int):
+    token = request.session.get(SESSION_TOKEN)
+    if token is not None:
         with get_store(request).reading() as s:
-            user = s.get(m.User, uid)
-            if user is not None and user.active:
+            user = sessions.user_of(s, token)
+            if user is not None:
                 principal = Principal(user.id, user.username, user.role, user.display_name)
         if principal is None:
-            request.session.pop(SESSION_USER, None)
+            request.session.pop(SESSION_TOKEN, None)
+    request.session.pop("uid", None)  # the account id older cookies carried: no longer believed
     request.state.principal = principal
     return principal
+
+
+def client_address(request: Request) -> str:
+    """The client's address: the connecting one, or the one a trusted proxy forwarded
+    (`trusted_proxies` setting; `X-Forwarded-For` from anyone else is ignored)."""
+    return (request.client.host if request.client else None) or "-"
 
 
 def require(role: str) -> Callable[[Request], Principal]:

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from xjip.hub.queries import BadFilter, BadPageToken
 from xjip.i18n import both, t
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ def install(app: FastAPI) -> None:
     async def _api_error(request: Request, exc: ApiError) -> Response:
         return error_response(request, exc)
 
+    from xjip.web.middleware import NulCharacter
+
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 413:
@@ -79,6 +82,8 @@ def install(app: FastAPI) -> None:
             upload = getattr(exc, "upload", True)
             return error_response(request, ApiError(413, message_id="import.error.too_large" if upload else None,
                                                     detail={"limit_bytes": limit_mb << 20}, limit_mb=limit_mb))
+        if isinstance(exc, NulCharacter):
+            return error_response(request, nul_error())
         detail = exc.detail if isinstance(exc.detail, (dict, list)) else None
         return error_response(request, ApiError(exc.status_code, detail=detail))
 
@@ -87,14 +92,38 @@ def install(app: FastAPI) -> None:
         detail = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in exc.errors()]
         return error_response(request, ApiError(422, detail=detail))
 
+    @app.exception_handler(BadFilter)
+    async def _bad_filter(request: Request, exc: BadFilter) -> Response:
+        return error_response(request, bad_filter(exc))
+
+    @app.exception_handler(BadPageToken)
+    async def _bad_page_token(request: Request, exc: BadPageToken) -> Response:
+        return error_response(request, ApiError(400, "bad_page_token"))
+
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         error = ApiError(500)
         if wants_json(request):
-            return JSONResponse(envelope(error), status_code=500)
-        try:
-            return error_response(request, error)
-        except Exception:  # noqa: BLE001 - the error page itself failed: plain text is all that is left
-            zh, en = error.messages()
-            return Response(f"{zh}\n{en}\n", status_code=500, media_type="text/plain; charset=utf-8")
+            response: Response = JSONResponse(envelope(error), status_code=500)
+        else:
+            try:
+                response = error_response(request, error)
+            except Exception:  # noqa: BLE001 - the error page itself failed: plain text is all that is left
+                zh, en = error.messages()
+                response = Response(f"{zh}\n{en}\n", status_code=500, media_type="text/plain; charset=utf-8")
+        # Starlette re-raises the error after this response, and the server then drops the
+        # connection: say so, or a keep-alive client sends its next request into a reset.
+        response.headers["Connection"] = "close"
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def nul_error() -> ApiError:
+    return ApiError(400, "nul_character", message_id="security.error.nul_character")
+
+
+def bad_filter(exc: BadFilter) -> ApiError:
+    """A filter value no record can have (year 0000…), named in both languages."""
+    return ApiError(400, "bad_filter", {"field": exc.field, "value": exc.shown},
+                    message_id=f"security.error.bad_{exc.field}", value=exc.shown)

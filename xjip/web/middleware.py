@@ -1,6 +1,7 @@
 """Pure ASGI middleware: page language, request-body limits, security headers."""
 from __future__ import annotations
 
+import re
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs
 
@@ -126,6 +127,56 @@ class BodyLimitMiddleware:
         response = error_response(Request(scope, receive), error)
         response.headers["Connection"] = "close"
         await response(scope, receive, send)
+
+
+class NulCharacter(StarletteHTTPException):
+    """A NUL character in a request's text: PostgreSQL cannot store or compare it (SQLite can), so
+    it is refused on both, before any query, with the same 400."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=400)
+
+
+_NUL_IN_QUERY = re.compile(rb"%00|\x00")
+_NUL_IN_BODY = {"application/json": re.compile(rb"\\u0000"),  # JSON can only carry NUL escaped
+                "application/x-www-form-urlencoded": _NUL_IN_QUERY}
+
+
+class NoNulMiddleware:
+    """Refuse NUL characters in the path, the query string and JSON or form bodies (uploads'
+    file contents are bytes, not text, and are not looked at)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if "\x00" in scope.get("path", "") or _NUL_IN_QUERY.search(scope.get("query_string", b"")):
+            from xjip.web.errors import error_response, nul_error
+
+            await error_response(Request(scope, receive), nul_error())(scope, receive, send)
+            return
+        content_type = next((v.decode("latin-1").split(";")[0].strip().lower()
+                             for k, v in scope.get("headers", []) if k == b"content-type"), "")
+        pattern = _NUL_IN_BODY.get(content_type)
+        if pattern is None:
+            await self.app(scope, receive, send)
+            return
+        tail = b""
+
+        async def checked_receive() -> Message:
+            nonlocal tail
+            message = await receive()
+            if message["type"] == "http.request":
+                chunk = tail + message.get("body", b"")
+                if pattern.search(chunk):
+                    raise NulCharacter()
+                tail = chunk[-6:]  # a pattern cut by the chunk boundary
+            return message
+
+        await self.app(scope, checked_receive, send)
 
 
 class SecurityHeadersMiddleware:

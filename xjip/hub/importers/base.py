@@ -28,7 +28,10 @@ from xjip.hub.records import ItemStream, Locator, RecordError, SourceError
 
 HEAD_BYTES = 64 * 1024
 MAX_ZIP_MEMBERS = 100_000
-MAX_ZIP_RATIO = 200  # decompressed / compressed, per member: beyond it a zip bomb is likely
+MAX_ZIP_RATIO = 200  # decompressed / compressed, per zip member or gzip stream: beyond it a bomb is likely
+# Below this many decompressed bytes the ratio is not held against a source: a small file of
+# repeated rows may compress well, and cannot hurt.
+RATIO_FLOOR = 1 << 20
 
 
 @dataclass
@@ -49,31 +52,47 @@ class Source:
             return fh.read(n)
 
 
+def _gzip_input(stream: Any) -> Any:
+    """The compressed stream under a gzip one (what the ratio is measured against), else None."""
+    return stream.fileobj if isinstance(stream, gzip.GzipFile) else None
+
+
 class _Counting:
     """Passes reads through and records progress on the Source (seek/tell kept for openpyxl)."""
 
     def __init__(self, inner: IO[bytes], source: Source):
         self._inner, self._source = inner, source
+        self._compressed = _gzip_input(inner)
         source.bytes_read = 0
+
+    def _count(self, n: int) -> None:
+        self._source.bytes_read += n
+        if self._compressed is not None and self._source.bytes_read > RATIO_FLOOR:
+            # A gzip stream says its size only in a trailer that can lie (and wraps at 4 GiB):
+            # its ratio is watched as it is read, as the zip members' is checked up front.
+            taken = max(self._compressed.tell(), 1)
+            if self._source.bytes_read > MAX_ZIP_RATIO * taken:
+                raise SourceError(Locator(self._source.name), "archive_ratio",
+                                  ratio=self._source.bytes_read // taken, limit=MAX_ZIP_RATIO)
 
     def read(self, n: int = -1) -> bytes:
         data = self._inner.read(n)
-        self._source.bytes_read += len(data)
+        self._count(len(data))
         return data
 
     def read1(self, n: int = -1) -> bytes:
         data = self._inner.read1(n) if hasattr(self._inner, "read1") else self._inner.read(n)
-        self._source.bytes_read += len(data)
+        self._count(len(data))
         return data
 
     def readinto(self, buf: Any) -> int:
         n = self._inner.readinto(buf)  # type: ignore[attr-defined]
-        self._source.bytes_read += n or 0
+        self._count(n or 0)
         return n
 
     def readline(self, limit: int = -1) -> bytes:
         data = self._inner.readline(limit)
-        self._source.bytes_read += len(data)
+        self._count(len(data))
         return data
 
     def __iter__(self) -> Iterator[bytes]:
@@ -251,7 +270,10 @@ def iter_sources(path: str | os.PathLike[str]) -> Iterator[Source]:
 def _file_sources(path: Path, display: str) -> Iterator[Source]:
     size = path.stat().st_size
     if size and _is_gzip(path):
-        yield Source(display, lambda p=path: gzip.open(p, "rb"), size, _gzip_size(path, size))  # type: ignore[misc]
+        total = _gzip_size(path, size)
+        if total and total > RATIO_FLOOR and total > MAX_ZIP_RATIO * size:  # says so itself: refused before reading
+            raise SourceError(Locator(display), "archive_ratio", ratio=total // size, limit=MAX_ZIP_RATIO)
+        yield Source(display, lambda p=path: gzip.open(p, "rb"), size, total)  # type: ignore[misc]
     elif size and zipfile.is_zipfile(path) and not _is_office_zip(path):
         yield from _zip_sources(path, display)
     else:
@@ -282,14 +304,16 @@ def _zip_sources(path: Path, display: str) -> Iterator[Source]:
     with zipfile.ZipFile(path) as zf:
         infos = [i for i in zf.infolist() if not i.is_dir()]
     if len(infos) > MAX_ZIP_MEMBERS:
-        raise SourceError(Locator(display), "zip_unsafe", detail=f"{len(infos)} members")
+        raise SourceError(Locator(display), "archive_members", count=len(infos), limit=MAX_ZIP_MEMBERS)
+    # Every member is checked before any is read: one bomb refuses the whole archive.
+    for info in infos:
+        if info.file_size > RATIO_FLOOR and info.file_size > MAX_ZIP_RATIO * max(info.compress_size, 1):
+            raise SourceError(Locator(f"{display}!/{info.filename}"), "archive_ratio",
+                              ratio=info.file_size // max(info.compress_size, 1), limit=MAX_ZIP_RATIO)
     for info in sorted(infos, key=lambda i: i.filename):
         base = os.path.basename(info.filename)
         if not base or base.startswith(".") or info.filename.startswith("__MACOSX/"):
             continue
-        if info.compress_size and info.file_size / max(info.compress_size, 1) > MAX_ZIP_RATIO:
-            raise SourceError(Locator(f"{display}!/{info.filename}"), "zip_unsafe",
-                              detail=f"ratio {info.file_size // max(info.compress_size, 1)}:1")
 
         def opener(p: Path = path, name: str = info.filename) -> IO[bytes]:
             zf = zipfile.ZipFile(p)

@@ -9,10 +9,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from xjip.hub import models as m
-from xjip.web import auth
+from xjip.web import auth, sessions
 from xjip.web.auth import Principal, UserError
 from xjip.web.deps import (
-    SESSION_CSRF, SESSION_USER, csrf_token, current_user, get_store, require, safe_next, verify_csrf,
+    SESSION_CSRF, SESSION_TOKEN, client_address, csrf_token, current_user, get_store, require, safe_next, verify_csrf,
 )
 from xjip.web.errors import ApiError
 
@@ -31,28 +31,47 @@ def flash(request: Request, kind: str, msg_id: str, **params: Any) -> None:
     request.session[FLASH] = messages
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "-"
+def _begin(request: Request, session: Any, principal: Principal) -> None:
+    """A new server-side session for `principal`, in a fresh cookie session (no fixation of the one before)."""
+    token = sessions.start(session, principal.id, client_address(request), request.headers.get("user-agent"))
+    request.session.clear()
+    request.session[SESSION_TOKEN] = token
+    request.state.principal = principal
 
 
 def _login(request: Request, username: str, password: str) -> Principal:
-    throttle: auth.LoginThrottle = request.app.state.login_throttle
-    client = _client(request)
-    if throttle.blocked(username, client):
+    client = client_address(request)
+    account = sessions.normalise_username(username)
+    store = get_store(request)
+    with store.session() as s:
+        blocked = sessions.login_blocked(s, account, client)
+    if blocked:
         raise ApiError(429, "rate_limited")
-    with get_store(request).session() as s:
-        user = auth.authenticate(s, username, password)
-        auth.audit(s, "web:user:login" if user else "web:user:login_failed", username[:100], client=client)
-        principal = Principal(user.id, user.username, user.role, user.display_name) if user else None
+    with store.session() as s:
+        user = auth.authenticate(s, account, password)
+        auth.audit(s, "web:user:login" if user else "web:user:login_failed", account or username[:100], client=client)
+        if user is None:
+            sessions.login_failed(s, account, client)
+            principal = None
+        else:
+            sessions.login_succeeded(s, account, client)
+            principal = Principal(user.id, user.username, user.role, user.display_name)
+            _begin(request, s, principal)
     if principal is None:
-        throttle.failed(username, client)
         raise ApiError(401, "login_failed")
-    throttle.succeeded(username, client)
-    request.session.clear()  # a fresh session: no fixation of a pre-login session
-    request.session[SESSION_USER] = principal.id
-    request.state.principal = principal
     csrf_token(request)
     return principal
+
+
+def _logout(request: Request) -> None:
+    token = request.session.get(SESSION_TOKEN)
+    user = current_user(request)
+    if token is not None:
+        with get_store(request).session() as s:
+            if sessions.end(s, token):
+                auth.audit(s, "web:user:logout", user.username if user else None, client=client_address(request))
+    request.session.clear()
+    request.state.principal = None
 
 
 def _principal_dict(user: Principal | None) -> dict[str, Any] | None:
@@ -84,7 +103,7 @@ def login_form(request: Request, username: Annotated[str, Form(max_length=100)],
 
 @router.post("/logout", include_in_schema=False, dependencies=[Depends(verify_csrf)])
 def logout_form(request: Request) -> RedirectResponse:
-    request.session.clear()
+    _logout(request)
     return RedirectResponse("/", status_code=303)
 
 
@@ -107,7 +126,7 @@ def login_api(request: Request, body: Annotated[LoginRequest, Body()]) -> dict[s
 
 @router.delete("/api/session", tags=["session"], dependencies=[Depends(verify_csrf)], summary="Log out")
 def logout_api(request: Request) -> dict[str, Any]:
-    request.session.clear()
+    _logout(request)
     return {"user": None, "csrf_token": csrf_token(request)}
 
 
@@ -119,13 +138,27 @@ def account_page(request: Request, user: Annotated[Principal, Depends(VIEWER)]) 
 
 
 def _change_own_password(request: Request, user: Principal, current: str, new: str) -> None:
-    with get_store(request).session() as s:
-        if auth.authenticate(s, user.username, current) is None:
-            raise ApiError(400, "wrong_password")
+    """Every session of the account ends, this one too (a copy of its cookie may be what is
+    feared); the person who changed it goes on in a new session. A wrong current password counts
+    as a failed login: a copied cookie is no way round the login limits."""
+    account, client = sessions.normalise_username(user.username), client_address(request)
+    store = get_store(request)
+    with store.session() as s:
+        blocked = sessions.login_blocked(s, account, client)
+        right = not blocked and auth.authenticate(s, user.username, current) is not None
+        if not blocked and not right:
+            sessions.login_failed(s, account, client)
+    if blocked:
+        raise ApiError(429, "rate_limited")
+    if not right:
+        raise ApiError(400, "wrong_password")
+    with store.session() as s:
         try:
             auth.set_password(s, user.username, new, actor=user.username)
         except UserError as exc:
             raise ApiError(400, exc.code, **exc.params) from None
+        _begin(request, s, user)
+    csrf_token(request)
 
 
 @router.post("/account/password", include_in_schema=False, dependencies=[Depends(VIEWER), Depends(verify_csrf)])
@@ -147,11 +180,11 @@ class PasswordChange(BaseModel):
 
 
 @router.post("/api/account/password", tags=["session"], dependencies=[Depends(VIEWER), Depends(verify_csrf)],
-             summary="Change one's own password")
+             summary="Change one's own password; every session of the account ends, this one goes on with a new token")
 def account_password_api(request: Request, user: Annotated[Principal, Depends(VIEWER)],
                          body: Annotated[PasswordChange, Body()]) -> dict[str, Any]:
     _change_own_password(request, user, body.current_password, body.new_password)
-    return {"ok": True}
+    return {"ok": True, "csrf_token": request.session[SESSION_CSRF]}
 
 
 # --- users (admin) -------------------------------------------------------------------------

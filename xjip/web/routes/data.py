@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import re
 import secrets
 from pathlib import Path as FsPath
@@ -164,7 +165,11 @@ def records_export(request: Request, record_type: RecordType,
                 yield from exports.iter_csv(queries.export_records(s, record_type, filters, masked=masked, limit=limit),
                                             columns, language, zone)
 
-        return StreamingResponse(body(), media_type=exports.MEDIA_TYPES["csv"], headers={
+        chunks = body()
+        # The first chunk (header and first rows) is made before the response starts: whatever
+        # refuses the request or fails in its query is then an error response, not a 200 cut short.
+        first = next(chunks)
+        return StreamingResponse(itertools.chain([first], chunks), media_type=exports.MEDIA_TYPES["csv"], headers={
             **headers, "Content-Disposition": f'attachment; filename="{filename}"'})
     folder = FsPath(store.settings.data_dir) / "reports"
     folder.mkdir(parents=True, exist_ok=True)
