@@ -11,7 +11,7 @@ import click
 
 from xjip.cli import emit, format_option
 from xjip.hub.records import SourceError
-from xjip.i18n import both
+from xjip.i18n import both, t
 
 
 def _fail(zh: str, en: str, code: int = 2) -> None:
@@ -98,7 +98,7 @@ def job_summary(job: Any) -> dict[str, Any]:
     share = (job.placed_count / job.addressed_count) if job.addressed_count else None
     return {"id": job.id, "status": job.status, "source": job.display_name, "format": job.format,
             "read": job.read_count, "inserted": job.inserted_count, "updated": job.updated_count,
-            "unchanged": job.unchanged_count, "rejected": job.rejected_count,
+            "unchanged": job.unchanged_count, "rejected": job.rejected_count, "merged": job.merged_count or 0,
             "addressed": job.addressed_count, "placed": job.placed_count,
             "place_resolved_share": round(share, 4) if share is not None else None,
             "error": job.error, "created_at": job.created_at, "finished_at": job.finished_at, "run": job_run(job)}
@@ -107,11 +107,12 @@ def job_summary(job: Any) -> dict[str, Any]:
 def _job_report(store: Any, job: Any) -> dict[str, Any]:
     """A job's summary and, when it rejected records, how many for each reason."""
     data = job_summary(job)
-    if job.rejected_count:
-        from xjip.hub.queries import rejection_summary
+    from xjip.hub.queries import job_conflicts, rejection_summary
 
-        with store.reading() as s:
+    with store.reading() as s:
+        if job.rejected_count:
             data["rejection_summary"] = rejection_summary(s, job.id)
+        data["conflicts"] = job_conflicts(s, job.id, limit=20)
     return data
 
 
@@ -119,6 +120,12 @@ def _print_job(data: dict[str, Any]) -> None:
     click.echo(f"作业/job {data['id']}: {data['status']}  {data['source']} [{data['format']}]")
     click.echo(f"  读取 read {data['read']}  新增 inserted {data['inserted']}  更新 updated {data['updated']}  "
                f"未变 unchanged {data['unchanged']}  拒绝 rejected {data['rejected']}")
+    if data.get("merged") or (data.get("conflicts") or {}).get("total"):
+        click.echo(f"  {t('records.job.merged_line')} {data.get('merged') or 0}  "
+                   f"{t('records.job.conflicts_line')} {(data.get('conflicts') or {}).get('total', 0)}")
+        for c in (data.get("conflicts") or {}).get("items", [])[:5]:
+            click.echo(f"    {c['number']} [{c['field']}]: {c['kept']!r} ≠ {c['other']!r} ({c['other_source']}"
+                       f"{', ' + c['other_locator'] if c.get('other_locator') else ''})")
     run = data.get("run") or {}
     if run.get("records_per_second"):
         click.echo(f"  本次运行 this run: {run['seconds']:,.1f} s, {run['records_per_second']:,} 条/秒 records/s")
