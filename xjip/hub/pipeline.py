@@ -89,6 +89,7 @@ def fingerprint(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
+MAPPED_IMPORTER = "cn_biblio"  # the importer a --mapping is for, when nothing recognises the layout
 SOURCE_KEY = "_source_key"  # in a running job's options: the name its source's records are stored under
 
 
@@ -411,6 +412,8 @@ class _JobRunner:
                 continue
             # a source that broke is read again from its last commit: resuming a failed job
             # says again why it fails (or goes on, were the cause elsewhere), never "done"
+            if state.get("error"):
+                self._forget_source_error(source, state["error"])
             try:
                 self._run_source(source, state.get("items", 0), done_bytes)
             except SourceError as exc:
@@ -422,7 +425,14 @@ class _JobRunner:
         self.finish(status, self.error)
 
     def _run_source(self, source: Source, skip: int, done_bytes: int) -> None:
-        importer = detect(source, self.format)
+        try:
+            importer = detect(source, self.format)
+        except SourceError as exc:
+            # a column mapping says what the columns are: a layout that nothing recognises is
+            # the bibliographic importer's, the one that reads mappings
+            if exc.rejection.code != "unknown_format" or self.format or not self.options.get("mapping"):
+                raise
+            importer = detect(source, MAPPED_IMPORTER)
         key = source_key(self.store, self.path, source.name)
         self.options = {**self.options, SOURCE_KEY: key}
         if parallel.use_child(self.settings, source.total or source.size):
@@ -606,13 +616,25 @@ class _JobRunner:
             self.seen.rollback()
         self._changed, self._held_records, self._held = {}, 0, None
 
+    def _forget_source_error(self, source: Source, code: Any) -> None:
+        """The error a source ended with, read again: its rejection is the next run's to make."""
+        with self.store.session() as s:
+            conds = [m.ImportRejection.job_id == self.job_id, m.ImportRejection.file == source.name,
+                     m.ImportRejection.record.is_(None)]
+            if isinstance(code, str):
+                conds.append(m.ImportRejection.code == code)
+            gone = s.execute(delete(m.ImportRejection).where(*conds)).rowcount or 0
+            job = s.get(m.ImportJob, self.job_id)
+            job.rejected_count = max((job.rejected_count or 0) - gone, 0)
+
     def _record_source_error(self, source: Source, rejection: Rejection) -> None:
         zh, en = _messages(rejection)
         with self.store.session() as s:
             s.add(_rejection_row(self.job_id, rejection, zh, en))
             job = s.get(m.ImportJob, self.job_id)
             job.rejected_count = (job.rejected_count or 0) + 1
-            self.checkpoint[source.name] = {**self.checkpoint.get(source.name, {}), "done": True, "error": True}
+            self.checkpoint[source.name] = {**self.checkpoint.get(source.name, {}), "done": True,
+                                            "error": rejection.code}
             job.checkpoint = dict(self.checkpoint)
         self.error = {"code": rejection.code, "message_zh": zh, "message_en": en, "locator": str(rejection.locator),
                       "field": rejection.field}

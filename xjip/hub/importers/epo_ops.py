@@ -46,7 +46,8 @@ from xjip.hub.importers._xmlstream import ParsedDocument, iter_parsed, root_elem
 from xjip.hub.importers.base import Source, clean, local, parse_date, register, text_of
 from xjip.hub.importers.uspto_xml import patent_type as us_patent_type
 from xjip.hub.importers.uspto_xml import us_pub_number, wo_number
-from xjip.hub.numbers import canonical_cn_app, canonical_ipc, canonical_pub, type_from_kind
+from xjip.hub import numbers
+from xjip.hub.numbers import canonical_ipc, canonical_pub, type_from_kind
 from xjip.hub.records import (
     FamilyMember,
     ItemStream,
@@ -55,6 +56,7 @@ from xjip.hub.records import (
     PatentRecord,
     Party,
     Priority,
+    Publication,
     RecordError,
     Rejection,
     SourceError,
@@ -67,23 +69,13 @@ NS = {"ops": OPS, "ex": EX}
 # --- numbers --------------------------------------------------------------------------
 
 
-def docdb_app(country: str | None, number: str | None) -> str | None:
-    """DOCDB application number → the canonical form of the national importers."""
-    country = (clean(country) or "").upper()
-    number = re.sub(r"\s", "", number or "")
-    if not country or not number:
-        return None
-    if country == "US":
-        digits = re.sub(r"\D", "", number)
-        if len(digits) == 12 and digits[:2] in ("19", "20"):  # DOCDB prefixes the filing year
-            digits = digits[4:]
-        return "US" + digits
-    if country == "CN":
-        try:
-            return canonical_cn_app(number, verify=False)
-        except RecordError:
-            return "CN" + number
-    return country + number
+def docdb_app(country: str | None, number: str | None, kind: str | None = None) -> str | None:
+    """DOCDB application number → the canonical form of the national importers
+    (`numbers.docdb_app`: a PCT application, kind W, is PCT/CC…)."""
+    try:
+        return numbers.docdb_app(clean(country), number, clean(kind))
+    except RecordError:
+        return (clean(country) or "").upper() + re.sub(r"\s", "", number or "")
 
 
 def docdb_pub(country: str | None, number: str | None, kind: str | None) -> str | None:
@@ -237,7 +229,7 @@ def _pub_ref(pubref: Any) -> tuple[str | None, str | None, str | None, dt.date |
 
 def _app_ref(appref: Any) -> tuple[str | None, dt.date | None]:
     doc = _docid(appref)
-    number = docdb_app(_t(doc, "ex:country"), _t(doc, "ex:doc-number"))
+    number = docdb_app(_t(doc, "ex:country"), _t(doc, "ex:doc-number"), _t(doc, "ex:kind"))
     date = _t(doc, "ex:date") or _t(_docid(appref, "epodoc"), "ex:date")
     return number, _iso(date, "application-reference/date")
 
@@ -371,6 +363,7 @@ def _record(pubs: list[_Pub], family: list[FamilyMember]) -> PatentRecord:
         rec.pub_number, rec.pub_date = grants[0].number, grants[0].date
     if grants:
         rec.grant_number, rec.grant_date, rec.status = grants[0].number, grants[0].date, "granted"
+    rec.publications = [Publication(p.number, p.kind, p.date) for p in ordered if p.number]
     main = (grants or ordered)[0]  # the grant when there is one
     rec.kind_code = main.kind
     if rec.country == "US":
