@@ -197,20 +197,52 @@ def test_uspto_xml_and_patentics_rows_of_one_application_are_one_record(store, s
         assert p.inventors  # both sources add what they know
 
 
-def test_unknown_office_is_a_located_bilingual_rejection(store, settings, tmp_path):
-    rows = [["公开号", "申请号", "标题", "申请日", "公开日"],
-            ["QQ1234567A", "QQ2020123456", "Mystery device", "20200101", "20210101"],
-            ["US11544688B2", "US16/911133", "Predictive inventory management", "20200624", "20230103"]]
-    path = write_rows(tmp_path / "offices.csv", rows)
-    out = cli(settings, "import", str(path), "--format", "json", "--quiet")
-    data = json.loads(out.output)
-    assert (data["status"], data["inserted"], data["rejected"]) == ("done", 1, 1)
+def test_a_publication_number_of_an_unknown_office_is_a_located_bilingual_rejection(store, settings, tmp_path):
+    """Bad input: a row whose publication number names no office. Refused, located at the
+    file's own column, naming the office in both languages; the other rows, and what was
+    stored before, are kept."""
+    header = ["公开号", "申请号", "标题", "申请日", "公开日"]
+    before = write_rows(tmp_path / "before.csv", [header, ["US11544688B2", "US16/911133",
+                                                          "Predictive inventory management", "20200624", "20230103"]])
+    assert json.loads(cli(settings, "import", str(before), "--format", "json", "--quiet").output)["inserted"] == 1
+    path = write_rows(tmp_path / "offices.csv", [
+        header,
+        ["QQ1234567A", "", "Mystery device", "20200101", "20210101"],
+        ["US20200327522A1", "US16/911133", "PREDICTIVE INVENTORY MANAGEMENT", "20200624", "20201015"]])
+    data = json.loads(cli(settings, "import", str(path), "--format", "json", "--quiet").output)
+    assert (data["status"], data["inserted"], data["updated"], data["rejected"]) == ("done", 0, 1, 1)
     with store.session() as s:
-        rej = s.scalars(select(m.ImportRejection)).one()
-        assert s.scalar(select(m.Patent.key)) == "US16911133"  # the good row is stored
-    assert (rej.code, rej.field, rej.record, rej.line) == ("unknown_office", "申请号", 1, 2)
-    assert "“QQ”" in rej.message_zh and "QQ2020123456" in rej.message_zh
+        rej = s.scalars(select(m.ImportRejection).where(m.ImportRejection.job_id == data["id"])).one()
+        p = s.scalars(select(m.Patent)).one()
+        assert (p.pub_number, p.grant_number, p.title) == ("US20200327522A1", "US11544688B2",
+                                                          "Predictive inventory management")
+    assert (rej.code, rej.field, rej.record, rej.line) == ("unknown_office", "公开号", 1, 2)
+    assert "“QQ”" in rej.message_zh and "QQ1234567A" in rej.message_zh
     assert "'QQ'" in rej.message_en and "WIPO ST.3" in rej.message_en
+    shown = cli(settings, "jobs", "show", str(data["id"])).output
+    assert "unknown_office [公开号]" in shown
+
+
+def test_parse_processes_merge_the_same_way(shared_data, tmp_path, db_url):  # noqa: ANN001
+    """A file parsed by parse processes (windows prepared side by side, written in order):
+    the rows of one application still make one record."""
+    from xjip.hub.store import Store
+    from xjip.settings import Settings
+
+    settings = Settings.from_env(database_url=db_url, data_dir=str(tmp_path / "d"),
+                                 shared_data_dir=str(shared_data), import_batch_size=50, import_parallel_mb=0)
+    store = Store(settings)
+    try:
+        rows = lyft_rows(shared_data)[1:]
+        job = run_import(store, shared_data / LYFT)
+        applications = {numbers.canonical_app(r[1]) for r in rows}
+        assert (job.inserted_count, job.merged_count, job.rejected_count) == (
+            len(applications), len(rows) - len(applications), 0)
+        with store.session() as s:
+            assert s.scalar(select(func.count()).select_from(m.Patent)) == len(applications)
+            assert s.scalar(select(m.Patent.grant_number).where(m.Patent.key == "US16911133")) == "US11544688B2"
+    finally:
+        store.dispose()
 
 
 # --- changing how a file is read takes effect ---------------------------------------------------

@@ -317,7 +317,8 @@ class PatentPublication(Base):
 
     __tablename__ = "patent_publication"
     id: Mapped[int] = mapped_column(primary_key=True)
-    patent_id: Mapped[int] = mapped_column(ForeignKey("patent.id", ondelete="CASCADE"), index=True)
+    # looked up by patent through the unique (patent_id, number) index: no index of its own
+    patent_id: Mapped[int] = mapped_column(ForeignKey("patent.id", ondelete="CASCADE"))
     number: Mapped[str] = mapped_column(String(40), index=True)
     country: Mapped[str | None] = mapped_column(String(2))
     kind: Mapped[str | None] = mapped_column(String(4))
@@ -333,7 +334,7 @@ class PatentConflict(Base):
 
     __tablename__ = "patent_conflict"
     id: Mapped[int] = mapped_column(primary_key=True)
-    patent_id: Mapped[int] = mapped_column(ForeignKey("patent.id", ondelete="CASCADE"), index=True)
+    patent_id: Mapped[int] = mapped_column(ForeignKey("patent.id", ondelete="CASCADE"))  # see uq_patent_conflict
     field: Mapped[str] = mapped_column(String(40))
     kept: Mapped[str | None] = mapped_column(Text)
     kept_source: Mapped[str | None] = mapped_column(String(300))

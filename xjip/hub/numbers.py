@@ -320,7 +320,7 @@ _PUB_SHAPES = {
     "HK": re.compile(r"()0*(\d+(?:M\d{3})?)" + _KIND),  # HK19144322M004S: part M004 of a design registration
     "TW": re.compile(r"([IMD])?0*(\d+)" + _KIND),  # TWI123456B (invention), TWM… (utility model), TWD… (design)
     "JP": re.compile(r"([HS])?0*(\d+)" + _KIND),  # DOCDB JPH10123456A: Heisei/Showa year first
-    "BR": re.compile(r"(PI|MU|DI|C\d)?0*(\d+)" + _KIND),  # BRPI0512345A
+    "BR": re.compile(r"(PI|MU|DI|C\d)?(\d+)" + _KIND),  # BRPI0512345A (the zero is part of it)
 }
 _JP_PUB = re.compile(r"(特開|特表|再表|特公|実開|実公)(明治|大正|昭和|平成|令和|昭|平|令)?(\d{2,4})-?(\d{1,7})")
 _JP_PUB_KIND = {"特開": "A", "特表": "A", "再表": "A1", "特公": "B", "実開": "U", "実公": "Y"}
@@ -341,7 +341,10 @@ def canonical_pub(value: str, default_country: str = "CN", kind: str | None = No
         return f"JP{year}{int(jp.group(4)):06d}{kind or _JP_PUB_KIND[jp.group(1)]}"
     text = text.replace(".", "").replace("-", "")
     country = default_country
-    if text[:2].isascii() and text[:2].isalpha():
+    own = _PUB_SHAPES.get((default_country or "").upper())
+    if text[:2].isascii() and text[:2].isalpha() and not (own is not None and own.fullmatch(text)):
+        # letters first name the office, unless they are the series of the office the source
+        # names (US RE43210 E, PP18398; BR PI0512345)
         country, text = text[:2], text[2:]
     elif not default_country:  # a bare number from a source that names no office: kept as it is
         m = _PUB.match(text)

@@ -912,7 +912,7 @@ class BulkIndexes:
     next job if the process was killed (`ensure_indexes`). Meanwhile, queries on these tables
     are slower."""
 
-    TABLES = ("patent", "patent_party", "source_record")
+    TABLES = ("patent", "patent_party", "source_record", "patent_publication")
     MIN_RECORDS = 50_000  # records still to come
 
     def __init__(self, store: Store):

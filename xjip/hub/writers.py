@@ -372,15 +372,18 @@ def raw_text(record: BaseRecord) -> str | None:
     return json.dumps(raw, ensure_ascii=False, default=str)
 
 
-@lru_cache(maxsize=None)
-def _derived_fields(cls: type) -> tuple[str, ...]:
-    return tuple(f for f in _field_names(cls) if f not in ("locator", "raw"))
+# Where a record came from, not what it says: left out of its derived text (`key_locator`: the
+# cell of its key, which an importer may attach; a row moved in the file is the same row).
+_PLACE_ATTRS = ("locator", "raw", "key_locator")
 
 
 def derived_text(record: BaseRecord) -> str:
     """What the importer made of a source record: every field but where it came from (repr of
-    the dataclass values: deterministic, and several times cheaper than JSON)."""
-    return repr(tuple(getattr(record, f) for f in _derived_fields(type(record))))
+    the values in field order: deterministic, and several times cheaper than JSON)."""
+    values = record.__dict__.copy()
+    for name in _PLACE_ATTRS:
+        values.pop(name, None)
+    return repr(values)
 
 
 def content_hash_of(record: BaseRecord, text: str | None) -> str:

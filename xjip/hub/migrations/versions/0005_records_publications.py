@@ -35,7 +35,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('patent_publication', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_patent_publication_number'), ['number'], unique=False)
-        batch_op.create_index(batch_op.f('ix_patent_publication_patent_id'), ['patent_id'], unique=False)
 
     op.create_table('patent_conflict',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -54,7 +53,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('patent_conflict', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_patent_conflict_import_job_id'), ['import_job_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_patent_conflict_patent_id'), ['patent_id'], unique=False)
 
     op.create_table('import_source',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -104,10 +102,8 @@ def downgrade() -> None:
         batch_op.drop_column('merged_count')
     op.drop_table('import_source')
     with op.batch_alter_table('patent_conflict', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_patent_conflict_patent_id'))
         batch_op.drop_index(batch_op.f('ix_patent_conflict_import_job_id'))
     op.drop_table('patent_conflict')
     with op.batch_alter_table('patent_publication', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_patent_publication_patent_id'))
         batch_op.drop_index(batch_op.f('ix_patent_publication_number'))
     op.drop_table('patent_publication')
