@@ -283,6 +283,7 @@ def _pub(value: Any, field: str) -> list[str]:
     if value is None:
         return []
     if value.__class__ is str and _CANONICAL_PUB.fullmatch(value):
+        numbers.check_office(value[:2], field, value)
         return [value]
     return [numbers.canonical_pub(v, field=field) for v in _names(value, _LIST_SEPS)]
 
