@@ -308,3 +308,34 @@ def test_two_different_files_of_one_name_are_two_sources(store, settings, tmp_pa
         shared_key = numbers.canonical_app(rows[25][1])
         assert sorted(s.scalars(select(m.SourceRecord.source).where(m.SourceRecord.record_key == shared_key)
                                 .where(~m.SourceRecord.source.contains("#")))) == ["response.csv", "response.csv (2)"]
+
+
+def test_migration_0005_lists_the_publications_stored_patents_already_name(store, shared_data, tmp_path):
+    """A database of the earlier schema with patents: upgraded, each patent's first publication
+    and grant are its publications, and importing its other row merges as usual."""
+    from alembic import command
+    from sqlalchemy import text
+
+    try:
+        command.downgrade(store.alembic_config(), "0003")
+        with store.engine.begin() as conn:
+            conn.execute(text("INSERT INTO patent (key, country, app_number, pub_number, pub_date, grant_number, "
+                              "grant_date, kind_code, title, is_synthetic, source) VALUES "
+                              "('US16911133', 'US', 'US16911133', 'US11544688B2', '2023-01-03', 'US11544688B2', "
+                              "'2023-01-03', 'B2', 'Predictive inventory management', false, 'old.csv'), "
+                              "('CN202110000001.1', 'CN', 'CN202110000001.1', 'CN113000001A', '2021-06-01', "
+                              "'CN113000001B', '2023-02-03', 'A', 'x', false, 'old.csv')"))
+        store.upgrade()
+        with store.session() as s:
+            pubs = sorted((p.number, p.kind, str(p.date), p.is_grant) for p in s.scalars(select(m.PatentPublication)))
+        assert pubs == [("CN113000001A", "A", "2021-06-01", False), ("CN113000001B", "B", "2023-02-03", True),
+                        ("US11544688B2", "B2", "2023-01-03", True)]
+        rows = lyft_rows(shared_data)
+        path = write_rows(tmp_path / "a_row.csv", [rows[0], *[r for r in rows[1:] if r[0] == "US20200327522A1"]])
+        assert run_import(store, path).updated_count == 1
+        with store.session() as s:
+            p = s.scalars(select(m.Patent).where(m.Patent.key == "US16911133")).one()
+            assert (p.pub_number, p.grant_number, p.title) == ("US20200327522A1", "US11544688B2",
+                                                              "Predictive inventory management")
+    finally:
+        store.upgrade()  # the next test of this worker finds the schema at head

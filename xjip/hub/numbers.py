@@ -271,11 +271,6 @@ def canonical_app(value: str, country: str | None = None, field: str | None = No
     return country + rule(text.lstrip(":："), str(value), field, kind)
 
 
-def canonical_foreign_app(value: str, country: str) -> str:
-    """Non-CN application numbers (kept for callers that know the office): see `canonical_app`."""
-    return canonical_app(value, country, verify=False)
-
-
 def docdb_app(country: str | None, number: str | None, kind: str | None = None,
               field: str | None = None) -> str | None:
     """An application number as DOCDB (EPO OPS ``<document-id document-id-type="docdb">``) gives it:

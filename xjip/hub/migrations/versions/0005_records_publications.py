@@ -73,8 +73,8 @@ def upgrade() -> None:
 def _backfill_publications() -> None:
     """The publications a stored patent already names (its first publication and its grant)."""
     conn = op.get_bind()
-    patent = sa.table('patent', sa.column('id'), sa.column('pub_number'), sa.column('pub_date'),
-                      sa.column('grant_number'), sa.column('grant_date'), sa.column('source'))
+    patent = sa.table('patent', sa.column('id'), sa.column('pub_number'), sa.column('pub_date', sa.Date()),
+                      sa.column('grant_number'), sa.column('grant_date', sa.Date()), sa.column('source'))
     publication = sa.table('patent_publication', sa.column('patent_id'), sa.column('number'), sa.column('country'),
                            sa.column('kind'), sa.column('date', sa.Date()), sa.column('is_grant', sa.Boolean()),
                            sa.column('source'))
