@@ -341,3 +341,22 @@ def test_migration_0005_lists_the_publications_stored_patents_already_name(store
                                                               "Predictive inventory management")
     finally:
         store.upgrade()  # the next test of this worker finds the schema at head
+
+
+def test_corrections_are_publications_of_the_record_never_its_first_or_its_grant(store, settings, tmp_path):
+    """An application's A, its B, and the corrected reprints A8 and B9, as four rows in any order."""
+    header = ["公开（公告）号", "申请号", "名称", "申请日", "公开（公告）日"]
+    app = "CN202110000001.6"
+    rows = [["CN113000001B9", app, "一种滴灌带回收装置", "2021-01-04", "2024-03-01"],
+            ["CN113000001A", app, "一种滴灌带回收装置", "2021-01-04", "2021-06-01"],
+            ["CN113000001B", app, "一种滴灌带回收装置", "2021-01-04", "2023-02-03"],
+            ["CN113000001A8", app, "一种滴灌带回收装置", "2021-01-04", "2021-07-01"]]
+    data = json.loads(cli(settings, "import", str(write_rows(tmp_path / "c.csv", [header, *rows])),
+                          "--format", "json", "--quiet").output)
+    assert (data["inserted"], data["merged"], data["rejected"]) == (1, 3, 0)
+    with store.session() as s:
+        p = s.scalars(select(m.Patent)).one()
+        assert (p.pub_number, str(p.pub_date), p.grant_number, str(p.grant_date)) == (
+            "CN113000001A", "2021-06-01", "CN113000001B", "2023-02-03")
+        assert sorted(s.scalars(select(m.PatentPublication.number))) == [
+            "CN113000001A", "CN113000001A8", "CN113000001B", "CN113000001B9"]
