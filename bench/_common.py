@@ -120,7 +120,10 @@ def prepare(db: Database) -> None:
 
 
 def xjip(db: Database, args: list[str]) -> subprocess.CompletedProcess[str]:
-    cmd = [PYTHON, "-m", "xjip.cli", "--database-url", db.url, "--data-dir", str(db.data_dir), *args]
+    code = os.environ.get("XJIP_PROFILE_CODE")  # profile_import.py --code: another tree's xjip
+    cli = [PYTHON, "-c", f"import sys; sys.path.insert(0, {code!r}); from xjip.cli import main; sys.exit(main())"] \
+        if code else [PYTHON, "-m", "xjip.cli"]
+    cmd = [*cli, "--database-url", db.url, "--data-dir", str(db.data_dir), *args]
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
 
 

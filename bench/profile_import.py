@@ -255,6 +255,8 @@ def main() -> None:
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     env = child_env(args.code)
+    if args.code:  # the databases are made by that tree's `xjip init` too (its migrations)
+        os.environ["XJIP_PROFILE_CODE"] = env["XJIP_PROFILE_CODE"]
     info = machine()
     load_start = os.getloadavg()
     path = generate(kind, n, args.seed, workdir)

@@ -272,7 +272,8 @@ def test_rejected_rows_do_not_stop_good_ones(seeded, settings, tmp_path):
         "CN202310000001.5,2023-01-05,一种葡萄采摘装置,新疆农业大学,830052 新疆乌鲁木齐市沙依巴克区农大东路311号",
         "CN202310000002.0,2023-01-06,一种错误校验位装置,新疆大学,新疆乌鲁木齐市",  # wrong check digit (X)
         "CN202310000003.4,2023-02-30,一种日期错误装置,塔里木大学,新疆阿拉尔市",  # no such date
-        "CN202310000001.5,2023-01-05,一种葡萄采摘装置,新疆农业大学,乌鲁木齐",  # duplicate key
+        # the same row again: a duplicate (a row that adds to or differs from the first is merged)
+        "CN202310000001.5,2023-01-05,一种葡萄采摘装置,新疆农业大学,830052 新疆乌鲁木齐市沙依巴克区农大东路311号",
         "CN202310000004.9,2023-03-01,一种棉花打顶机,石河子大学,新疆石河子市北四路221号",
     ]
     src = tmp_path / "mixed.csv"

@@ -12,7 +12,7 @@ import click
 
 from xjip.cli import emit, format_option
 from xjip.hub.records import SourceError
-from xjip.i18n import both
+from xjip.i18n import both, t
 
 
 def _fail(zh: str, en: str, code: int = 2) -> None:
@@ -104,7 +104,7 @@ def job_summary(job: Any) -> dict[str, Any]:
     share = (job.placed_count / job.addressed_count) if job.addressed_count else None
     return {"id": job.id, "status": job.status, "source": job.display_name, "format": job.format,
             "read": job.read_count, "inserted": job.inserted_count, "updated": job.updated_count,
-            "unchanged": job.unchanged_count, "rejected": job.rejected_count,
+            "unchanged": job.unchanged_count, "rejected": job.rejected_count, "merged": job.merged_count or 0,
             "addressed": job.addressed_count, "placed": job.placed_count,
             "place_resolved_share": round(share, 4) if share is not None else None,
             "place_methods": place_method_shares(job.place_methods),
@@ -113,15 +113,15 @@ def job_summary(job: Any) -> dict[str, Any]:
 
 def _job_report(store: Any, job: Any) -> dict[str, Any]:
     """A job's summary and, when it rejected records, how many for each reason; its notes
-    (records taken with a remark, `import_notes`) when it has any."""
+    (records taken with a remark, `import_notes`) when it has any, and its recorded conflicts."""
     from xjip.hub.import_notes import job_notes
+    from xjip.hub.queries import job_conflicts, rejection_summary
 
     data = job_summary(job)
     with store.reading() as s:
         if job.rejected_count:
-            from xjip.hub.queries import rejection_summary
-
             data["rejection_summary"] = rejection_summary(s, job.id)
+        data["conflicts"] = job_conflicts(s, job.id, limit=20)
         notes = job_notes(s, job.id, limit=5)
     if notes["total"]:
         data["notes"] = notes
@@ -132,6 +132,12 @@ def _print_job(data: dict[str, Any]) -> None:
     click.echo(f"作业/job {data['id']}: {data['status']}  {data['source']} [{data['format']}]")
     click.echo(f"  读取 read {data['read']}  新增 inserted {data['inserted']}  更新 updated {data['updated']}  "
                f"未变 unchanged {data['unchanged']}  拒绝 rejected {data['rejected']}")
+    if data.get("merged") or (data.get("conflicts") or {}).get("total"):
+        click.echo(f"  {t('records.job.merged_line')} {data.get('merged') or 0}  "
+                   f"{t('records.job.conflicts_line')} {(data.get('conflicts') or {}).get('total', 0)}")
+        for c in (data.get("conflicts") or {}).get("items", [])[:5]:
+            click.echo(f"    {c['number']} [{c['field']}]: {c['kept']!r} ≠ {c['other']!r} ({c['other_source']}"
+                       f"{', ' + c['other_locator'] if c.get('other_locator') else ''})")
     run = data.get("run") or {}
     if run.get("records_per_second"):
         click.echo(f"  本次运行 this run: {run['seconds']:,.1f} s, {run['records_per_second']:,} 条/秒 records/s")

@@ -321,6 +321,41 @@ class PatentFamilyMember(Base):
     __table_args__ = (UniqueConstraint("patent_id", "number", name="uq_patent_family_member"),)
 
 
+class PatentPublication(Base):
+    """Every publication of a patent's application (A, B, corrections A8/B9…) with the source
+    that named it; `patent.pub_number`/`grant_number` are the first and the grant among them."""
+
+    __tablename__ = "patent_publication"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # looked up by patent through the unique (patent_id, number) index: no index of its own
+    patent_id: Mapped[int] = mapped_column(ForeignKey("patent.id", ondelete="CASCADE"))
+    number: Mapped[str] = mapped_column(String(40), index=True)
+    country: Mapped[str | None] = mapped_column(String(2))
+    kind: Mapped[str | None] = mapped_column(String(4))
+    date: Mapped[dt.date | None] = mapped_column(Date)
+    is_grant: Mapped[bool | None] = mapped_column(Boolean)
+    source: Mapped[str | None] = mapped_column(String(300))
+    __table_args__ = (UniqueConstraint("patent_id", "number", name="uq_patent_publication"),)
+
+
+class PatentConflict(Base):
+    """Two rows about one application that disagree (a different title, say): the record keeps
+    one value (`kept`), the other is kept here with the row that said it, for a person to see."""
+
+    __tablename__ = "patent_conflict"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patent_id: Mapped[int] = mapped_column(ForeignKey("patent.id", ondelete="CASCADE"))  # see uq_patent_conflict
+    field: Mapped[str] = mapped_column(String(40))
+    kept: Mapped[str | None] = mapped_column(Text)
+    kept_source: Mapped[str | None] = mapped_column(String(300))
+    other: Mapped[str | None] = mapped_column(Text)
+    other_source: Mapped[str] = mapped_column(String(300))
+    other_locator: Mapped[str | None] = mapped_column(String(400))
+    import_job_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    found_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("patent_id", "field", "other_source", name="uq_patent_conflict"),)
+
+
 class Trademark(ProvenanceMixin, PlaceMixin, Base):
     __tablename__ = "trademark"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -552,6 +587,8 @@ class ImportJob(Base):
     unchanged_count: Mapped[int] = mapped_column(Integer, default=0)
     rejected_count: Mapped[int] = mapped_column(Integer, default=0)
     placed_count: Mapped[int] = mapped_column(Integer, default=0)  # records with an address resolved to a place
+    # rows that added to a record an earlier row of the job had stored (the B publication after the A)
+    merged_count: Mapped[int | None] = mapped_column(Integer, default=0)
     addressed_count: Mapped[int] = mapped_column(Integer, default=0)  # records that carried an address at all
     # records placed by each method ({"gazetteer": n, "owner": n, "organisation": n, "name": n,
     # "province_code": n, "none": n, …}: xjip.hub.places.METHODS), unchanged records included
@@ -567,6 +604,21 @@ class ImportJob(Base):
     # exact count of rejected records per reason, {"code\tfield": n}: only the first
     # `pipeline.REJECTION_SAMPLES` of each reason are kept as import_rejection rows
     rejection_counts: Mapped[dict[str, Any] | None] = mapped_column(JSONN)
+
+
+class ImportSource(Base):
+    """Where a source (file, archive member) lies, and the name its records are stored under
+    (`source_record.source`): the file's name, or 'name (2)' for a second file of that name
+    elsewhere, so that two different response.xml.gz are two sources. Uploads are one place
+    per file name (a re-upload is the next version of the same file)."""
+
+    __tablename__ = "import_source"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    location_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 of `location`
+    location: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(String(300))
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class ImportLock(Base):

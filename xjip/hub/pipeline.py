@@ -100,6 +100,44 @@ def fingerprint(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
+SOURCE_KEY = "_source_key"  # in a running job's options: the name its source's records are stored under
+
+
+def source_key(store: Store, path: str | os.PathLike[str], name: str) -> str:
+    """The name a source's records are stored under (`source_record.source`, provenance). The
+    same file at the same place is the same source: importing it again updates its records.
+    A different file of the same name elsewhere (a second EPO response.xml.gz) is another
+    source, 'response.xml.gz (2)', instead of overwriting the first one's records. An upload
+    is kept by its name alone (each lands in a fresh folder): uploading a file again is its
+    next version."""
+    root = Path(path).resolve()
+    uploads = Path(store.settings.uploads_dir).resolve()
+    if root.is_relative_to(uploads):
+        location = f"upload:{name}"
+    else:
+        location = str(root.parent / name)
+    digest = hashlib.sha256(location.encode("utf-8", "surrogatepass")).hexdigest()
+    for attempt in range(3):
+        try:
+            with store.session() as s:
+                known = s.scalar(select(m.ImportSource.key).where(m.ImportSource.location_hash == digest))
+                if known is not None:
+                    return known
+                taken = set(s.scalars(select(m.ImportSource.key).where(
+                    (m.ImportSource.name == name[:300]) | (m.ImportSource.key == name[:300]))))
+                key, n = name[:300], 1
+                while key in taken:
+                    n += 1
+                    suffix = f" ({n})"
+                    key = name[:300 - len(suffix)] + suffix
+                s.add(m.ImportSource(location_hash=digest, location=location, name=name[:300], key=key))
+            return key
+        except IntegrityError:  # another process registered it (or took the key) meanwhile
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 def create_job(store: Store, path: str | os.PathLike[str], *, display_name: str | None = None,
                actor: str | None = None, format: str | None = None,
                options: dict[str, Any] | None = None) -> int:
@@ -110,15 +148,19 @@ def create_job(store: Store, path: str | os.PathLike[str], *, display_name: str 
         raise SourceError(Locator(str(path)), "read_error", detail="no such file or folder / 文件或目录不存在")
     fp = fingerprint(path)
     total = sum(p.stat().st_size for p in ([path] if path.is_file() else path.rglob("*")) if p.is_file())
+    options = dict(options or {})
+    if format:
+        options["format"] = format  # forced importer; `format` itself records the one detected
+    if options.get("mapping"):
+        options["mapping_sha256"] = _file_sha256(options["mapping"])
     with store.session() as s:
-        existing = s.scalars(
-            select(m.ImportJob).where(m.ImportJob.fingerprint == fp, m.ImportJob.status.in_(UNFINISHED))
-            .order_by(m.ImportJob.id.desc())).first()
-        if existing is not None:
-            return existing.id
-        options = dict(options or {})
-        if format:
-            options["format"] = format  # forced importer; `format` itself records the one detected
+        for existing in s.scalars(
+                select(m.ImportJob).where(m.ImportJob.fingerprint == fp, m.ImportJob.status.in_(UNFINISHED))
+                .order_by(m.ImportJob.id.desc())):
+            # the same file asked for in the same way resumes; with another --importer or
+            # --mapping (or an edited mapping file) it is read anew, as asked
+            if _same_reading(existing, options):
+                return existing.id
         job = m.ImportJob(path=str(path.resolve()), display_name=display_name or path.name, fingerprint=fp,
                           format=format, options=options, status="queued", created_by=actor,
                           bytes_total=total, bytes_done=0, checkpoint={})
@@ -126,6 +168,28 @@ def create_job(store: Store, path: str | os.PathLike[str], *, display_name: str 
         s.flush()
         s.add(m.AuditEvent(tag="hub:import:create", actor=actor, details={"job_id": job.id, "path": str(path)}))
         return job.id
+
+
+# The options that decide how a source is read: a job resumed must have been asked the same way.
+READING_OPTIONS = ("mapping", "mapping_sha256", "synthetic", "licence")
+
+
+def _same_reading(job: m.ImportJob, options: dict[str, Any]) -> bool:
+    """Whether an unfinished job reads its source as `options` ask. An --importer names the
+    importer the job forced or detected; without one, any importer will do (the job's)."""
+    old = job.options or {}
+    if any(old.get(k) != options.get(k) for k in READING_OPTIONS):
+        return False
+    wanted = options.get("format")
+    return wanted is None or wanted == (old.get("format") or job.format)
+
+
+def _file_sha256(path: str | os.PathLike[str]) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()
+    except OSError:
+        return None  # the importer reports the unreadable mapping, located
 
 
 def run_import(store: Store, path: str | os.PathLike[str], *, actor: str | None = None, format: str | None = None,
@@ -373,9 +437,13 @@ class _JobRunner:
                 break
             sources += 1
             state = self.checkpoint.get(source.name, {})
-            if state.get("done"):
+            if state.get("done") and not state.get("error"):
                 done_bytes += source.size or 0
                 continue
+            # a source that broke is read again from its last commit: resuming a failed job
+            # says again why it fails (or goes on, were the cause elsewhere), never "done"
+            if state.get("error"):
+                self._forget_source_error(source, state["error"])
             try:
                 self._run_source(source, state.get("items", 0), done_bytes)
             except SourceError as exc:
@@ -398,6 +466,8 @@ class _JobRunner:
             from xjip.hub import mappings
 
             importer = mappings.importer_for(source, self.options, exc)
+        key = source_key(self.store, self.path, source.name)
+        self.options = {**self.options, SOURCE_KEY: key}
         if parallel.use_child(self.settings, source.total or source.size):
             shards = parallel.shard_count(importer, source) if skip == 0 else 1
             if shards > 1:
@@ -502,9 +572,9 @@ class _JobRunner:
                 raise
         s = self._open
         try:
-            counts, changed = self.writer.write(s, batch, source_name=source.name, source_format=fmt,
-                                                job_id=self.job_id, options=self.options, seen=self.seen,
-                                                samples=self.samples)
+            counts, changed = self.writer.write(s, batch, source_name=self.options.get(SOURCE_KEY) or source.name,
+                                                source_format=fmt, job_id=self.job_id, options=self.options,
+                                                seen=self.seen, samples=self.samples)
             self.checkpoint[source.name] = {"items": position, "done": finished, "format": fmt}
             job = s.get(m.ImportJob, self.job_id)
             job.checkpoint = dict(self.checkpoint)
@@ -592,6 +662,17 @@ class _JobRunner:
             self.seen.rollback()
         self._changed, self._held_records, self._held = {}, 0, None
 
+    def _forget_source_error(self, source: Source, code: Any) -> None:
+        """The error a source ended with, read again: its rejection is the next run's to make."""
+        with self.store.session() as s:
+            conds = [m.ImportRejection.job_id == self.job_id, m.ImportRejection.file == source.name,
+                     m.ImportRejection.record.is_(None)]
+            if isinstance(code, str):
+                conds.append(m.ImportRejection.code == code)
+            gone = s.execute(delete(m.ImportRejection).where(*conds)).rowcount or 0
+            job = s.get(m.ImportJob, self.job_id)
+            job.rejected_count = max((job.rejected_count or 0) - gone, 0)
+
     def _record_source_error(self, source: Source | None, rejection: Rejection) -> None:
         zh, en = _messages(rejection)
         name = source.name if source is not None else rejection.locator.file
@@ -601,7 +682,7 @@ class _JobRunner:
             job.rejected_count = (job.rejected_count or 0) + 1
             self.samples.keep(rejection)
             job.rejection_counts = self.samples.counts()
-            self.checkpoint[name] = {**self.checkpoint.get(name, {}), "done": True, "error": True}
+            self.checkpoint[name] = {**self.checkpoint.get(name, {}), "done": True, "error": rejection.code}
             job.checkpoint = dict(self.checkpoint)
         self.samples.commit()
         self.error = {"code": rejection.code, "message_zh": zh, "message_en": en, "locator": str(rejection.locator),
@@ -691,7 +772,8 @@ class _Preparer:
         from xjip.hub import writers
 
         parts = split_batch(batch, self.options)
-        prepare_parts(parts, writers.PrepareEnv(self.dialect, self.resolver.place, self.source.name,
+        prepare_parts(parts, writers.PrepareEnv(self.dialect, self.resolver.place,
+                                                self.options.get(SOURCE_KEY) or self.source.name,
                                                 self.importer.name, self.options.get("licence"), self.job_id,
                                                 m.utcnow(), None, entity_facts=True,
                                                 place_owner=self.resolver.place_owner))
@@ -888,7 +970,7 @@ class BulkIndexes:
     next job if the process was killed (`ensure_indexes`). Meanwhile, queries on these tables
     are slower."""
 
-    TABLES = ("patent", "patent_party", "source_record")
+    TABLES = ("patent", "patent_party", "source_record", "patent_publication")
     MIN_RECORDS = 50_000  # records still to come
 
     def __init__(self, store: Store):
@@ -1156,7 +1238,7 @@ class BatchWriter:
               job_id: int, options: dict[str, Any], seen: SeenKeys | None = None,
               samples: "RejectionSampler | None" = None) -> tuple[dict[str, int], dict[str, list[int]]]:
         counts = {"read": 0, "inserted": 0, "updated": 0, "unchanged": 0, "rejected": 0, "placed": 0,
-                  "addressed": 0}
+                  "addressed": 0, "merged": 0}
         changed: dict[str, list[int]] = {}
         parts = batch if isinstance(batch, BatchParts) else split_batch(batch, options)
         rejections = parts.rejections

@@ -690,6 +690,15 @@ def record_detail(session: Session, record_type: str, record_id: int, *, masked:
         related["family"] = [_row_dict(f) for f in session.execute(
             select(m.PatentFamilyMember).where(m.PatentFamilyMember.patent_id == row.id)
             .order_by(m.PatentFamilyMember.country, m.PatentFamilyMember.number).limit(500)).scalars()]
+        related["publications"] = [_row_dict(p) for p in session.execute(
+            select(m.PatentPublication).where(m.PatentPublication.patent_id == row.id)
+            .order_by(m.PatentPublication.date.nulls_last(), m.PatentPublication.number).limit(500)).scalars()]
+        related["conflicts"] = [_conflict(c) for c in session.execute(
+            select(m.PatentConflict).where(m.PatentConflict.patent_id == row.id)
+            .order_by(m.PatentConflict.id).limit(200)).scalars()]
+        if masked:  # which import job wrote what is for staff
+            for c in related["conflicts"]:
+                c["import_job_id"] = None
         text = session.get(m.PatentText, row.id)
         # without a full text's claims, a bibliographic export's 主权项 (patent.first_claim)
         claims = (text.claims if text is not None else None) or ([row.first_claim] if row.first_claim else [])
@@ -963,7 +972,7 @@ def region_tree(session: Session) -> dict[str, Any]:
 # --- import jobs -----------------------------------------------------------------------------
 
 JOB_COUNTS = ("read_count", "inserted_count", "updated_count", "unchanged_count", "rejected_count",
-              "placed_count", "addressed_count")
+              "placed_count", "addressed_count", "merged_count")
 
 
 FINISHED_JOB = ("done", "failed", "interrupted")  # statuses in which a job no longer runs
@@ -1058,7 +1067,25 @@ def job_detail(session: Session, job_id: int, *, rejections: int = 100, after: s
     data["rejection_summary"] = rejection_summary(session, job.id)
     data["notes"] = job_notes(session, job.id)
     data["sources"] = job_sources(job)
+    data["conflicts"] = job_conflicts(session, job.id)
     return data
+
+
+def job_conflicts(session: Session, job_id: int, limit: int = 100) -> dict[str, Any]:
+    """Rows of a job that disagreed with another row about the same application (a different
+    title, say): how many, and the first of them with the record each concerns."""
+    c, p = m.PatentConflict, m.Patent
+    total = session.scalar(select(func.count()).select_from(c).where(c.import_job_id == job_id)) or 0
+    rows = session.execute(select(c, p.key, p.title).join(p, p.id == c.patent_id).where(c.import_job_id == job_id)
+                           .order_by(c.id).limit(min(limit, MAX_PAGE_SIZE))).all()
+    return {"total": int(total), "items": [{**_conflict(conflict), "number": key, "title": title}
+                                           for conflict, key, title in rows]}
+
+
+def _conflict(c: m.PatentConflict) -> dict[str, Any]:
+    return {"id": c.id, "patent_id": c.patent_id, "field": c.field, "kept": c.kept, "kept_source": c.kept_source,
+            "other": c.other, "other_source": c.other_source, "other_locator": c.other_locator,
+            "import_job_id": c.import_job_id, "found_at": c.found_at}
 
 
 def job_sources(job: m.ImportJob, limit: int = 500) -> list[dict[str, Any]]:

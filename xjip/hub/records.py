@@ -108,6 +108,16 @@ class FamilyMember:
 
 
 @dataclass
+class Publication:
+    """One publication of the application a record describes (its A, its B, an A8 correction…):
+    canonical number, kind code (WIPO ST.16) and date."""
+
+    number: str
+    kind: str | None = None
+    date: dt.date | None = None
+
+
+@dataclass
 class Priority:
     number: str
     country: str | None = None
@@ -171,6 +181,9 @@ class PatentRecord(BaseRecord):
     pledge_count: int | None = None
     province_code: str | None = None  # 国省代码 as a GB/T 2260 province code, e.g. "65"
     pct_app_number: str | None = None
+    # every publication the source names for this application; when empty, the writer takes
+    # `pub_number` and `grant_number` (xjip.hub.writers.publications_of)
+    publications: list[Publication] = dc_field(default_factory=list)
 
     def natural_key(self) -> str:
         return self.app_number or self.pub_number or self.grant_number or ""

@@ -22,6 +22,7 @@ from sqlalchemy import JSON, Date, DateTime, Table, delete, or_, select
 from sqlalchemy import text as sql_text
 from sqlalchemy.exc import IntegrityError
 
+from xjip.hub import merge
 from xjip.hub import models as m
 from xjip.hub import places
 from xjip.hub.records import BaseRecord, Locator, Party, Rejection
@@ -41,7 +42,7 @@ class _Upsert:
     insert and are left alone on update, as a SQLAlchemy Core insert does."""
 
     def __init__(self, dialect: Any, table: Table, columns: tuple[str, ...], index: tuple[str, ...],
-                 coalesce: bool, nothing: bool):
+                 coalesce: bool, nothing: bool, fill: bool = False):
         quote = dialect.identifier_preparer.quote
         mark = "?" if dialect.paramstyle == "qmark" else "%s"
         name = quote(table.name)
@@ -54,6 +55,9 @@ class _Upsert:
         update = [c for c in columns if c not in index and c != "id"]
         if nothing or not update:
             sql += "DO NOTHING"
+        elif fill:  # the stored value stays; the new row only fills what is empty (an older publication's row)
+            sql += "DO UPDATE SET " + ", ".join(f"{quote(c)} = coalesce({name}.{quote(c)}, excluded.{quote(c)})"
+                                                for c in update)
         elif coalesce:  # a NULL in the new row keeps the stored value (a second source adds, never erases)
             sql += "DO UPDATE SET " + ", ".join(f"{quote(c)} = coalesce(excluded.{quote(c)}, {name}.{quote(c)})"
                                                 for c in update)
@@ -245,16 +249,16 @@ COPY_MIN_ROWS = 20  # below this, executemany is as quick as COPY + INSERT … S
 
 
 def _statement(ctx: Any, table: Table, columns: tuple[str, ...], index: tuple[str, ...], coalesce: bool,
-               nothing: bool) -> _Upsert:
-    return statement_for(ctx.session.get_bind().dialect, table, columns, index, coalesce, nothing)
+               nothing: bool, fill: bool = False) -> _Upsert:
+    return statement_for(ctx.session.get_bind().dialect, table, columns, index, coalesce, nothing, fill)
 
 
 def statement_for(dialect: Any, table: Table, columns: tuple[str, ...], index: tuple[str, ...], coalesce: bool,
-                  nothing: bool) -> _Upsert:
-    key = (dialect.name, table.name, columns, index, coalesce, nothing)
+                  nothing: bool, fill: bool = False) -> _Upsert:
+    key = (dialect.name, table.name, columns, index, coalesce, nothing, fill)
     stmt = _STATEMENTS.get(key)
     if stmt is None:
-        stmt = _STATEMENTS[key] = _Upsert(dialect, table, columns, index, coalesce, nothing)
+        stmt = _STATEMENTS[key] = _Upsert(dialect, table, columns, index, coalesce, nothing, fill)
     return stmt
 
 
@@ -369,15 +373,27 @@ def raw_text(record: BaseRecord) -> str | None:
     return json.dumps(raw, ensure_ascii=False, default=str)
 
 
-def _record_json(record: BaseRecord) -> str:
-    return json.dumps({k: getattr(record, k) for k in _field_names(type(record))
-                       if k not in ("locator", "raw", "import_notes")},
-                      ensure_ascii=False, sort_keys=True, default=str)
+# Where a record came from, not what it says: left out of its derived text (`key_locator`: the
+# cell of its key, which an importer may attach; a row moved in the file is the same row; the
+# notes of a repaired document).
+_PLACE_ATTRS = ("locator", "raw", "key_locator", "import_notes")
+
+
+def derived_text(record: BaseRecord) -> str:
+    """What the importer made of a source record: every field but where it came from (repr of
+    the values in field order: deterministic, and several times cheaper than JSON)."""
+    values = record.__dict__.copy()
+    for name in _PLACE_ATTRS:
+        values.pop(name, None)
+    return repr(values)
 
 
 def content_hash_of(record: BaseRecord, text: str | None) -> str:
-    """sha1 of the stored raw text (of the parsed fields when the importer keeps no raw)."""
-    payload = text if text is not None else _record_json(record)
+    """sha1 of the stored raw text AND of what the importer derived from it. A record is
+    unchanged only when both are: the same row read another way (another --mapping, another
+    importer, a newer version of one that reads a column differently) is a change, and the
+    records whose fields it changes are updated."""
+    payload = f"{text if text is not None else ''}\x1e{derived_text(record)}"
     return hashlib.sha1(payload.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -505,11 +521,14 @@ def finish(ctx: Any, model: type[m.Base], record_type: str, prepared: list[Prepa
 
 def store_rows(ctx: Any, model: type[m.Base], keys: list[str], rows: list[dict[str, Any]] | list[list[Any]],
                columns: tuple[str, ...] | None, sources: list[list[Any]], converted: bool = False,
-               sources_known_new: set[str] | None = None) -> dict[str, int]:
+               sources_known_new: set[str] | None = None, fill_keys: set[str] | None = None,
+               known_ids: dict[str, int] | None = None) -> dict[str, int]:
     """Upsert main rows and their source records (lists in `_SOURCE_COLUMNS` order); count
     inserted/updated; return key → id. With `columns`, rows whose key is not stored yet are
-    inserted plainly (`_Upsert.insert_new`); so are the source records of `sources_known_new`."""
-    ids = ids_by_key(ctx, model, keys)
+    inserted plainly (`_Upsert.insert_new`); so are the source records of `sources_known_new`.
+    Rows of `fill_keys` only fill the stored row's empty columns. `known_ids`: the ids of the
+    stored keys, when the caller has looked them up already."""
+    ids = dict(known_ids) if known_ids is not None else ids_by_key(ctx, model, keys)
     existing = len(ids)
     if columns is None:
         upsert(ctx, model.__table__, rows, ["key"])  # type: ignore[arg-type]
@@ -518,7 +537,12 @@ def store_rows(ctx: Any, model: type[m.Base], keys: list[str], rows: list[dict[s
         stmt = _statement(ctx, table, columns, ("key",), True, False)  # type: ignore[arg-type]
         fresh = [row for key, row in zip(keys, rows) if key not in ids]
         if len(fresh) < len(rows):
-            stmt.run(ctx.session, [row for key, row in zip(keys, rows) if key in ids], converted)
+            fill_keys = fill_keys or set()
+            stmt.run(ctx.session, [row for key, row in zip(keys, rows) if key in ids and key not in fill_keys],
+                     converted)
+            if fill_keys:
+                _statement(ctx, table, columns, ("key",), True, False, fill=True).run(  # type: ignore[arg-type]
+                    ctx.session, [row for key, row in zip(keys, rows) if key in fill_keys], converted)
         stmt.insert_new(ctx.session, fresh, converted)
     new = [k for k in keys if k not in ids]
     if new:
@@ -661,9 +685,22 @@ def check_keys(env: PrepareEnv, record_type: str, records: list[BaseRecord],
     return seen
 
 
+def _patent_keys(records: list[BaseRecord], rejections: list[Rejection]) -> list[tuple[str, BaseRecord]]:
+    """(key, record) for every patent of a batch that has a key, repeats included: rows about
+    an application met before are merged into its record by `store_patents`, not refused."""
+    out = []
+    for rec in records:
+        key = (rec.natural_key() or "").strip()
+        if not key:
+            rejections.append(Rejection(rec.locator, "missing_field", field="key", raw=rec.raw))
+            continue
+        out.append((key, rec))
+    return out
+
+
 def prepare_patents(env: PrepareEnv, records: list[BaseRecord]) -> PatentBatch:
     rejections: list[Rejection] = []
-    seen = check_keys(env, "patent", records, rejections)
+    keyed = _patent_keys(records, rejections)
     fields, get = _patent_fields()
     common = [env.source_name[:300], env.source_format, env.licence, env.now, env.job_id]
     place_of = env.place
@@ -671,8 +708,19 @@ def prepare_patents(env: PrepareEnv, records: list[BaseRecord]) -> PatentBatch:
     rows, entries = [], []
     party_rows: list[list[Any]] = []
     text_rows: list[list[Any]] = []
-    for key, r in seen.items():
+    pub_rows: list[list[Any]] = []
+    for key, r in keyed:
         text = raw_text(r)
+        # the row's own publication names its source record when it is not the application's
+        # first row (see `_merge_round`); then every publication, and the numbers shown
+        own = r.pub_number or r.grant_number
+        pubs = merge.publications_of(r)
+        shown = merge.numbers_of(pubs) if pubs else None
+        if shown is not None:
+            for name, value in shown.items():
+                setattr(r, name, value)
+        compare = {"title": r.title, "app_date": merge.iso(r.app_date)}
+        latest = merge.latest_date(pubs)
         names = [party.name for party in r.applicants]
         row = [key, *get(r)]
         for i, v in enumerate(row):
@@ -724,15 +772,18 @@ def prepare_patents(env: PrepareEnv, records: list[BaseRecord]) -> PatentBatch:
         text_row = [None, claims, r.description] if (claims or r.description) else None
         if text_row is not None:
             text_rows.append(text_row)
+        publications = [[None, *p, env.source_name[:300]] for p in pubs]
+        pub_rows.extend(publications)
         dup_field, dup_loc = _key_location(r)
         loc = r.locator
         entries.append((key, content_hash_of(r, text), text, str(loc) if loc else None,
                         (dup_loc.file, dup_loc.record, dup_loc.line, dup_loc.cell) if dup_loc else None, dup_field,
                         bool(r.is_synthetic), bool(first_address), placed, names, row, parties, events, family,
-                        text_row, method))
+                        text_row, publications, compare, own, latest, method))
     statement_for(env.dialect, m.Patent.__table__, _PATENT_COLUMNS, ("key",), True, False).convert(rows)
     statement_for(env.dialect, m.PatentParty.__table__, _PARTY_COLUMNS, _PARTY_INDEX, False, False).convert(party_rows)
     statement_for(env.dialect, m.PatentText.__table__, _TEXT_COLUMNS, ("patent_id",), True, False).convert(text_rows)
+    statement_for(env.dialect, m.PatentPublication.__table__, _PUB_COLUMNS, _PUB_INDEX, True, False).convert(pub_rows)
     facts = {}
     if env.entity_facts:
         from xjip.hub.entities import entity_facts
@@ -742,24 +793,53 @@ def prepare_patents(env: PrepareEnv, records: list[BaseRecord]) -> PatentBatch:
 
 
 def store_patents(ctx: Any, batch: PatentBatch) -> list[int]:
-    entries = _drop_earlier_keys(ctx, batch)
-    if not entries:
-        return []
+    """Rows of applications met for the first time in the job's source are upserted in bulk;
+    the rows that follow for an application (its B after its A) are merged into its record."""
+    ctx.rejections.extend(batch.rejections)
+    firsts, repeats = _split_repeats(ctx, batch.entries)
+    changed: list[int] = []
+    if firsts:
+        ids, again = _store_firsts(ctx, batch.facts, firsts)
+        changed.extend(ids.values())
+        repeats = again + repeats
+    if repeats:
+        changed.extend(_merge_repeats(ctx, batch.facts, repeats))
+    return changed
+
+
+def _split_repeats(ctx: Any, entries: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """(rows whose application this job's source meets for the first time, rows that follow
+    one met before: in this batch, an earlier one, or before a resume)."""
+    earlier = ctx.seen.first_of("patent", list(dict.fromkeys(e[0] for e in entries))) if ctx.seen is not None \
+        else {}
+    firsts, repeats, met = [], [], {}
+    for e in entries:
+        if e[0] in earlier or e[0] in met:
+            repeats.append(e)
+        else:
+            met[e[0]] = e[4][1] if e[4] else None
+            firsts.append(e)
+    if ctx.seen is not None and met:
+        ctx.seen.add("patent", list(met.items()))
+    return firsts, repeats
+
+
+def _store_firsts(ctx: Any, facts: dict[str, Any], entries: list[tuple[Any, ...]]
+                  ) -> tuple[dict[str, int], list[tuple[Any, ...]]]:
+    """The bulk path: (key → id of the patents written, rows this job had written already,
+    e.g. before a resume, which are merged as repeats)."""
     prior: dict[str, tuple[str, int | None, str | None]] = {
         key: (h, job_id, locator) for key, h, job_id, locator in rows_by_key(
             ctx, "SELECT record_key, content_hash, import_job_id, locator FROM source_record "
                  "WHERE record_type = ? AND source = ? AND record_key", ["patent", ctx.source_name[:300]],
             [e[0] for e in entries])}
     counts = ctx.counts
-    kept = []
+    kept, again = [], []
     unchanged: list[tuple[str, str]] = []
     for e in entries:
         before = prior.get(e[0])
         if before is not None and before[1] == ctx.job_id:  # written by this job already (e.g. before a resume)
-            first = re.search(r"#(\d+)", before[2] or "")
-            ctx.rejections.append(Rejection(Locator(*e[4]) if e[4] else None, "duplicate_key", field=e[5],
-                                            params={"key": e[0], "first": int(first.group(1)) if first
-                                                    else before[2]}, raw=e[2]))
+            again.append(e)
             continue
         if e[7]:  # place figures count unchanged records too (see `prepare`)
             counts["addressed"] += 1
@@ -767,14 +847,14 @@ def store_patents(ctx: Any, batch: PatentBatch) -> list[int]:
                 counts["placed"] += 1
         if before is not None and before[0] == e[1]:
             counts["unchanged"] += 1
-            unchanged.append((e[0], e[15]))
+            unchanged.append((e[0], e[19]))
             continue
-        count_method(counts, e[15])
+        count_method(counts, e[19])
         kept.append(e)
     count_unchanged_methods(ctx, m.Patent, unchanged)
     if not kept:
-        return []
-    entity_ids = ctx.resolver.entities(ctx.session, {n for e in kept for n in e[9]}, batch.facts)
+        return {}, again
+    entity_ids = ctx.resolver.entities(ctx.session, {n for e in kept for n in e[9]}, facts)
     source, fmt, licence, job_id, now = ctx.source_name[:300], ctx.source_format, ctx.licence, ctx.job_id, ctx.now
     rows, sources = [], []
     for key, h, text, where, _dup, _field, synthetic, _a, _p, names, row, *_children in kept:
@@ -785,15 +865,222 @@ def store_patents(ctx: Any, batch: PatentBatch) -> list[int]:
     same = _same_patents(ctx, kept)
     for row in rows:
         row[0] = same.get(row[0], row[0])
+    # Patents stored before: a row of an older publication than theirs only fills what is
+    # empty, and another source that disagrees about them leaves a recorded conflict.
+    stored = _stored_patents(ctx, [row[0] for row in rows])
+    latest = _latest_dates(ctx, [v[0] for v in stored.values()])
+    fill: set[str] = set()
+    conflicts: list[dict[str, Any]] = []
+    for e, row in zip(kept, rows):
+        st = stored.get(row[0])
+        if st is None:
+            continue
+        wins = merge.incoming_wins(latest.get(st[0]), e[18], repeat=False)
+        if not wins:
+            fill.add(row[0])
+        if st[3] != source:
+            conflicts += _conflicts(ctx, st, e, wins, source, None)
     ids = store_rows(ctx, m.Patent, [row[0] for row in rows], rows, _PATENT_COLUMNS, sources, converted=True,
-                     sources_known_new={e[0][:300] for e in kept if e[0] not in prior})
+                     sources_known_new={e[0][:300] for e in kept if e[0] not in prior}, fill_keys=fill,
+                     known_ids={k: v[0] for k, v in stored.items()})
     if same:  # children and counts follow the record's own key
         ids_of = {e[0]: ids[same.get(e[0], e[0])] for e in kept}
         ctx.existing_keys = {e[0] for e in kept if same.get(e[0], e[0]) in ctx.existing_keys}
+        fill = {e[0] for e in kept if same.get(e[0], e[0]) in fill}
     else:
         ids_of = ids
-    _write_patent_children(ctx, kept, ids_of, entity_ids)
-    return list(ids.values())
+    existed = {ids_of[k] for k in ctx.existing_keys}
+    _write_patent_children(ctx, kept, ids_of, entity_ids, fill)
+    _write_publications(ctx, kept, ids_of, existed)
+    if existed:
+        _recompute_numbers(ctx, sorted(existed))
+    _write_conflicts(ctx, conflicts)
+    return ids, again
+
+
+def _stored_patents(ctx: Any, keys: list[str]) -> dict[str, tuple[Any, ...]]:
+    """key → (id, title, app_date, source, import_job_id) of the stored patents among `keys`."""
+    return {row[0]: row[1:] for row in rows_by_key(
+        ctx, "SELECT key, id, title, app_date, source, import_job_id FROM patent WHERE key", [], keys)}
+
+
+def _latest_dates(ctx: Any, patent_ids: list[int]) -> dict[int, str]:
+    """patent id → ISO date of its latest stored publication."""
+    out: dict[int, str] = {}
+    for pid, date in rows_by_key(ctx, "SELECT patent_id, date FROM patent_publication "
+                                      "WHERE date IS NOT NULL AND patent_id", [], patent_ids):
+        text = merge.iso(date)
+        if text and (pid not in out or text > out[pid]):
+            out[pid] = text
+    return out
+
+
+def _conflicts(ctx: Any, stored: tuple[Any, ...], e: tuple[Any, ...], wins: bool, own: str,
+               stored_locator: str | None) -> list[dict[str, Any]]:
+    """Conflict rows for what a row (entry `e`, stored under source name `own`) and the stored
+    record disagree on; the value the record keeps is the winner's (`merge.incoming_wins`)."""
+    out = []
+    values = {"title": stored[1], "app_date": merge.iso(stored[2])}
+    for field in merge.disagreements(values, e[16]):
+        theirs, mine = values[field], e[16][field]
+        kept, kept_source = (mine, own) if wins else (theirs, stored[3])
+        other, other_source, other_locator = (theirs, stored[3], stored_locator) if wins else (mine, own, e[3])
+        out.append({"patent_id": stored[0], "field": field, "kept": kept, "kept_source": kept_source,
+                    "other": other, "other_source": (other_source or "")[:300], "other_locator": other_locator,
+                    "import_job_id": ctx.job_id, "found_at": ctx.now})
+    return out
+
+
+def _write_conflicts(ctx: Any, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        upsert(ctx, m.PatentConflict.__table__, _dedupe(rows, ("patent_id", "field", "other_source")),
+               ["patent_id", "field", "other_source"], coalesce=False)
+
+
+def _write_publications(ctx: Any, kept: list[tuple[Any, ...]], ids: dict[str, int], existed: set[int]) -> None:
+    """Every publication of the rows; a patent new in this batch has none stored yet: plain inserts."""
+    fresh, stored = [], []
+    seen: set[tuple[int, str]] = set()
+    for e in kept:
+        pid = ids[e[0]]
+        for p in e[15]:
+            if (pid, p[1]) in seen:
+                continue
+            seen.add((pid, p[1]))
+            p[0] = pid
+            (stored if pid in existed else fresh).append(p)
+    stmt = _statement(ctx, m.PatentPublication.__table__, _PUB_COLUMNS, _PUB_INDEX, True, False)
+    stmt.insert_new(ctx.session, fresh, converted=True)
+    stmt.run(ctx.session, stored, converted=True)
+
+
+def _recompute_numbers(ctx: Any, patent_ids: list[int]) -> None:
+    """The first publication and the grant of patents whose publications came from several
+    rows or sources, from all their publications."""
+    pubs: dict[int, list[list[Any]]] = {}
+    for pid, number, kind, date, granted in rows_by_key(
+            ctx, "SELECT patent_id, number, kind, date, is_grant FROM patent_publication WHERE patent_id", [],
+            patent_ids):
+        pubs.setdefault(pid, []).append([number, None, kind, merge.iso(date), bool(granted)])
+    updates = []
+    for pid, items in pubs.items():
+        shown = merge.numbers_of(items)
+        if shown is not None:
+            updates.append({"id": pid, **shown})
+    if updates:
+        convert = _converter(m.Patent.__table__.c.pub_date.type, ctx.session.get_bind().dialect)
+        for u in updates:
+            for k in ("pub_date", "grant_date"):
+                if u[k] is not None:
+                    value = dt.date.fromisoformat(u[k])
+                    u[k] = convert(value) if convert is not None else value
+        ctx.session.execute(sql_text(
+            "UPDATE patent SET pub_number = :pub_number, pub_date = :pub_date, grant_number = :grant_number, "
+            "grant_date = :grant_date, kind_code = :kind_code WHERE id = :id"), updates)
+
+
+def _merge_repeats(ctx: Any, facts: dict[str, Any], entries: list[tuple[Any, ...]]) -> list[int]:
+    """Rows about applications whose record exists, in rounds of distinct applications (three
+    rows of one application take three rounds: each merges into what the previous left)."""
+    changed: list[int] = []
+    pending = entries
+    while pending:
+        this_round, later, keys = [], [], set()
+        for e in pending:
+            (later if e[0] in keys else this_round).append(e)
+            keys.add(e[0])
+        changed.extend(_merge_round(ctx, facts, this_round))
+        pending = later
+    return changed
+
+
+def _record_number(locator_text: str | None) -> int | str | None:
+    found = re.search(r"#(\d+)", locator_text or "")
+    return int(found.group(1)) if found else locator_text
+
+
+def _merge_round(ctx: Any, facts: dict[str, Any], entries: list[tuple[Any, ...]]) -> list[int]:
+    """Merge rows (one per application) into the stored records of their applications. Each
+    row keeps its own source record, named after the file and the row's publication
+    ('LYFT.csv#US20200327522A1'), so the record page lists it and a re-import finds it
+    unchanged. A row identical to one the source gave already is a duplicate, refused."""
+    source = ctx.source_name[:300]
+    stored = _stored_patents(ctx, [e[0] for e in entries])
+    changed: list[int] = []
+    orphans = [e for e in entries if e[0] not in stored]  # its first row is stored under another key
+    if orphans:
+        ids, again = _store_firsts(ctx, facts, orphans)
+        changed.extend(ids.values())
+        for e in again:
+            ctx.rejections.append(Rejection(Locator(*e[4]) if e[4] else None, "duplicate_key", field=e[5],
+                                            params={"key": e[0], "first": "-"}, raw=e[2]))
+        entries = [e for e in entries if e[0] in stored]
+    if not entries:
+        return changed
+    theirs: dict[str, list[tuple[Any, ...]]] = {}
+    for key, src, h, job_id, locator in rows_by_key(
+            ctx, "SELECT record_key, source, content_hash, import_job_id, locator FROM source_record "
+                 "WHERE record_type = 'patent' AND record_key", [], [e[0] for e in entries]):
+        if src == source or src.startswith(source + "#"):
+            theirs.setdefault(key, []).append((src, h, job_id, locator))
+    latest = _latest_dates(ctx, [stored[e[0]][0] for e in entries])
+    counts = ctx.counts
+    kept, fill, conflicts, sources = [], set(), [], []
+    unchanged: list[tuple[str, str]] = []
+    fmt, licence, job_id, now = ctx.source_format, ctx.licence, ctx.job_id, ctx.now
+    for e in entries:
+        key, st, ours = e[0], stored[e[0]], theirs.get(e[0], [])
+        record = e[4][1] if e[4] else None
+        name = f"{source}#{e[17] or f'r{record}'}"[:300]
+        twin = next((r for r in ours if r[1] == e[1] and r[0] != name), None)
+        if twin is not None:  # the same row again: a duplicate, as before there was merging
+            ctx.rejections.append(Rejection(Locator(*e[4]) if e[4] else None, "duplicate_key", field=e[5],
+                                            params={"key": key, "first": _record_number(twin[3])}, raw=e[2]))
+            continue
+        own = next((r for r in ours if r[0] == name), None)
+        if own is not None and own[2] == job_id:  # another row of this file about the same publication
+            name = f"{source}#r{record}"[:300]
+            own = next((r for r in ours if r[0] == name), None)
+        if e[7]:
+            counts["addressed"] += 1
+            if e[8]:
+                counts["placed"] += 1
+        if own is not None and own[1] == e[1]:
+            counts["unchanged"] += 1
+            unchanged.append((key, e[19]))
+            continue
+        count_method(counts, e[19])
+        wins = merge.incoming_wins(latest.get(st[0]), e[18], repeat=True)
+        if not wins:
+            fill.add(key)
+        at = next((r[3] for r in ours if r[0] == st[3]), None)
+        conflicts += _conflicts(ctx, st, e, wins, name, at)
+        kept.append(e)
+        sources.append(["patent", key[:300], name, fmt, e[3], licence, e[1], e[2], job_id, now, e[6]])
+        counts["merged"] = counts.get("merged", 0) + 1
+    count_unchanged_methods(ctx, m.Patent, unchanged)
+    if not kept:
+        return changed
+    entity_ids = ctx.resolver.entities(ctx.session, {n for e in kept for n in e[9]}, facts)
+    wins_rows, fill_rows = [], []
+    for e in kept:
+        row = e[10]
+        if e[9]:
+            row[_PATENT_ENTITY] = entity_ids.get(e[9][0])
+        (fill_rows if e[0] in fill else wins_rows).append(row)
+    table = m.Patent.__table__
+    _statement(ctx, table, _PATENT_COLUMNS, ("key",), True, False).run(ctx.session, wins_rows, True)
+    _statement(ctx, table, _PATENT_COLUMNS, ("key",), True, False, fill=True).run(ctx.session, fill_rows, True)
+    ids = {e[0]: stored[e[0]][0] for e in kept}
+    ctx.existing_keys = set(ids)
+    _write_patent_children(ctx, kept, ids, entity_ids, fill)
+    _write_publications(ctx, kept, ids, set(ids.values()))
+    _recompute_numbers(ctx, sorted(set(ids.values())))
+    _write_conflicts(ctx, conflicts)
+    _statement(ctx, m.SourceRecord.__table__, _SOURCE_COLUMNS, ("record_type", "record_key", "source"),
+               False, False).run(ctx.session, sources)
+    changed.extend(ids.values())
+    return changed
 
 
 def _same_patents(ctx: Any, kept: list[tuple[Any, ...]]) -> dict[str, str]:
@@ -841,33 +1128,6 @@ def _ensure_number_indexes(session: Any) -> None:
             index.create(conn, checkfirst=True)
 
 
-def _drop_earlier_keys(ctx: Any, batch: PatentBatch) -> list[tuple[Any, ...]]:
-    """Entries whose key was not met in an earlier batch of the job's source (`ctx.seen`, kept
-    by the writing process: batches may be prepared by several parse processes). The others
-    become duplicate-key rejections naming the record that had the key first."""
-    entries = batch.entries
-    if ctx.seen is None:
-        ctx.rejections.extend(batch.rejections)
-        return entries
-    earlier = ctx.seen.first_of("patent", [e[0] for e in entries])
-    for r in batch.rejections:
-        # a repeat within the batch of a key met earlier: the first record is the earlier one
-        if r.code == "duplicate_key" and r.params.get("key") in earlier:
-            r.params = {**r.params, "first": earlier[r.params["key"]]}
-    ctx.rejections.extend(batch.rejections)
-    if earlier:
-        kept = []
-        for e in entries:
-            if e[0] in earlier:
-                ctx.rejections.append(Rejection(Locator(*e[4]) if e[4] else None, "duplicate_key", field=e[5],
-                                                params={"key": e[0], "first": earlier[e[0]]}, raw=e[2]))
-            else:
-                kept.append(e)
-        entries = kept
-    ctx.seen.add("patent", [(e[0], e[4][1] if e[4] else None) for e in entries])
-    return entries
-
-
 @lru_cache(maxsize=None)
 def _patent_fields() -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]:
     from operator import attrgetter
@@ -887,19 +1147,24 @@ _PARTY_COLUMNS = ("patent_id", "role", "seq", "name", "address", "country", "ent
                   "prefecture_code", "county_code", "place_method")
 _PARTY_INDEX = ("patent_id", "role", "seq")
 _TEXT_COLUMNS = ("patent_id", "claims", "description")
+_PUB_COLUMNS = ("patent_id", "number", "country", "kind", "date", "is_grant", "source")
+_PUB_INDEX = ("patent_id", "number")
 
 
 def _write_patent_children(ctx: Any, kept: list[tuple[Any, ...]], ids: dict[str, int],
-                           entity_ids: dict[str, int]) -> None:
+                           entity_ids: dict[str, int], fill: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    """Parties, events, family and text of the rows. A row that only fills (`fill`: an older
+    publication than the record's) leaves the stored parties and text alone but for gaps."""
     # Only patents stored before this batch can have party rows to replace.
     existing = getattr(ctx, "existing_keys", None)
-    with_parties = [ids[e[0]] for e in kept if e[9] and (existing is None or e[0] in existing)]
+    with_parties = [ids[e[0]] for e in kept if e[9] and e[0] not in fill and (existing is None or e[0] in existing)]
     for chunk in _chunks(with_parties, 2000):
         ctx.session.execute(delete(m.PatentParty).where(m.PatentParty.patent_id.in_(chunk)))
     parties, events, family, texts = [], [], [], []
+    filled_texts = []
     for e in kept:
         pid, names = ids[e[0]], e[9]
-        for party in e[11]:
+        for party in (() if e[0] in fill else e[11]):
             party[0] = pid
             party[6] = entity_ids.get(names[party[2]])
             parties.append(party)
@@ -911,7 +1176,7 @@ def _write_patent_children(ctx: Any, kept: list[tuple[Any, ...]], ids: dict[str,
             family.append(fm)
         if e[14] is not None:
             e[14][0] = pid
-            texts.append(e[14])
+            (filled_texts if e[0] in fill else texts).append(e[14])
     # Patents new in this batch have no child rows yet: theirs are inserted plainly.
     old_ids = {ids[k] for k in existing} if existing is not None else None
 
@@ -931,6 +1196,8 @@ def _write_patent_children(ctx: Any, kept: list[tuple[Any, ...]], ids: dict[str,
     fresh, stored = split(texts)
     stmt.insert_new(ctx.session, fresh, converted=True)
     stmt.run(ctx.session, stored, converted=True)
+    _statement(ctx, m.PatentText.__table__, _TEXT_COLUMNS, ("patent_id",), True, False, fill=True).run(
+        ctx.session, filled_texts, converted=True)
 
 
 def _dedupe(rows: list[dict[str, Any]], key: tuple[str, ...]) -> list[dict[str, Any]]:

@@ -218,11 +218,12 @@ def test_missing_columns(tmp_path: Path, semantix: list[dict]) -> None:
     assert exc.value.rejection.params["columns"] == "名称" and exc.value.rejection.locator.line == 1
 
 
-def test_duplicate_key(store, tmp_path: Path, semantix: list[dict]) -> None:
-    """A key repeated in the file is rejected by the pipeline (the importer keeps no per-file
-    key dict): located at the repeat, named by the file's own column, the first record kept,
-    also on a re-import where the first occurrence is unchanged and so not written."""
-    from sqlalchemy import select
+def test_two_rows_for_one_application_with_conflicting_titles(store, tmp_path: Path, semantix: list[dict]) -> None:
+    """Bad input: a row repeats an application with another title. It is kept (merged into the
+    one record, its raw row stored), the disagreement recorded where a person sees it, the
+    first row's title kept (same publication: the first row read stays); re-imported, nothing
+    changes. The same row twice is still a duplicate, located at the repeat."""
+    from sqlalchemy import func, select
 
     from xjip.hub import models as m
     from xjip.hub.pipeline import run_import
@@ -231,17 +232,26 @@ def test_duplicate_key(store, tmp_path: Path, semantix: list[dict]) -> None:
     repeat = list(table[3])  # record 3 again as record 11, with another title
     repeat[table[0].index("名称")] = "一种重复的记录"
     table.append(repeat)
+    table.append(list(table[5]))  # record 5 again, unchanged: record 12
     path = write_csv(tmp_path / "dup.csv", table)
-    assert rejections(parse(path)) == [] and len(records(parse(path))) == 11
+    assert rejections(parse(path)) == [] and len(records(parse(path))) == 12
     for run in (1, 2):
         job = run_import(store, path, options={"batch_size": 4})  # record 3 and 11 in different batches
-        assert (job.inserted_count, job.unchanged_count, job.rejected_count) == ((10, 0, 1) if run == 1 else (0, 10, 1))
+        assert (job.inserted_count, job.merged_count, job.unchanged_count, job.rejected_count) == (
+            (10, 1, 0, 1) if run == 1 else (0, 0, 11, 1))
         with store.session() as s:
             rej = s.scalars(select(m.ImportRejection).where(m.ImportRejection.job_id == job.id)).one()
-            title = s.scalar(select(m.Patent.title).where(m.Patent.app_number == "CN202121635235.X"))
-        assert (rej.code, rej.field, rej.record, rej.line) == ("duplicate_key", "申请号", 11, 12)
-        assert rej.message_en.endswith("(CN202121635235.X); first seen at record 3")
-        assert title == semantix[2]["专利名称"]
+            patent = s.scalars(select(m.Patent).where(m.Patent.app_number == "CN202121635235.X")).one()
+            conflict = s.scalars(select(m.PatentConflict)).one()
+            rows = s.scalar(select(func.count()).select_from(m.SourceRecord)
+                            .where(m.SourceRecord.record_key == "CN202121635235.X"))
+        assert (rej.code, rej.field, rej.record, rej.line) == ("duplicate_key", "申请号", 12, 13)
+        assert rej.message_en.endswith("first seen at record 5")
+        assert patent.title == semantix[2]["专利名称"] and rows == 2  # both rows kept
+        assert (conflict.patent_id, conflict.field, conflict.kept, conflict.other) == (
+            patent.id, "title", semantix[2]["专利名称"], "一种重复的记录")
+        assert conflict.other_source.startswith("dup.csv#") and conflict.other_locator == "dup.csv:#11:line 12"
+        assert conflict.import_job_id == (job.id if run == 1 else job.id - 1)
 
 
 def test_xlsx_formula_and_check_digit_cells(tmp_path: Path, semantix: list[dict]) -> None:

@@ -33,8 +33,8 @@ from xjip.hub.importers import _export_columns, _tabular
 from xjip.hub.importers._tabular import HeaderMap, Row, normalise_header
 from xjip.hub.importers.base import HEAD_BYTES, SKIPPED, Source, detect_encoding, parse_date, register, shard_of
 from xjip.hub.records import (
-    FamilyMember, ItemStream, LegalEvent, Locator, Party, PatentRecord, Priority, RecordError, Rejection,
-    SourceError,
+    FamilyMember, ItemStream, LegalEvent, Locator, Party, PatentRecord, Priority, Publication, RecordError,
+    Rejection, SourceError,
 )
 
 # canonical field → header spellings (the first is the one shown in error messages).
@@ -290,20 +290,22 @@ def _pub(value: Any, field: str) -> list[str]:
     if value is None:
         return []
     if value.__class__ is str and _CANONICAL_PUB.fullmatch(value):
+        numbers.check_office(value[:2], field, value)
         return [value]
     return [numbers.canonical_pub(v, field=field) for v in _names(value, _LIST_SEPS)]
 
 
 def _app(value: Any, field: str) -> tuple[str, str]:
-    """(canonical number, country); a foreign application number is kept as printed."""
+    """(canonical number, country): any office's number in its canonical form (`numbers`), so
+    that the rows of an application, and other sources about it, meet ('US16/911133' →
+    'US16911133', Patentics' 'SG20211102606S' → 'SG11202102606S'); a PCT application's
+    country is WO."""
     text = str(value).strip()
     m = _CANONICAL_APP.fullmatch(text)
     if m and numbers.cn_check_digit(m.group(1)) == m.group(2):
         return text, "CN"
-    prefix = text[:2].upper()
-    if prefix.isascii() and prefix.isalpha() and prefix not in ("CN", "ZL"):
-        return re.sub(r"[\s\u3000]+", "", text).upper(), prefix
-    return numbers.canonical_cn_app(text, field), "CN"
+    number = numbers.canonical_app(text, field=field)
+    return number, "WO" if number.startswith("PCT/") else number[:2]
 
 
 _canonical_ipc = lru_cache(maxsize=16384)(numbers.canonical_ipc)  # classes repeat across records
@@ -411,6 +413,7 @@ def build_record(v: dict[str, Any]) -> PatentRecord:
                       if ((pub_parts if i == 0 else numbers.split_pub(p))[2] or "")[:1] in _GRANT_KINDS][:1]
     if grants:
         rec.grant_number = grants[0]
+    listed = list(dict.fromkeys([*pubs, *grants]))
     if rec.pub_number and not rec.app_number and rec.country == "CN":
         rec.country = pub_parts[0] or "CN"
     rec.kind_code = (pub_parts if pub_parts is not None else numbers.split_pub(rec.grant_number or ""))[2]
@@ -420,6 +423,9 @@ def build_record(v: dict[str, Any]) -> PatentRecord:
     rec.grant_date = _date(v.get("grant_date"), "grant_date")
     if rec.grant_date is None and rec.grant_number and rec.grant_number == rec.pub_number:
         rec.grant_date = rec.pub_date
+    if len(listed) > 1:  # '公开（公告）号' may list the A and the B (and a correction): all are kept
+        dates = {rec.pub_number: rec.pub_date, rec.grant_number: rec.grant_date}
+        rec.publications = [Publication(n, None, dates.get(n)) for n in listed]
 
     ptype = v.get("patent_type")
     rec.patent_type = ((_type_of(ptype) if isinstance(ptype, str) else type_of(ptype))

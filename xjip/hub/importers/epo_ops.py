@@ -46,8 +46,8 @@ from xjip.hub.importers._xmlstream import ParsedDocument, iter_parsed, root_elem
 from xjip.hub.importers.base import Source, clean, local, parse_date, register, text_of
 from xjip.hub.importers.uspto_xml import patent_type as us_patent_type
 from xjip.hub.importers.uspto_xml import us_pub_number, wo_number
-from xjip.hub.importers.wipo_xml import pct_number
-from xjip.hub.numbers import canonical_cn_app, canonical_ipc, canonical_pub, type_from_kind
+from xjip.hub import numbers
+from xjip.hub.numbers import canonical_ipc, canonical_pub, type_from_kind
 from xjip.hub.records import (
     FamilyMember,
     ItemStream,
@@ -56,6 +56,7 @@ from xjip.hub.records import (
     PatentRecord,
     Party,
     Priority,
+    Publication,
     RecordError,
     Rejection,
     SourceError,
@@ -69,26 +70,12 @@ NS = {"ops": OPS, "ex": EX}
 
 
 def docdb_app(country: str | None, number: str | None, kind: str | None = None) -> str | None:
-    """DOCDB application number → the canonical form of the national importers. Kind W is an
-    international (PCT) application, filed at the office `country`: PCT/US2013/064552."""
-    country = (clean(country) or "").upper()
-    number = re.sub(r"\s", "", number or "")
-    if not country or not number:
-        return None
-    if (clean(kind) or "").upper() == "W":
-        # numbers.py has no PCT form yet; the WIPO one, as the other importers write it
-        return pct_number(country + number)
-    if country == "US":
-        digits = re.sub(r"\D", "", number)
-        if len(digits) == 12 and digits[:2] in ("19", "20"):  # DOCDB prefixes the filing year
-            digits = digits[4:]
-        return "US" + digits
-    if country == "CN":
-        try:
-            return canonical_cn_app(number, verify=False)
-        except RecordError:
-            return "CN" + number
-    return country + number
+    """DOCDB application number → the canonical form of the national importers
+    (`numbers.docdb_app`: a PCT application, kind W, is PCT/CC…)."""
+    try:
+        return numbers.docdb_app(clean(country), number, clean(kind))
+    except RecordError:
+        return (clean(country) or "").upper() + re.sub(r"\s", "", number or "")
 
 
 def docdb_pub(country: str | None, number: str | None, kind: str | None) -> str | None:
@@ -392,6 +379,7 @@ def _record(pubs: list[_Pub], family: list[FamilyMember]) -> PatentRecord:
         rec.pub_number, rec.pub_date = grants[0].number, grants[0].date
     if grants:
         rec.grant_number, rec.grant_date, rec.status = grants[0].number, grants[0].date, "granted"
+    rec.publications = [Publication(p.number, p.kind, p.date) for p in ordered if p.number]
     main = (grants or ordered)[0]  # the grant when there is one
     rec.kind_code = main.kind
     if rec.country == "US":
