@@ -274,7 +274,7 @@ def test_a_failed_file_imported_again_with_an_importer_uses_it(store, settings, 
     forced = json.loads(cli(settings, "import", str(path), "--importer", "cn_biblio", "--format", "json",
                             "--quiet").output)
     assert forced["format"] == "cn_biblio" and forced["status"] == "failed"  # read by it: its own located error
-    assert forced["error"]["code"] == "missing_columns"
+    assert forced["error"]["code"] == "unmapped_columns"
 
 
 def test_the_same_file_read_with_another_mapping_updates_what_changes(store, settings, tmp_path):

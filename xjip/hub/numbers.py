@@ -222,7 +222,8 @@ def _app_serial_only(rest: str, value: str, field: str | None, kind: str | None)
 
 
 def _app_wo(rest: str, value: str, field: str | None, kind: str | None) -> str:
-    m = re.fullmatch(r"(\d{4})([A-Z]{2})(\d{1,6})", _SEPARATORS.sub("", rest))
+    # Derwent writes a kind letter after it: WO2017CN112861A
+    m = re.fullmatch(r"(\d{4})([A-Z]{2})(\d{1,6})[A-Z]?", _SEPARATORS.sub("", rest))
     if m:
         return _pct(m.group(2), m.group(1), m.group(3))
     raise RecordError("bad_number", field, value=value)
@@ -281,7 +282,9 @@ def docdb_app(country: str | None, number: str | None, kind: str | None = None,
     if not country or not number:
         return None
     if (kind or "").upper() == "W":
-        m = re.fullmatch(r"(\d{4})(\d{1,6})", number)
+        # since 2004: 4-digit year + 6-digit serial; before: 2-digit year + 5-digit serial (JP0107711)
+        m = (re.fullmatch(r"((?:19|20)\d{2})(\d{6})", number) or re.fullmatch(r"(\d{2})(\d{5})", number)
+             or re.fullmatch(r"(\d{4})(\d{1,6})", number))
         if m:
             return _pct(country, m.group(1), m.group(2))
     if country == "CN":

@@ -174,7 +174,7 @@ def test_patentics_hyperlinks_names_and_padded_ipc(tmp_path: Path) -> None:
     assert rejections(items) == []
     cn, us, third = records(items)
     assert cn.pub_number == "CN217161623U" and cn.ipc == ["A47F5/10", "A47F7/00"] and cn.ipc_main == "A47F5/10"
-    assert us.pub_number == "US11544688B2" and us.app_number == "US16/911133"  # display text, no stored result
+    assert us.pub_number == "US11544688B2" and us.app_number == "US16911133"  # canonical (numbers.canonical_app)  # display text, no stored result
     assert us.inventors == ["Baren, Trent", "Greenwood, Luke George"]  # '|' separates, 'Last; First' inside
     assert us.ipc_main == "G06Q20/18"  # a subclass alone names the first full symbol in it
     assert third.pub_number is None and third.app_number == "CN202010746892.5"  # SUM(…) has no stored result
@@ -361,7 +361,7 @@ def test_lens_and_google_patents_csv(tmp_path: Path) -> None:
                     "LYFT INC;;OTHER CO", "BAREN TRENT;;GREENWOOD LUKE GEORGE", "LYFT INC", "https://lens.org/x",
                     "Granted Patent", "G06Q20/18;;G07C9/00", "G06Q20/18", "US 11544688 B2", "ACTIVE"])
     (rec,) = records(parse(lens))
-    assert (rec.pub_number, rec.app_number, rec.app_date) == ("US11544688B2", "US16/911133", dt.date(2020, 6, 24))
+    assert (rec.pub_number, rec.app_number, rec.app_date) == ("US11544688B2", "US16911133", dt.date(2020, 6, 24))
     assert [p.name for p in rec.applicants] == ["LYFT INC", "OTHER CO"] and rec.ipc == ["G06Q20/18", "G07C9/00"]
     google = tmp_path / "gp-search.csv"
     with open(google, "w", encoding="utf-8", newline="") as fh:
