@@ -48,6 +48,8 @@ def write_rows(path: Path, rows: list[list[str]]) -> Path:
     ("US.201615044813.A", None, "US15044813"),  # DOCDB dotted, the filing year first
     ("PCT/CN2017/079453", None, "PCT/CN2017/079453"),
     ("PCTCN17/79453", None, "PCT/CN2017/079453"),  # the old two-digit-year form
+    ("WOUS22070560", None, "PCT/US2022/070560"),  # incoPat: office, 2-digit year, serial
+    ("WO2017CN112861A", None, "PCT/CN2017/112861"),  # Derwent: year, office, serial, a kind letter
     ("EP 05 255 002.7", None, "EP05255002"),  # check digit dropped, as DOCDB does
     ("EP20097219778", None, "EP09721977"),  # EPODOC-style (Patentics): year, serial, check digit
     ("特願2020-123456", None, "JP2020123456"),
@@ -81,6 +83,7 @@ def test_application_numbers_of_every_office(value, country, expected):  # noqa:
     ("特開2020-123456", "JP2020123456A"),
     ("BR 10 2019 012345 A2", "BR102019012345A2"),
     ("kr 10 2123456 b1", "KR102123456B1"),
+    ("IN5974CHE2015A", "IN5974CHE2015A"),  # serial, the Indian office's branch, year
 ])
 def test_publication_numbers_of_every_office(value, expected):  # noqa: ANN001
     assert numbers.canonical_pub(value) == expected

@@ -226,6 +226,10 @@ def _app_wo(rest: str, value: str, field: str | None, kind: str | None) -> str:
     m = re.fullmatch(r"(\d{4})([A-Z]{2})(\d{1,6})[A-Z]?", _SEPARATORS.sub("", rest))
     if m:
         return _pct(m.group(2), m.group(1), m.group(3))
+    # incoPat: office, 2-digit year, 6-digit serial (WOUS22070560 → PCT/US2022/070560)
+    m = re.fullmatch(r"([A-Z]{2})(\d{2})(\d{6})", _SEPARATORS.sub("", rest))
+    if m:
+        return _pct(m.group(1), m.group(2), m.group(3))
     raise RecordError("bad_number", field, value=value)
 
 
@@ -269,7 +273,8 @@ def canonical_app(value: str, country: str | None = None, field: str | None = No
         return canonical_cn_app(text, field, verify)
     check_office(country, field, str(value))
     rule = _APP_RULES.get(country, _app_other)
-    return country + rule(text.lstrip(":："), str(value), field, kind)
+    number = rule(text.lstrip(":："), str(value), field, kind)
+    return number if number.startswith("PCT/") else country + number
 
 
 def docdb_app(country: str | None, number: str | None, kind: str | None = None,
@@ -319,6 +324,8 @@ _PUB_SHAPES = {
     "TW": re.compile(r"([IMD])?0*(\d+)" + _KIND),  # TWI123456B (invention), TWM… (utility model), TWD… (design)
     "JP": re.compile(r"([HS])?0*(\d+)" + _KIND),  # DOCDB JPH10123456A: Heisei/Showa year first
     "BR": re.compile(r"(PI|MU|DI|C\d)?(\d+)" + _KIND),  # BRPI0512345A (the zero is part of it)
+    # IN5974CHE2015A: serial, the patent office's branch (CHE Chennai, DEL, MUM, KOL; NP national phase), year
+    "IN": re.compile(r"()(\d+(?:CHE|DEL|MUM|KOL)(?:NP)?\d{4}|\d+)" + _KIND),
 }
 _JP_PUB = re.compile(r"(特開|特表|再表|特公|実開|実公)(明治|大正|昭和|平成|令和|昭|平|令)?(\d{2,4})-?(\d{1,7})")
 _JP_PUB_KIND = {"特開": "A", "特表": "A", "再表": "A1", "特公": "B", "実開": "U", "実公": "Y"}
