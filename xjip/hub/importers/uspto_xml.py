@@ -52,6 +52,7 @@ from lxml import etree
 from xjip.hub.importers._xmlstream import ParsedDocument, iter_parsed, root_element, with_notes
 from xjip.hub.importers.base import Source, clean, local, open_text, parse_date, register
 from xjip.hub.numbers import canonical_ipc, canonical_pub
+from xjip.hub import numbers
 from xjip.hub.records import (
     ItemStream,
     Locator,
@@ -180,17 +181,12 @@ def us_pub_number(number: str | None, kind: str | None = None, field: str | None
 
 
 def pct_number(value: str | None) -> str | None:
-    """'PCTNL00/00518', 'PCT/JP79/00178', 'PCT/US2010/012345' → 'PCT/NL2000/000518' (WIPO form)."""
+    """'PCTNL00/00518', 'PCT/JP79/00178', 'PCT/US2010/012345' → 'PCT/NL2000/000518' (WIPO form,
+    `numbers.pct_app`); anything else as printed."""
     text = re.sub(r"\s", "", value or "").upper()
     if not text:
         return None
-    m = re.fullmatch(r"PCT/?([A-Z]{2})/?(\d{4}|\d{2})/?(\d{5,6})", text)
-    if not m:
-        return text
-    year = m.group(2)
-    if len(year) == 2:
-        year = ("19" if int(year) >= 78 else "20") + year  # the PCT started in 1978
-    return f"PCT/{m.group(1)}{year}/{m.group(3).zfill(6)}"
+    return numbers.pct_app(text) or text
 
 
 def wo_number(number: str) -> str | None:

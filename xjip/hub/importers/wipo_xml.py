@@ -24,8 +24,8 @@ from xjip.hub.importers import _xmlstream as xs
 from xjip.hub.importers.base import SKIPPED, Source, register, shard_of
 from xjip.hub.importers.cnipa_xml import at, claims_of, date_of, dedupe, ipc_from, paragraphs, record_or_rejection, \
     set_ipc, st36_citations
-from xjip.hub.importers.uspto_xml import pct_number as us_pct_number
 from xjip.hub.importers.uspto_xml import wo_number
+from xjip.hub import numbers
 from xjip.hub.numbers import canonical_cn_app, canonical_ipc, canonical_pub, type_from_kind
 from xjip.hub.records import FamilyMember, ItemStream, Party, PatentRecord, Priority, RecordError, Rejection
 
@@ -39,8 +39,6 @@ ST96_ROOT = "PatentPublication"
 _KIND = re.compile(r"^[A-Z]\d?$")
 # ST.16 kind codes of grants: B everywhere; USPTO also S design, P plant, E reissue; CNIPA C/U/Y/S
 GRANT_KINDS = {"US": ("B", "S", "P", "E"), "CN": ("B", "C", "U", "Y", "S")}
-_PCT_COMPACT = re.compile(r"^([A-Z]{2})((?:19|20)\d{2})(\d{6})$")
-_PCT_COMPACT_OLD = re.compile(r"^([A-Z]{2})(\d{2})(\d{5})$")
 _EP_CITATION = re.compile(r"^\s*([A-Z]{2})\s*-\s*([A-Z]\d?)\s*-\s*(.+)$")
 
 
@@ -107,15 +105,15 @@ def ep_ipc7(text: str | None) -> tuple[str | None, str | None]:
 
 def pct_number(text: str | None) -> str | None:
     """EPO and DOCDB write PCT applications compactly, US2004035927 (before 2004 with a 2-digit
-    year and a 5-digit serial, JP0107711): give WIPO's form PCT/US2004/035927, PCT/JP2001/007711.
-    ('PCT/…' forms as `uspto_xml.pct_number`.)"""
+    year and a 5-digit serial, JP0107711): give WIPO's form PCT/US2004/035927, PCT/JP2001/007711
+    (`numbers`); 'PCT/…' forms too; anything else as printed."""
     if not text:
         return None
     compact = re.sub(r"\s", "", text).upper()
-    m = _PCT_COMPACT.match(compact) or _PCT_COMPACT_OLD.match(compact)
+    m = re.fullmatch(r"([A-Z]{2})(\d{7}|\d{10})", compact)
     if m:
-        return us_pct_number(f"PCT/{m.group(1)}/{m.group(2)}/{m.group(3)}")
-    return us_pct_number(compact) if compact.startswith("PCT") else text.strip()
+        return numbers.docdb_app(m.group(1), m.group(2), "W")
+    return numbers.pct_app(compact) or text.strip()
 
 
 def kind_code(text: str | None, fallback: str | None = None) -> str | None:
