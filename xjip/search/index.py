@@ -187,7 +187,7 @@ class TantivyBackend:
                         continue
                     for part, docs in documents.iter_docs(s, record_type, list(ids)):
                         for rid in part:
-                            writer.delete_documents("key", f"{record_type}:{rid}")
+                            writer.delete_documents_by_term("key", f"{record_type}:{rid}")
                         for doc in docs:
                             writer.add_document(to_tantivy(doc))
                             n += 1
@@ -217,7 +217,7 @@ class TantivyBackend:
                 threads: int = 1) -> dict[str, Any]:
         """Build a whole new index from the database, then swap it in atomically."""
         self.root.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d%H%M%S") + f"-{os.getpid()}"
+        stamp = time.strftime("%Y%m%d%H%M%S") + f"-{os.getpid()}-{os.urandom(3).hex()}"
         folder = self.root / f"idx-{stamp}"
         folder.mkdir()
         started = time.time()
