@@ -31,6 +31,23 @@ class IndexNotReady(RuntimeError):
     pass
 
 
+REGIONS_TTL = 300.0  # seconds: reference data changes with `xjip reference sync`, not per search
+_regions_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+
+
+def _regions(store: Any, session: Any) -> dict[str, Any]:
+    """The hub's region index, kept for REGIONS_TTL per database: reading it costs ~10 ms, two
+    thirds of a search page when read each time (bench/search.py)."""
+    import time
+
+    hit = _regions_cache.get(store.url)
+    now = time.monotonic()
+    if hit is None or now - hit[0] > REGIONS_TTL:
+        hit = (now, queries.region_index(session))
+        _regions_cache[store.url] = hit
+    return hit[1]
+
+
 @dataclass
 class Filters:
     type: str | None = None
@@ -175,7 +192,7 @@ def describe(store: Any, hits: list[tuple[str, int, float]], terms: list[str], m
         by_type.setdefault(t, []).append(i)
     rows: dict[tuple[str, int], dict[str, Any]] = {}
     with store.reading() as s:
-        regions = queries.region_index(s)
+        regions = _regions(store, s)
         for t, ids in by_type.items():
             if t == "entity":
                 for e in s.execute(select(m.Entity).where(m.Entity.id.in_(ids))).scalars():
@@ -239,7 +256,7 @@ def facets(searcher: tantivy.Searcher, query: tantivy.Query, store: Any) -> dict
 def _names(store: Any, facet: dict[str, list[dict[str, Any]]]) -> dict[tuple[str, str], str]:
     names: dict[tuple[str, str], str] = {}
     with store.reading() as s:
-        regions = queries.region_index(s)
+        regions = _regions(store, s)
         for name in ("pref", "county"):
             for b in facet.get(name, []):
                 info = regions.get(b["value"])
@@ -334,7 +351,7 @@ def analyse(store: Any, q: str, filters: Filters | None = None) -> dict[str, Any
     for k in ("filings", "grants"):
         out[k].sort(key=lambda b: b["value"])
     with store.reading() as s:
-        regions = queries.region_index(s)
+        regions = _regions(store, s)
         ent_ids = {int(b["value"]) for b in out["applicants"]}
         for b in out["coapplicants"]:
             ent_ids |= {int(x) for x in b["value"].split("-") if x.isdigit()}
