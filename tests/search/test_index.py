@@ -184,3 +184,17 @@ def test_saved_search_hears_of_new_matches(empty_index, shared_data: Path) -> No
     assert saved.mark_seen(store, "someone_else", sid) is None
     assert saved.mark_seen(store, "viewer1", sid)["new_count"] == 0
     assert saved.notices(store, "viewer1") == []
+
+
+def test_law_articles_are_indexed_when_the_reference_data_loads(empty_index, shared_data: Path) -> None:  # noqa: ANN001
+    from xjip.hub.reference import laws_available, load_all
+
+    store = empty_index
+    if not laws_available(str(shared_data)):
+        pytest.skip("no ../shared/data/legal")
+    with store.session() as s:
+        load_all(s, str(shared_data))
+    got = _search(store, "地理标志 AND TYPE=law", facets=True)
+    assert got["total"] > 0
+    item = got["items"][0]
+    assert item["record_type"] == "law" and "第" in item["title"] and "<mark>" in item["snippet"]

@@ -174,3 +174,17 @@ def test_search_in_chromium(server: str, browser, store, indexed: Loaded, tmp_pa
 
 
 from .test_browser import browser, server  # noqa: E402,F401 - the Chromium fixtures
+
+
+def test_record_lists_text_box_uses_the_index(client, store, loaded: Loaded) -> None:  # noqa: ANN001
+    def total(q: str) -> int:
+        return client.get("/api/records/gi", params={"q": q}).json()["total"]
+
+    assert total("库尔勒香梨") >= 1
+    assert total("庫爾勒香梨") == 0 and total("kuerle xiangli") == 0  # LIKE, before the index is built
+    paren = total("(")
+    backend_for(store.settings).rebuild(store)
+    assert total("庫爾勒香梨") == total("kuerle xiangli") == total("库尔勒香梨") >= 1
+    assert total("(") == paren  # not a query: the list's LIKE, no error
+    r = client.get("/records/gi/export", params={"q": "kuerle xiangli", "format": "csv"})
+    assert r.status_code == 200 and "库尔勒香梨" in r.content.decode("utf-8-sig")

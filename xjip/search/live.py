@@ -47,4 +47,8 @@ def install() -> None:
     if after_commit not in AFTER_COMMIT_HOOKS:
         AFTER_COMMIT_HOOKS.append(after_commit)
     rankers.register_ranker("lexical", service.lexical_ranker)
+    from xjip.hub import queries
+
+    if service.list_text_ids not in queries.TEXT_SEARCH:
+        queries.TEXT_SEARCH.append(service.list_text_ids)
     _installed = True

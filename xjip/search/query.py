@@ -273,7 +273,7 @@ def text_query(value: str, fields: tuple[tuple[str, float], ...], *, phrase: boo
         if words and all(w.isascii() and w.isalpha() for w in words):
             alts.append(_pinyin_query(words))
     if not phrase and re.fullmatch(r"[A-Za-z0-9./\-]{5,}", value.strip()) and any(c.isdigit() for c in value):
-        alts.append(_boosted(number_query(value), 5.0))
+        alts.append(_boosted(number_query(value, prefix=True), 5.0))
     return _or(alts)
 
 
@@ -292,9 +292,16 @@ def number_terms(value: str) -> list[str]:
     return sorted(f for f in forms if f)
 
 
-def number_query(value: str) -> tantivy.Query | None:
+def number_query(value: str, prefix: bool = False) -> tantivy.Query | None:
+    """A number in any form; `prefix`: also numbers that begin with it (a list's text box given
+    the first digits of an application number)."""
     terms = number_terms(value)
-    return Q.term_set_query(SCHEMA, "num", terms) if terms else None
+    if not terms:
+        return None
+    exact = Q.term_set_query(SCHEMA, "num", terms)
+    if prefix and len(terms[0]) >= 6:
+        return _or([exact, Q.regex_query(SCHEMA, "num", re.escape(terms[0]) + ".*")])
+    return exact
 
 
 _DATE = re.compile(r"^(\d{4})(?:[-./]?(\d{1,2}))?(?:[-./]?(\d{1,2}))?$")

@@ -137,6 +137,24 @@ def _hits(searcher: tantivy.Searcher, query: tantivy.Query, limit: int, offset: 
     return int(result.count or 0), hits
 
 
+def list_text_ids(store: Any, record_type: str, text_query: str, cap: int) -> list[int] | None:
+    """The record lists' text box through the index (`queries.TEXT_SEARCH`): the ids of that type
+    the text finds, or None (no index, a text that is no query, more than `cap` hits) for LIKE."""
+    if record_type not in documents.MODELS:
+        return None
+    pair = _backend(store).searcher()
+    if pair is None:
+        return None
+    try:
+        query, _ = build_query(store, text_query, Filters(type=record_type))
+    except QueryError:
+        return None
+    total, hits = _hits(pair[1], query, cap + 1)
+    if total > cap:
+        return None
+    return [i for _t, i, _s in hits]
+
+
 def lexical_ranker(store: Any, query: str, limit: int, filters: dict[str, Any] | None = None
                    ) -> list[tuple[str, int, float]]:
     """The lexical ranker the registry fuses (`rankers.register_ranker('lexical', …)`)."""
