@@ -4,6 +4,7 @@ masking; the index only finds them."""
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -108,8 +109,23 @@ def _backend(store: Any) -> TantivyBackend:
     return backend_for(store.settings)
 
 
+AUTO_BUILD_MAX = 20_000  # records: a smaller hub without an index gets one at its first search
+_auto_lock = threading.Lock()
+
+
 def _searcher(store: Any) -> tuple[tantivy.Index, tantivy.Searcher]:
-    pair = _backend(store).searcher()
+    backend = _backend(store)
+    pair = backend.searcher()
+    if pair is None:
+        with _auto_lock:
+            pair = backend.searcher()
+            if pair is None:
+                with store.reading() as s:
+                    small = sum(documents.count_rows(s).values()) <= AUTO_BUILD_MAX
+                if not small:
+                    raise IndexNotReady()  # a bigger hub: `xjip search --rebuild` (minutes), not a page's wait
+                backend.rebuild(store)
+                pair = backend.searcher()
     if pair is None:
         raise IndexNotReady()
     return pair

@@ -64,7 +64,7 @@ def search_data(request: Request, q: str | None, filters: service.Filters, page:
     except QueryError as exc:
         raise _error(exc) from None
     except service.IndexNotReady:
-        raise ApiError(503, "search_no_index", message_id="search.error.no_index") from None
+        raise ApiError(409, "search_no_index", message_id="search.error.no_index") from None
 
 
 @router.get("/search", response_class=HTMLResponse, include_in_schema=False)
@@ -114,7 +114,7 @@ def analysis_data(request: Request, q: str, filters: service.Filters) -> dict[st
     except QueryError as exc:
         raise _error(exc) from None
     except service.IndexNotReady:
-        raise ApiError(503, "search_no_index", message_id="search.error.no_index") from None
+        raise ApiError(409, "search_no_index", message_id="search.error.no_index") from None
 
 
 @router.get("/api/search/analysis", tags=["search"],
@@ -212,7 +212,7 @@ def search_export(request: Request, filters: Annotated[service.Filters, Depends(
     except QueryError as exc:
         raise _error(exc) from None
     except service.IndexNotReady:
-        raise ApiError(503, "search_no_index", message_id="search.error.no_index") from None
+        raise ApiError(409, "search_no_index", message_id="search.error.no_index") from None
     return FileResponse(path, media_type=exports.MEDIA_TYPES["xlsx"], filename=filename, headers=headers,
                         background=BackgroundTask(path.unlink, missing_ok=True))
 
