@@ -68,10 +68,13 @@ def to_tantivy(doc: documents.Doc) -> tantivy.Document:
     d.add_integer("tnum", documents.INDEXED_TYPES.index(doc.record_type))
     d.add_text("rtype", doc.record_type)
     subs: dict[str, list[str]] = {}
+    seen: dict[str, tuple[list[str], list[str]]] = {}  # tx repeats the title, abstract and claims: analysed once
     for name, values in doc.text.items():
         toks: list[str] = []
         for value in values:
-            positional, extra = text.analyse(value[: documents.MAX_TEXT])
+            if value not in seen:
+                seen[value] = text.analyse(value[: documents.MAX_TEXT])
+            positional, extra = seen[value]
             toks += positional
             sub = {"ti": "ti_sub", "pa": "pa_sub"}.get(name, "tx_sub")
             subs.setdefault(sub, []).extend(extra)

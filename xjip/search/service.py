@@ -186,30 +186,29 @@ SNIPPET_COLUMNS = {"patent": ("abstract", "first_claim"), "trademark": ("goods",
                    "institution": ("address",), "gi_mark_user": ("gi_name",)}
 
 
-def highlight(value: str | None, terms: list[str], width: int = 160) -> str:
+def _pattern(terms: list[str]) -> re.Pattern[str] | None:
+    """One regular expression of the query's words (folded, longest first), made once per search."""
+    words = sorted({w for t in terms for w in [text.fold(t).strip('"*'), *text.tokens(t)] if w and w.strip()},
+                   key=len, reverse=True)
+    return re.compile("|".join(re.escape(w) for w in words)) if words else None
+
+
+def highlight(value: str | None, terms: list[str] | re.Pattern[str] | None, width: int = 160) -> str:
     """HTML-escaped text with the query's words in <mark>, cut around the first match. Matching is
     on folded text (width, traditional → simplified, case); the original is shown when folding kept
     its length, which it does for Chinese and most Latin text."""
     if not value:
         return ""
+    pattern = _pattern(terms) if isinstance(terms, list) else terms
     value = " ".join(str(value).split())
     folded = text.fold(value)
     base = value if len(folded) == len(value) else folded
-    words = sorted({w for t in terms for w in [text.fold(t).strip('"*'), *text.tokens(t)] if len(w) >= 1}, key=len,
-                   reverse=True)
-    spans: list[tuple[int, int]] = []
-    for w in words:
-        if not w or not w.strip():
-            continue
-        for mt in re.finditer(re.escape(w), folded):
-            if not any(a < mt.end() and mt.start() < b for a, b in spans):
-                spans.append((mt.start(), mt.end()))
-    spans.sort()
+    spans = [(mt.start(), mt.end()) for mt in pattern.finditer(folded)] if pattern is not None else []
     start = max(0, spans[0][0] - width // 3) if spans else 0
     end = min(len(base), start + width)
     out, pos = [], start
     for a, b in spans:
-        if a < start or b > end:
+        if a < start or b > end or a < pos:
             continue
         out.append(str(escape(base[pos:a])))
         out.append(f"<mark>{escape(base[a:b])}</mark>")
@@ -221,6 +220,7 @@ def highlight(value: str | None, terms: list[str], width: int = 160) -> str:
 def describe(store: Any, hits: list[tuple[str, int, float]], terms: list[str], masked: bool) -> list[dict[str, Any]]:
     """One display row per hit, from the hub, in the hits' order (a record deleted since it was
     indexed is left out)."""
+    pattern = _pattern(terms)
     by_type: dict[str, list[int]] = {}
     for t, i, _s in hits:
         by_type.setdefault(t, []).append(i)
@@ -239,7 +239,7 @@ def describe(store: Any, hits: list[tuple[str, int, float]], terms: list[str], m
                                         .where(m.LawArticle.id.in_(ids))):
                     rows[(t, a.id)] = {"title": f"{law.title} {a.number}", "number": None, "party": None,
                                        "date": law.version_date, "kind": law.category, "url": None, "place": None,
-                                       "snippet": highlight(a.text, terms)}
+                                       "snippet": highlight(a.text, pattern)}
                 continue
             spec = queries.TYPES[t]
             model = spec.model
@@ -254,7 +254,7 @@ def describe(store: Any, hits: list[tuple[str, int, float]], terms: list[str], m
                     "kind": getattr(r, spec.kind) if spec.kind else None, "url": f"/records/{t}/{r.id}",
                     "is_synthetic": bool(getattr(r, "is_synthetic", False)),
                     "place": queries._place(regions, r.region_code, r.prefecture_code, r.county_code),
-                    "snippet": highlight(snippet_src, terms),
+                    "snippet": highlight(snippet_src, pattern),
                     "ipc_main": getattr(r, "ipc_main", None)}
             s.expunge_all()
     out = []
@@ -263,7 +263,7 @@ def describe(store: Any, hits: list[tuple[str, int, float]], terms: list[str], m
         if row is None:
             continue
         row = {"record_type": t, "id": i, "score": round(score, 4), **row}
-        row["title_html"] = highlight(str(row["title"] or ""), terms, width=200)
+        row["title_html"] = highlight(str(row["title"] or ""), pattern, width=200)
         out.append(row)
     return out
 
