@@ -64,6 +64,12 @@ def test_analysis_page_json_and_workbook(client, indexed: Loaded) -> None:  # no
     assert page.status_code == 200 and "/static/vendor/echarts.min.js" in page.text and "analysis-data" in page.text
     wb = load_workbook(io.BytesIO(client.get("/search/analysis.xlsx", params={"q": "TYPE=patent"}).content))
     assert len(wb.sheetnames) == 11 and wb["query"]["B2"].value == data["total"]
+    # a query's words stay text, without the control characters openpyxl refuses (the fuzz run's 500)
+    odd = client.get("/search/analysis.xlsx", params={"q": "香梨\x07 OR \"=1+1\""})
+    assert odd.status_code == 200
+    cell = load_workbook(io.BytesIO(odd.content))["query"]["B1"]
+    assert cell.data_type == "s" and cell.value == '香梨 OR "=1+1"'
+    assert client.get("/api/search/analysis", params={"q": "香梨\x07"}).status_code == 200
 
 
 def test_export_of_a_result_set_masks_for_the_public(app, client, users, indexed: Loaded) -> None:  # noqa: ANN001

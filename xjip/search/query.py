@@ -416,6 +416,8 @@ class Compiler:
             vals = [c.value for c in node.children or []]
             self.terms += vals
             toks = [t for v in vals for t in text.tokens(v)]
+            if len(toks) == 1:
+                return _token_query(toks[0], fields)
             return _phrase_query(toks, fields, node.slop) if toks else None
         if k == "and":
             musts, nots = [], []

@@ -144,7 +144,10 @@ def _hits(searcher: tantivy.Searcher, query: tantivy.Query, limit: int, offset: 
     kwargs: dict[str, Any] = {"count": True, "offset": offset}
     if sort == "date":
         kwargs.update(order_by_field="date", order=tantivy.Order.Desc)
-    result = searcher.search(query, limit, **kwargs)
+    try:
+        result = searcher.search(query, max(1, limit), **kwargs)
+    except ValueError as exc:  # the engine refused the query (e.g. a regular expression too large)
+        raise QueryError("engine", 1, detail=str(exc)[:200]) from None
     addrs = [a for _s, a in result.hits]
     tnums = searcher.fast_field_values("tnum", addrs) if addrs else []
     rids = searcher.fast_field_values("rid", addrs) if addrs else []

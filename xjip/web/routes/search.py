@@ -144,19 +144,36 @@ def analysis_xlsx(request: Request, filters: Annotated[service.Filters, Depends(
 
     from xjip.i18n import t
 
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
     data = analysis_data(request, q, filters)
     language = lang(request)
     wb = Workbook(write_only=True)
+
+    def row(ws: Any, values: list[Any]) -> None:
+        # text stays text: no control characters (openpyxl refuses them), never a formula (a query
+        # such as =HYPERLINK(…) is the person's words, not something for Excel to run)
+        cells = []
+        for value in values:
+            if isinstance(value, str):
+                cell = WriteOnlyCell(ws, value=ILLEGAL_CHARACTERS_RE.sub("", value))
+                cell.data_type = "s"
+            else:
+                cell = WriteOnlyCell(ws, value=value)
+            cells.append(cell)
+        ws.append(cells)
+
     info = wb.create_sheet("query")
-    info.append(["q", q])
-    info.append(["total", data["total"]])
+    row(info, ["q", q])
+    row(info, ["total", data["total"]])
     for key, value in data["filters"].items():
-        info.append([key, str(value)])
+        row(info, [key, str(value)])
     for section in ANALYSIS_SECTIONS:
         ws = wb.create_sheet(t(f"search.analysis.{section}", language)[:31].replace("/", "-"))
-        ws.append([t("search.col.value", language), t("search.col.label", language), t("search.col.count", language)])
+        row(ws, [t("search.col.value", language), t("search.col.label", language), t("search.col.count", language)])
         for b in data[section]:
-            ws.append([b["value"], b.get("label") or "", b["count"]])
+            row(ws, [b["value"], b.get("label") or "", b["count"]])
     folder = FsPath(get_store(request).settings.data_dir) / "reports"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"analysis-{secrets.token_hex(8)}.xlsx"
