@@ -345,9 +345,12 @@ def search(store: Any, q: str, filters: Filters | None = None, *, page: int = 1,
                               "modes": ["lexical", *(["hybrid"] if semantic is not None else [])]}
     if with_facets:
         result["facets"] = facets(searcher, query, store)
-        by_type_q, _ = build_query(store, q, Filters(**{**filters.__dict__, "type": None}))
-        result["by_type"] = _buckets(searcher.aggregate(by_type_q, {"rtype": {"terms": {"field": "rtype",
-                                                                                          "size": 20}}}), "rtype")
+        if filters.type:  # the tabs count every type: the query without the type filter
+            by_type_q, _ = build_query(store, q, Filters(**{**filters.__dict__, "type": None}))
+            result["by_type"] = _buckets(searcher.aggregate(by_type_q, {"rtype": {"terms": {"field": "rtype",
+                                                                                              "size": 20}}}), "rtype")
+        else:
+            result["by_type"] = result["facets"]["rtype"]
     return result
 
 
