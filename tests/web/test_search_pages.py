@@ -147,6 +147,13 @@ def test_rebuild_and_saved_searches_need_an_account(app, client, users, indexed:
     items = viewer.get("/api/search/saved").json()["items"]
     assert [(i["name"], i["query"], i["filters"]) for i in items] == [("香梨监测", "香梨", {"type": "gi"})]
     assert viewer.post("/search/saved", data={"q": "香梨"}).status_code == 403  # no CSRF token
+    page = viewer.get("/search")
+    assert 'id="saved-searches"' in page.text and "香梨监测" in page.text
+    sid = items[0]["id"]
+    assert client.post(f"/search/saved/{sid}/delete").status_code in (401, 403)  # anonymous
+    assert viewer.post(f"/search/saved/{sid}/delete", data={"csrf_token": token},
+                       follow_redirects=False).status_code == 303
+    assert viewer.get("/api/search/saved").json()["items"] == []
     admin, atoken = client_as(app, "admin")
     assert admin.post("/api/search/rebuild", headers={"X-CSRF-Token": atoken}).json() == {"started": True}
 

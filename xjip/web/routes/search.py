@@ -82,13 +82,14 @@ def search_page(request: Request, filters: Annotated[service.Filters, Depends(se
     from xjip.search.index import backend_for
 
     user = current_user(request)
-    notices = saved.notices(store, user.username) if user else []
+    mine = saved.notices(store, user.username, only_new=False) if user else []
+    notices = [n for n in mine if n["new_count"]]
     params = {"q": q, **filters.as_params(), "sort": sort if sort != "relevance" else None,
               "mode": mode if mode != "lexical" else None, "size": size if size != service.DEFAULT_SIZE else None}
     status = backend_for(store.settings).status()
     return request.app.state.render(request, "search.html", {
         "data": data, "error": error.messages() if error else None, "error_detail": error.detail if error else None,
-        "q": q or "", "params": params, "filters": filters.as_params(), "notices": notices, "index": status,
+        "q": q or "", "params": params, "filters": filters.as_params(), "notices": notices, "saved": mine, "index": status,
         "lang_code": lang(request)}, status=error.status if error else 200)
 
 
