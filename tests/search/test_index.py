@@ -40,7 +40,7 @@ def test_the_index_follows_an_import(empty_index, shared_data: Path) -> None:  #
     hits = _search(store, "库尔勒香梨", filters={"type": "gi"})
     assert gi_id in [i["id"] for i in hits["items"]]
     # pinyin, traditional script and full width find it too
-    for q in ("kuerle xiangli", "kuerlexiangli", "庫爾勒香梨", "ｋｕｅｒｌｅ ｘｉａｎｇｌｉ"):
+    for q in ("kuerle xiangli", "kuerlexiangli", "庫爾勒香梨", "ｋｕｅｒｌｅ ｘｉａｎｇｌｉ", "香梨", "TI=香梨", "库尔勒"):
         assert gi_id in [i["id"] for i in _search(store, q, filters={"type": "gi"})["items"]], q
     # highlighted, escaped
     item = next(i for i in hits["items"] if i["id"] == gi_id)
