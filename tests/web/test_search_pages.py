@@ -30,7 +30,9 @@ def test_search_page_groups_by_type_with_facets(client, indexed: Loaded) -> None
     r = client.get("/search", params={"q": q})
     assert r.status_code == 200
     assert 'id="type-tabs"' in r.text and 'data-type="gi"' in r.text and 'data-type="patent"' in r.text
-    assert "<mark>" in r.text and 'data-facet="year"' in r.text
+    assert "<mark>" in r.text and 'hx-get="/search/facets?' in r.text  # the facets come once the results show
+    fragment = client.get("/search/facets", params={"q": q})
+    assert fragment.status_code == 200 and 'data-facet="year"' in fragment.text and "<html" not in fragment.text
     data = client.get("/api/search", params={"q": q}).json()
     assert {"gi", "patent", "entity"} <= {b["value"] for b in data["by_type"]}
     assert data["total"] == sum(b["count"] for b in data["by_type"])
@@ -174,6 +176,7 @@ def test_search_in_chromium(server: str, browser, store, indexed: Loaded, tmp_pa
     page.click("#search-submit")
     page.wait_for_selector("#type-tabs")
     assert page.locator("li.hit mark").count() >= 1
+    page.wait_for_selector('#facets .facet[data-facet="year"]')  # loaded by htmx after the results
     page.click('#type-tabs a[data-type="gi"]')
     page.wait_for_url("**type=gi**")
     assert {page.locator("li.hit").nth(i).get_attribute("data-type") for i in range(page.locator("li.hit").count())} == {"gi"}

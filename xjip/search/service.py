@@ -275,6 +275,13 @@ def _buckets(agg: dict[str, Any], name: str) -> list[dict[str, Any]]:
     return [{"value": str(b["key"]), "count": int(b["doc_count"])} for b in agg.get(name, {}).get("buckets", [])]
 
 
+def search_facets(store: Any, q: str, filters: Filters | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The facets of a result set alone (the page asks for them once its results show)."""
+    _index, searcher = _searcher(store)
+    query, _ = build_query(store, q, filters)
+    return facets(searcher, query, store)
+
+
 def facets(searcher: tantivy.Searcher, query: tantivy.Query, store: Any) -> dict[str, list[dict[str, Any]]]:
     spec = {name: {"terms": {"field": name, "size": size}} for name, size in FACETS.items()}
     agg = searcher.aggregate(query, spec)
@@ -343,6 +350,10 @@ def search(store: Any, q: str, filters: Filters | None = None, *, page: int = 1,
                               "mode": mode, "total": total, "items": items, "terms": terms,
                               "pages": (min(total, MAX_OFFSET) + size - 1) // size,
                               "modes": ["lexical", *(["hybrid"] if semantic is not None else [])]}
+    if not with_facets:  # the tabs' counts alone (the page loads the other facets after it shows)
+        by_type_q = query if not filters.type else build_query(store, q, Filters(**{**filters.__dict__, "type": None}))[0]
+        result["by_type"] = _buckets(searcher.aggregate(by_type_q, {"rtype": {"terms": {"field": "rtype", "size": 20}}}),
+                                     "rtype")
     if with_facets:
         result["facets"] = facets(searcher, query, store)
         if filters.type:  # the tabs count every type: the query without the type filter

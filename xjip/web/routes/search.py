@@ -57,10 +57,10 @@ def _error(exc: QueryError) -> ApiError:
 
 
 def search_data(request: Request, q: str | None, filters: service.Filters, page: int, size: int, sort: str,
-                mode: str) -> dict[str, Any]:
+                mode: str, with_facets: bool = True) -> dict[str, Any]:
     try:
         return service.search(get_store(request), q or "", filters, page=page, size=size, sort=sort, mode=mode,
-                              masked=not sees_personal_data(request))
+                              masked=not sees_personal_data(request), with_facets=with_facets)
     except QueryError as exc:
         raise _error(exc) from None
     except service.IndexNotReady:
@@ -74,7 +74,8 @@ def search_page(request: Request, filters: Annotated[service.Filters, Depends(se
     data, error = None, None
     if q and q.strip():
         try:
-            data = search_data(request, q, filters, page, size, sort, mode)
+            # the facets come by htmx once the results show (/search/facets): the page is not kept waiting
+            data = search_data(request, q, filters, page, size, sort, mode, with_facets=False)
         except ApiError as exc:
             error = exc
     store = get_store(request)
@@ -91,6 +92,21 @@ def search_page(request: Request, filters: Annotated[service.Filters, Depends(se
         "data": data, "error": error.messages() if error else None, "error_detail": error.detail if error else None,
         "q": q or "", "params": params, "filters": filters.as_params(), "notices": notices, "saved": mine, "index": status,
         "lang_code": lang(request)}, status=error.status if error else 200)
+
+
+@router.get("/search/facets", response_class=HTMLResponse, include_in_schema=False)
+def search_facets_fragment(request: Request, filters: Annotated[service.Filters, Depends(search_filters)],
+                           q: Annotated[str, Query(max_length=20_000)], sort: Sort = "relevance",
+                           mode: Mode = "lexical", size: Size = service.DEFAULT_SIZE) -> HTMLResponse:
+    try:
+        facets = service.search_facets(get_store(request), q, filters)
+    except QueryError as exc:
+        raise _error(exc) from None
+    except service.IndexNotReady:
+        raise ApiError(409, "search_no_index", message_id="search.error.no_index") from None
+    params = {"q": q, **filters.as_params(), "sort": sort if sort != "relevance" else None,
+              "mode": mode if mode != "lexical" else None, "size": size if size != service.DEFAULT_SIZE else None}
+    return request.app.state.render(request, "_search_facets.html", {"facets": facets, "params": params})
 
 
 @router.get("/api/search", tags=["search"], summary="Search every right, owners and law articles (one page)",
