@@ -1192,3 +1192,16 @@ def export_records(session: Session, record_type: str, filters: RecordFilters | 
         sent += len(rows)
         after = (getattr(rows[-1], spec.date), rows[-1].id, bool(rows[-1].is_synthetic))
         session.expunge_all()  # the rows of a chunk are not needed again: memory stays flat
+
+
+def check_place_filters(session: Session, filters: RecordFilters) -> None:
+    """A prefecture or county code that names no region is refused (BadFilter) instead of being
+    answered with 0 records, which reads as "nothing there" (`--prefecture 999999`)."""
+    from xjip.hub.gazetteer import PROVINCES
+
+    for name in ("prefecture", "county"):
+        code = getattr(filters, name)
+        if not code or code in (UNRESOLVED, OUTSIDE) or (name == "prefecture" and code in PROVINCES):
+            continue
+        if session.scalar(select(m.Region.code).where(m.Region.code == code).limit(1)) is None:
+            raise BadFilter(name, code)

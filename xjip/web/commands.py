@@ -104,12 +104,16 @@ def export(ctx: click.Context, record_type: str, out: str, year: int | None, pre
     if fmt not in exports.FORMATS:
         raise click.UsageError(f"{out}: 文件名须以 .csv 或 .xlsx 结尾 / the file name must end in .csv or .xlsx")
     lang = language or _lang(ctx)
+    from xjip.web.errors import bad_filter_message
+
     try:
         filters = queries.RecordFilters(year=year, prefecture=prefecture, county=county, status=status, kind=kind,
                                         synthetic=synthetic, q=q)
+        with ctx.obj.store.reading() as s:
+            queries.check_place_filters(s, filters)
     except queries.BadFilter as exc:
-        zh, en = both(f"security.error.bad_{exc.field}", value=exc.shown)
-        raise click.UsageError(f"--{exc.field}: {zh} / {en}") from None
+        zh, en = both(bad_filter_message(exc.field), value=exc.shown)
+        raise click.UsageError(f"--{exc.field}: {zh}\n{en}") from None
     columns = queries.export_columns(record_type)
     count = 0
 

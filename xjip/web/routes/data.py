@@ -105,6 +105,7 @@ def records_data(request: Request, record_type: str, filters: queries.RecordFilt
     _check_type(record_type)
     try:
         with get_store(request).reading() as s:
+            queries.check_place_filters(s, filters)
             return queries.list_records(s, record_type, filters, page_size, after,
                                         masked=not sees_personal_data(request))
     except queries.BadPageToken:
@@ -154,6 +155,8 @@ def records_export(request: Request, record_type: RecordType,
 
     _check_type(record_type)
     store, language = get_store(request), lang(request)
+    with store.reading() as s:
+        queries.check_place_filters(s, filters)
     masked, limit = not sees_personal_data(request), export_limit(request)
     columns = queries.export_columns(record_type)
     zone = store.settings.display_timezone
