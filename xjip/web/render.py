@@ -117,6 +117,21 @@ def make_renderer(env: Environment) -> Callable[..., HTMLResponse]:
             parts = [p for p in (place.get("prefecture"), place.get("county")) if p]
             return " · ".join(parts) if parts else "—"
 
+        def country_name(code: str | None) -> str | None:
+            from xjip.web.record_view import country_name as name
+
+            return name(code, lang)
+
+        def place_words(place: dict[str, Any] | None) -> str:
+            from xjip.web.record_view import place_words as words
+
+            return words(place, lang)
+
+        def region_name(code: str | None) -> str | None:
+            from xjip.hub.region_names import region_name as name
+
+            return name(code, lang)
+
         flashes = [(kind, t(msg_id, lang, **params)) for kind, msg_id, params in request.session.pop("flash", [])]
         nav = [(section, [(item, href) for item, href, role in items if role is None or (user and user.has(role))])
                for section, items in NAVIGATION]
@@ -125,7 +140,8 @@ def make_renderer(env: Environment) -> Callable[..., HTMLResponse]:
         switch = {code: url_for_params(path, {k: v for k, v in query.items() if k != "lang"}, lang=code)
                   for code in supported_languages()}
         base = {"request": request, "lang": lang, "_": _, "label": label, "field": field, "fmt": fmt, "duration": duration,
-                "place_name": place_name,
+                "place_name": place_name, "place_words": place_words, "country_name": country_name,
+                "region_name": region_name,
                 "url": url_for_params, "user": user, "csrf_token": csrf_token(request), "nav": nav, "path": path,
                 "lang_switch": switch, "flashes": flashes, "languages": supported_languages(),
                 "max_upload_mb": request.app.state.settings.max_upload_mb,

@@ -199,9 +199,14 @@ def detail_data(request: Request, record_type: str, record_id: int) -> dict[str,
 
 @router.get("/records/{record_type}/{record_id}", response_class=HTMLResponse, include_in_schema=False)
 def record_page(request: Request, record_type: RecordType, record_id: int) -> HTMLResponse:
+    from xjip.web import record_view
+
     data = detail_data(request, record_type, record_id)
+    store = get_store(request)
+    with store.reading() as s:  # titles of the IPC and Nice codes, for the page only
+        view = record_view.build(s, data, record_type, lang(request), store.settings.display_timezone)
     return request.app.state.render(request, "record.html", {"data": data, "record_type": record_type,
-                                                             "spec": queries.TYPES[record_type]})
+                                                             "spec": queries.TYPES[record_type], "view": view})
 
 
 @router.get("/api/records/{record_type}/{record_id}", tags=["records"],
