@@ -1198,10 +1198,13 @@ def check_place_filters(session: Session, filters: RecordFilters) -> None:
     """A prefecture or county code that names no region is refused (BadFilter) instead of being
     answered with 0 records, which reads as "nothing there" (`--prefecture 999999`)."""
     from xjip.hub.gazetteer import PROVINCES
+    from xjip.hub.region_names import region_name
 
     for name in ("prefecture", "county"):
         code = getattr(filters, name)
         if not code or code in (UNRESOLVED, OUTSIDE) or (name == "prefecture" and code in PROVINCES):
+            continue
+        if region_name(code, "zh") is not None:  # the shipped region table, loaded or not
             continue
         if session.scalar(select(m.Region.code).where(m.Region.code == code).limit(1)) is None:
             raise BadFilter(name, code)

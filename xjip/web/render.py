@@ -114,8 +114,15 @@ def make_renderer(env: Environment) -> Callable[..., HTMLResponse]:
         def place_name(place: dict[str, Any] | None) -> str:
             if not place:
                 return "—"
-            parts = [p for p in (place.get("prefecture"), place.get("county")) if p]
+            parts = [region(place.get(f"{level}_code"), place.get(level)) for level in ("prefecture", "county")]
+            parts = [p for p in parts if p]
             return " · ".join(parts) if parts else "—"
+
+        def region(code: str | None, name: str | None) -> str | None:
+            """A region by name in the page's language (English names: refdata/regions)."""
+            from xjip.hub.region_names import region_name
+
+            return name if lang == "zh" and name else (region_name(code, lang) or name)
 
         def country_name(code: str | None) -> str | None:
             from xjip.web.record_view import country_name as name
@@ -141,7 +148,7 @@ def make_renderer(env: Environment) -> Callable[..., HTMLResponse]:
                   for code in supported_languages()}
         base = {"request": request, "lang": lang, "_": _, "label": label, "field": field, "fmt": fmt, "duration": duration,
                 "place_name": place_name, "place_words": place_words, "country_name": country_name,
-                "region_name": region_name,
+                "region_name": region_name, "region": region,
                 "url": url_for_params, "user": user, "csrf_token": csrf_token(request), "nav": nav, "path": path,
                 "lang_switch": switch, "flashes": flashes, "languages": supported_languages(),
                 "max_upload_mb": request.app.state.settings.max_upload_mb,

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
 from xjip.hub import queries
+from xjip.hub.region_names import region_name
 from xjip.web.auth import Principal
 from xjip.i18n import t
 from xjip.web.deps import get_store, lang, require, sees_personal_data, verify_csrf
@@ -74,8 +75,14 @@ def overview_view(data: dict[str, Any], lang: str) -> dict[str, Any]:
     year_counts = {ty: {y["year"]: y["count"] for y in data["by_year"].get(ty, [])} for ty in shown}
     chart_rows = [r for r in rows if r["total"] or r["kind"] == "prefecture"]
     place_label = {"other": t("web.place.other", lang), "unresolved": t("web.place.unresolved", lang)}
+
+    def place(r: dict[str, Any]) -> str:
+        if not r["name"]:
+            return place_label[r["kind"]]
+        return (region_name(r["code"], lang) or r["name"]) if lang != "zh" else r["name"]
+
     chart = {
-        "prefecture": {"labels": [r["name"] or place_label[r["kind"]] for r in chart_rows],
+        "prefecture": {"labels": [place(r) for r in chart_rows],
                        "links": [r["code"] for r in chart_rows], "types": shown,
                        "series": [{"name": t(f"web.type.{ty}", lang), "data": [r["counts"].get(ty, 0) for r in chart_rows]}
                                   for ty in shown]},
