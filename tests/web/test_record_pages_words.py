@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from xjip.hub import models as m
@@ -55,7 +56,7 @@ def test_every_gi_category_reads_in_chinese_and_owner_notes_move_to_the_notes(ro
     page = ro.client.get(f"/records/gi/{hetian['id']}").text
     assert _row(page, "applicant") == "和田地区" and "as printed" in _row(page, "notes")
     assert ro.client.get(f"/api/records/gi/{hetian['id']}").json()["fields"]["applicant"] == hetian["applicant"]
-    english = ro.client.get(f"/records/gi/{hetian['id']}?lang=en").text
+    english = TestClient(ro.app).get(f"/records/gi/{hetian['id']}?lang=en").text  # ?lang= is remembered: own client
     assert re.search(r"[\u4e00-\u9fff]", _row(english, "category") or "") is None
 
 
@@ -115,7 +116,7 @@ def test_a_patent_page_reads_as_a_searcher_expects(ro: ReadOnly) -> None:
     if title:  # the shipped table knows the code
         zh = ro.client.get(f"/records/patent/{with_ipc.id}").text
         assert with_ipc.ipc_main in _row(zh, "ipc_main") and title in _row(zh, "ipc_main")
-        en = ro.client.get(f"/records/patent/{with_ipc.id}?lang=en").text
+        en = TestClient(ro.app).get(f"/records/patent/{with_ipc.id}?lang=en").text
         assert title_en is None or title_en in _row(en, "ipc_main")
     assert patent_id
 
@@ -197,3 +198,11 @@ def test_every_record_type_is_grouped_without_codes(client, every_type: dict[str
             labels = re.findall(r'<tr data-field="(\w+)"><th scope="row">([^<]*)</th>', body)
             for key, label in labels:  # every row has a label in words, not the column's name
                 assert label != key or key in ("cpc",), (record_type, key, label)
+
+
+def test_the_gi_list_shows_categories_in_the_page_language(ro: ReadOnly) -> None:
+    page = ro.client.get("/records/gi?page_size=200&lang=zh").text
+    cells = [_text(c).strip() for c in re.findall(r'<td[^>]*>(.*?)</td>', page, re.S)]
+    assert "水果（杏）" in cells and "fruit (apricot)" not in page
+    english = TestClient(ro.app).get("/records/gi?page_size=200&lang=en").text  # ?lang= is remembered: own client
+    assert "fruit (apricot)" in english

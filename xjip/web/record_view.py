@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from xjip.hub import models as m
+from xjip.hub.queries import XPCC_NODE
 from xjip.i18n import catalogue, t
 
 # Section ids in page order; each type lists its fields per section. A field of the model that no
@@ -290,6 +291,8 @@ def place_words(place: dict[str, Any] | None, lang: str) -> str:
     parts = []
     for code_key, name_key in (("prefecture_code", "prefecture"), ("county_code", "county")):
         code, name = place.get(code_key), place.get(name_key)
+        if code == XPCC_NODE and place.get("county_code"):
+            continue  # a statistical node, not a place: the XPCC city alone says where
         if code or name:
             shown = (name if lang == "zh" else None) or region_name(code, lang) or name
             if shown and shown not in parts:
@@ -436,12 +439,18 @@ def _gi_notes(fields: dict[str, Any]) -> str:
     return notes
 
 
+def section_title(section: str, record_type: str, lang: str) -> str:
+    """A section's title, in the words of the record type where they differ (a case's parties)."""
+    own = f"pages.section.{section}.{record_type}"
+    return t(own, lang) if _has(own, lang) else t(f"pages.section.{section}", lang)
+
+
 def build(session: Session, data: dict[str, Any], record_type: str, lang: str, zone: str | None = None) -> dict[str, Any]:
     """The page's sections, rows in words, the claims, the events and the place."""
     fields = data["fields"]
     plan = FIELDS.get(record_type, {})
     named = {k for keys in plan.values() for k in keys} | set(PROVENANCE)
-    sections = {sid: Section(sid, t(f"pages.section.{sid}", lang)) for sid in (*SECTIONS, "other")}
+    sections = {sid: Section(sid, section_title(sid, record_type, lang)) for sid in (*SECTIONS, "other")}
     for sid, keys in plan.items():
         for key in keys:
             if key in fields:

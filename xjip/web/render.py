@@ -114,8 +114,9 @@ def make_renderer(env: Environment) -> Callable[..., HTMLResponse]:
         def place_name(place: dict[str, Any] | None) -> str:
             if not place:
                 return "—"
-            parts = [region(place.get(f"{level}_code"), place.get(level)) for level in ("prefecture", "county")]
-            parts = [p for p in parts if p]
+            parts = [region(place.get(f"{level}_code"), place.get(level)) for level in ("prefecture", "county")
+                     if not (level == "prefecture" and place.get("prefecture_code") == "659000" and place.get("county"))]
+            parts = list(dict.fromkeys(p for p in parts if p))  # a GI placed at its prefecture: named once
             return " · ".join(parts) if parts else "—"
 
         def region(code: str | None, name: str | None) -> str | None:
@@ -134,6 +135,11 @@ def make_renderer(env: Environment) -> Callable[..., HTMLResponse]:
 
             return words(place, lang)
 
+        def gi_category(value: str | None) -> str | None:
+            from xjip.web.record_view import gi_category as words
+
+            return words(value, lang)
+
         def region_name(code: str | None) -> str | None:
             from xjip.hub.region_names import region_name as name
 
@@ -149,6 +155,7 @@ def make_renderer(env: Environment) -> Callable[..., HTMLResponse]:
         base = {"request": request, "lang": lang, "_": _, "label": label, "field": field, "fmt": fmt, "duration": duration,
                 "place_name": place_name, "place_words": place_words, "country_name": country_name,
                 "region_name": region_name, "region": region,
+                "gi_category": gi_category,
                 "url": url_for_params, "user": user, "csrf_token": csrf_token(request), "nav": nav, "path": path,
                 "lang_switch": switch, "flashes": flashes, "languages": supported_languages(),
                 "max_upload_mb": request.app.state.settings.max_upload_mb,
