@@ -85,3 +85,25 @@ def test_the_english_overview_names_places_in_english(server: str, browser, fill
     page.goto(f"{server}/regions?lang=en")
     tree = page.locator("#region-tree tbody th").all_inner_texts()
     assert not [p for p in tree if cjk.search(p)], [p for p in tree if cjk.search(p)][:5]
+
+
+def test_a_patent_page_fits_and_numbers_each_claim_once(server: str, browser, store, shared_data: Path) -> None:  # noqa: ANN001, F811
+    """The CNIPA full-text XML patents carry claims that begin with their own number ("1.一种…"):
+    the page shows that number once (no list numbering on top), and fits at both widths."""
+    from sqlalchemy import select
+
+    from xjip.hub import models as m
+
+    run_import(store, shared_data / "patents" / "cn_cnipa_xml" / "xml")
+    with store.session() as s:
+        patent_id = s.scalars(select(m.PatentText.patent_id).order_by(m.PatentText.patent_id)).first()
+    assert patent_id
+    for width in WIDTHS:
+        page = browser.new_page(viewport={"width": width, "height": 900}, locale="zh-CN")
+        assert _fits(page, f"{server}/records/patent/{patent_id}?lang=zh") == [], width
+        first = page.locator("#claims li").first
+        assert first.evaluate("li => getComputedStyle(li).listStyleType") == "none"
+        shown = first.inner_text()
+        assert re.match(r"^1\s*[.．、]", shown) and not re.match(r"^1\s*[.．、]\s*1\s*[.．、]", shown), shown[:20]
+        assert page.locator("#section-biblio").is_visible() and page.locator("#parties th").all_inner_texts()[1] != "#"
+        page.close()
