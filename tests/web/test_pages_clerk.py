@@ -79,6 +79,8 @@ def test_a_failed_job_never_shows_none_and_points_to_the_formats(app, store, use
     assert "/templates#formats" in shown and "xjip import-formats" in shown and "--mapping" in shown
     assert "Next: check the supported formats" in shown and "import template" in shown
 
+    job_page = client_as(app, "staff1")[0].get(f"/jobs/{job_id}").text
+    assert 'id="job-format">格式未识别</td>' in job_page and "None" not in job_page
     page = client_as(app, "staff1")[0].get("/templates")
     assert page.status_code == 200 and 'id="formats"' in page.text and "<code>gi_list</code>" in page.text
     api = client_as(app, "staff1")[0].get("/api/templates").json()

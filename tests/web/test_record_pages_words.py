@@ -68,7 +68,7 @@ def test_gi_category_terms() -> None:
     assert gi_category("something new", "zh") == "something new"  # unknown: kept as compiled, never dropped
 
 
-def test_the_gi_importer_keeps_the_name_and_moves_the_note(store, shared_data: Path) -> None:  # noqa: ANN001
+def test_the_gi_importer_keeps_the_name_and_moves_the_note(store, client, shared_data: Path) -> None:  # noqa: ANN001
     assert split_name_note("和田地区 (as printed)") == ("和田地区", "as printed")
     assert split_name_note("新疆某某农业专业合作社（有限合伙）") == ("新疆某某农业专业合作社（有限合伙）", None)
     assert split_name_note("Foo (Holdings)") == ("Foo (Holdings)", None)
@@ -78,6 +78,9 @@ def test_the_gi_importer_keeps_the_name_and_moves_the_note(store, shared_data: P
     with open(path, encoding="utf-8-sig", newline="") as fh:
         noted = [r for r in csv.DictReader(fh) if re.search(r" \([^)]*\)$", r["applicant_or_holder"])]
     assert len(noted) >= 4
+    with store.session() as s:
+        any_gi = s.scalars(select(m.GeographicalIndication.id)).first()
+    assert _row(client.get(f"/records/gi/{any_gi}?lang=zh").text, "source_format") == "新疆地理标志汇编清单 gi_list"
     with store.session() as s:
         for r in noted:
             gi = s.scalars(select(m.GeographicalIndication).where(

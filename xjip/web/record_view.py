@@ -200,6 +200,23 @@ def gi_category(value: str | None, lang: str) -> str | None:
     return out
 
 
+@lru_cache(maxsize=256)
+def format_words(name: str, lang: str) -> str:
+    """An importer's name in words, the head of its description (`xjip import-formats`):
+    gi_list → 新疆地理标志汇编清单, tpl_case → 导入模板：执法/司法案件."""
+    from xjip.hub.formats import describe
+    from xjip.hub.importers.base import load_importers
+
+    importer = load_importers().get(name)
+    if importer is None:
+        return name
+    zh, en = describe(importer)
+    text = (zh if lang == "zh" else en).split("（")[0].split(" (")[0].strip()
+    if not text.startswith(("导入模板", "Import template")):
+        text = re.split(r"：|: ", text)[0].strip()
+    return text or name
+
+
 def claims_numbered(claims: list[Any]) -> list[str]:
     """Each claim with its own number once: a claim text that starts with its number ("1.一种…",
     "2、根据…") keeps it; one without gets "n. " (the page does not number again)."""
@@ -398,6 +415,8 @@ def value_row(session: Session, record_type: str, key: str, value: Any, data: di
     elif isinstance(value, dict):
         row.kind, row.value = "lines", [f"{field_label(k, record_type, lang)}：{_text(v, lang)}" for k, v in value.items()
                                         if _text(v, lang) is not None]
+    elif key == "source_format":
+        row.value, row.note = format_words(value, lang), value
     elif key == "import_job_id":
         row.value = f"#{value}"
     else:
