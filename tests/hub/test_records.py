@@ -372,6 +372,8 @@ def test_a_docdb_placeholder_application_number_keys_the_record_on_its_publicati
 
     rec = build_record({"app_number": "US3440903D", "pub_number": "US3440903A", "title": "液压动力传动机构"})
     assert (rec.app_number, rec.pub_number, rec.country) == (None, "US3440903A", "US")
+    reissue = build_record({"app_number": "US26269D", "pub_number": "USRE026269E", "title": "面板横移和支撑装置"})
+    assert reissue.app_number is None and reissue.pub_number.startswith("USRE")
     with pytest.raises(RecordError) as err:  # a D number that is not this row's publication is still refused
         build_record({"app_number": "US3440904D", "pub_number": "US3440903A", "title": "x"})
     assert err.value.code == "bad_number"

@@ -318,8 +318,9 @@ def _docdb_placeholder(value: Any, pubs: list[str]) -> bool:
     m = _DOCDB_PLACEHOLDER.fullmatch(re.sub(r"\s", "", str(value)).upper())
     if not m:
         return False
-    return any(numbers.split_pub(p)[0] == m.group(1) and numbers.split_pub(p)[1].lstrip("0") == m.group(2)
-               for p in pubs)
+    # the serial's digits only: a reissue USRE026269E has the placeholder US26269D
+    return any(numbers.split_pub(p)[0] == m.group(1)
+               and re.sub(r"\D", "", numbers.split_pub(p)[1]).lstrip("0") == m.group(2) for p in pubs)
 
 
 _canonical_ipc = lru_cache(maxsize=16384)(numbers.canonical_ipc)  # classes repeat across records
