@@ -732,3 +732,19 @@ RIGHT_MODELS: dict[str, type[Base]] = {
     "case": EnforcementCase,
     "institution": Institution,
 }
+
+
+class SavedSearch(Base):
+    """A search an account keeps (xjip.search.saved): its query and filters, and how many records
+    imported since its owner last opened it match (counted after each commit)."""
+
+    __tablename__ = "saved_search"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    query: Mapped[str] = mapped_column(Text)
+    filters: Mapped[dict[str, Any] | None] = mapped_column(JSONN, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    new_count: Mapped[int] = mapped_column(Integer, default=0)
+    new_sample: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)  # up to 20 [record_type, id]
