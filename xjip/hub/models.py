@@ -732,3 +732,52 @@ RIGHT_MODELS: dict[str, type[Base]] = {
     "case": EnforcementCase,
     "institution": Institution,
 }
+
+
+# --- indicators (xjip/indicators, issue 12) ----------------------------------------------------
+
+class IndicatorEntry(Base):
+    """What staff enter by hand for the plan indicators, never overwritten: a correction is a new
+    row naming the row it corrects (`supersedes_id`, unique: one correction per row); the current
+    value is the row nobody superseded. `kind`: reported (an indicator's reported value),
+    population (persons, per code and year), setting (an indicator setting, `value_json`),
+    award (a patent's China Patent Award / national S&T award, `key` = its number)."""
+
+    __tablename__ = "indicator_entry"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(100))  # indicator id, setting name or patent number
+    year: Mapped[int | None] = mapped_column(Integer)
+    region_code: Mapped[str | None] = mapped_column(String(12))
+    value: Mapped[float | None] = mapped_column(Float)
+    value_json: Mapped[dict[str, Any] | None] = mapped_column(JSONN)
+    unit: Mapped[str | None] = mapped_column(String(20))
+    source_document: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    entered_by: Mapped[str] = mapped_column(String(100))
+    entered_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("indicator_entry.id"), unique=True)
+    withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)  # a correction that removes the value
+    __table_args__ = (Index("ix_indicator_entry_kind_key", "kind", "key"),)
+
+
+class IndicatorPatent(Base):
+    """One row per invention patent: what the high-value criteria need, kept current by the
+    after-commit hook (xjip.indicators.facts) so the indicators are indexed GROUP BYs, not a
+    reread of every patent's IPC list, family and pledges. `facts.rebuild` recounts it whole."""
+
+    __tablename__ = "indicator_patent"
+    patent_id: Mapped[int] = mapped_column(ForeignKey("patent.id", ondelete="CASCADE"), primary_key=True)
+    bucket: Mapped[str | None] = mapped_column(String(12))  # prefecture / XPCC city, as the overview counts
+    granted_on: Mapped[dt.date | None] = mapped_column(Date)
+    filed_on: Mapped[dt.date | None] = mapped_column(Date)
+    ends_on: Mapped[dt.date | None] = mapped_column(Date)  # first date it was no longer in force
+    ended_undated: Mapped[bool] = mapped_column(Boolean, default=False)  # terminal status, no dated event
+    sei_code: Mapped[str | None] = mapped_column(String(10))
+    sei_ipc: Mapped[str | None] = mapped_column(String(20))  # the concordance row that matched
+    foreign_grant: Mapped[str | None] = mapped_column(String(40))  # a granted member in another country
+    pledge_wan: Mapped[float | None] = mapped_column(Float)  # largest pledge naming it (10k CNY)
+    pledge_key: Mapped[str | None] = mapped_column(String(60))
+    pledge_on: Mapped[dt.date | None] = mapped_column(Date)
+    is_synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = (Index("ix_indicator_patent_bucket", "bucket", "granted_on"),)
