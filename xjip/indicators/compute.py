@@ -81,13 +81,12 @@ def award_patents(session: Session) -> dict[int, m.IndicatorEntry]:
     by_key = entries.awards(session)
     if not by_key:
         return {}
-    forms = sorted({f for k in by_key for f in (facts.number_key(k), "CN" + (facts.number_key(k) or ""))} - {None, "CN"})
+    forms = sorted({f for k in by_key if facts.number_key(k) for f in facts.number_forms(facts.number_key(k))})
+    by_number = {facts.number_key(k): e for k, e in by_key.items()}
     out: dict[int, m.IndicatorEntry] = {}
     for col in (m.Patent.app_number, m.Patent.pub_number, m.Patent.grant_number):
         for pid, number in session.execute(select(m.Patent.id, col).where(col.in_(forms))):
-            entry = by_key.get(facts.number_key(number) or "")
-            if entry is None:
-                entry = next((e for k, e in by_key.items() if facts.number_key(k) == facts.number_key(number)), None)
+            entry = by_number.get(facts.number_key(number) or "")
             if entry is not None:
                 out.setdefault(pid, entry)
     return out

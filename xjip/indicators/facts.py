@@ -14,7 +14,7 @@ What each fact means (settings that depend on a year or threshold are applied at
 - ends_on: the first day it was no longer in force: filing date + 20 years (专利法 第四十二条:
   发明专利权的期限为二十年…自申请日起计算), or the earliest dated lapse or invalidation event. A lapse
   event of an EP patent (INPADOC PG25, "lapsed in a contracting state") ends it in one state only, so
-  it does not end the record. `ended_undated`: a terminal status with no dated event: not counted.
+  it does not end the record (REGIONAL_OFFICES). `ended_undated`: a terminal status with no dated event: not counted.
 - sei_code / sei_ipc: the first of the patent's IPC codes (main first) found in CNIPA's 2021
   《战略性新兴产业分类与国际专利分类参照关系表》 (hub table ipc_sei), tried as written, then its main
   group (H01L21/00), then its subclass (H01L), as the table lists codes at each of these levels.
@@ -41,7 +41,10 @@ XPCC_NODE = "659000"
 OUTSIDE = "other"
 TERM_YEARS = 20  # 专利法 第四十二条 (invention)
 ENDING_EVENTS = ("lapse", "invalidation")
-PER_STATE_LAPSE = {"EP": ("PG25",)}  # codes that end a regional patent in one state only
+# An EP patent is granted centrally and then lives on as national parts: its INPADOC lapse events
+# (PG25 "lapsed in a contracting state", national REG codes) end one state's part, not the record.
+# Its central revocation (opposition) is an invalidation event and still ends it.
+REGIONAL_OFFICES = ("EP",)
 TERMINAL_STATUSES = ("lapsed", "invalidated", "expired", "withdrawn", "rejected")
 CHUNK = 2000
 COLUMNS = ("patent_id", "bucket", "granted_on", "filed_on", "ends_on", "ended_undated", "sei_code", "sei_ipc",
@@ -61,6 +64,14 @@ def number_key(number: str | None) -> str | None:
     text = re.sub(r"[\s.·]", "", str(number).upper())
     text = re.sub(r"^(ZL|CN)", "", text)
     return text or None
+
+
+def number_forms(key: str) -> set[str]:
+    """The stored (canonical) forms a number key may have: CN202110123456.7, CN113456789B, …"""
+    forms = {key, "CN" + key}
+    if re.fullmatch(r"\d{8}[\dX]|\d{12}[\dX]", key):  # an application number with its check digit
+        forms.add(f"CN{key[:-1]}.{key[-1]}")
+    return forms
 
 
 def bucket(prefecture: str | None, county: str | None, province: str | None) -> str | None:
@@ -116,12 +127,12 @@ def compute(session: Session, ctx: Context, patent_ids: list[int]) -> list[dict[
             continue
         found = [r.id for r in rows]
         ends: dict[int, dt.date] = {}
-        ev = select(m.PatentEvent.patent_id, m.PatentEvent.event_date, m.PatentEvent.code) \
+        ev = select(m.PatentEvent.patent_id, m.PatentEvent.event_date, m.PatentEvent.category) \
             .where(m.PatentEvent.patent_id.in_(found), m.PatentEvent.category.in_(ENDING_EVENTS),
                    m.PatentEvent.event_date.is_not(None))
         country = {r.id: r.country for r in rows}
-        for pid, day, code in session.execute(ev):
-            if (code or "").strip() in PER_STATE_LAPSE.get(country[pid], ()):
+        for pid, day, category in session.execute(ev):
+            if category == "lapse" and country[pid] in REGIONAL_OFFICES:
                 continue
             if pid not in ends or day < ends[pid]:
                 ends[pid] = day
@@ -178,8 +189,8 @@ def patents_named_by_pledges(session: Session, pledge_ids: list[int]) -> list[in
     if not keys:
         return []
     ids: set[int] = set()
-    # Numbers are stored canonical (CN…); a pledge may write them without the prefix.
-    forms = sorted({f for k in keys for f in (k, "CN" + k)})
+    # Numbers are stored canonical (CN…); a pledge may write them without the prefix or the dot.
+    forms = sorted({f for k in keys for f in number_forms(k)})
     for start in range(0, len(forms), 500):
         part = forms[start:start + 500]
         for col in (m.Patent.app_number, m.Patent.pub_number, m.Patent.grant_number):
