@@ -45,7 +45,7 @@ def indicators(ctx: click.Context, year: int | None, prefecture: str | None, lan
     store = ctx.obj.store
     with store.reading() as s:
         if prefecture and prefecture not in {u["code"] for u in compute.units(s)}:
-            _fail(*both("indicators.cli.bad_prefecture", code=prefecture[:20]))
+            _fail(*both("indicators.cli.bad_prefecture", value=prefecture[:20]))
         data = report.build(s, year, prefecture, lang)
     emit(data, fmt, _text)
 
