@@ -159,3 +159,43 @@ def test_cli_gives_every_indicator_with_numerator_denominator_and_query(syntheti
     assert bad.exit_code == 2 and "未知" in bad.output and "Unknown" in bad.output
     check = CliRunner().invoke(main, ["indicators", "check"], env=env)
     assert check.exit_code == 0, check.output
+
+
+def _scan(store, years):
+    """The indicators by scanning (the kept deltas set aside)."""
+    from sqlalchemy import delete
+
+    with store.session() as s:
+        s.execute(delete(m.IndicatorDelta))
+    with store.reading() as s:
+        return compute.compute(s, years)
+
+
+def _figures(result, years):
+    return {(ind, y, b): (c.numerator, c.denominator, c.synthetic) for ind in ("hv_invention_per_10k", "valid_tm_cum")
+            for y in years for b, c in result[ind][y].items() if c.numerator}
+
+
+def test_kept_deltas_equal_the_scan_before_and_after_an_import(synthetic, tmp_path, shared_data):
+    from xjip.indicators import aggregates, facts
+
+    years = [2015, 2020, 2022, 2024, 2025]
+    scanned = _figures(_scan(synthetic, years), years)
+    with synthetic.reading() as s:
+        st = entries.load_settings(s)
+    aggregates.ensure(synthetic, st)
+    with synthetic.reading() as s:
+        assert aggregates.built(s, aggregates.TM) and aggregates.built(s, aggregates.hv_series(st))
+        assert _figures(compute.compute(s, years), years) == scanned
+    # more records through the import pipeline: the hook moves the deltas
+    more = tmp_path / "more.csv"
+    synth.write_cn_biblio_csv(more, 150, 99, shared=str(shared_data))
+    synth_rights.write_rights(tmp_path / "more_rights", 200, 99, patents=150, patent_seed=99, shared=str(shared_data))
+    for p in [more, *sorted((tmp_path / "more_rights").glob("*.csv"))]:
+        assert run_import(synthetic, p).status == "done"
+    with synthetic.reading() as s:
+        kept = _figures(compute.compute(s, years), years)
+        check = facts.recount(s)
+    assert check["equal"], check
+    assert kept == _figures(_scan(synthetic, years), years)
+    assert kept != scanned  # the import changed the figures

@@ -781,3 +781,30 @@ class IndicatorPatent(Base):
     pledge_on: Mapped[dt.date | None] = mapped_column(Date)
     is_synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
     __table_args__ = (Index("ix_indicator_patent_bucket", "bucket", "granted_on"),)
+
+
+class IndicatorTrademark(Base):
+    """One row per trademark: the years it counts as in force at year end (first_year ≤ Y <
+    end_year), kept by the after-commit hook so the valid-trademark count is a prefix sum over
+    `indicator_delta`, not a scan of every trademark."""
+
+    __tablename__ = "indicator_trademark"
+    trademark_id: Mapped[int] = mapped_column(ForeignKey("trademark.id", ondelete="CASCADE"), primary_key=True)
+    bucket: Mapped[str | None] = mapped_column(String(12))
+    first_year: Mapped[int | None] = mapped_column(Integer)  # NULL: never in force at a year end
+    end_year: Mapped[int | None] = mapped_column(Integer)  # NULL: still in force
+    is_synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class IndicatorDelta(Base):
+    """Change of a year-end stock per (series, bucket, year): the stock at the end of year Y is the
+    sum of `n` over years ≤ Y. Series 'tm' (trademarks in force) and 'hv:<settings fingerprint>'
+    (high-value invention patents, award category aside). A row (series, '*', 0) marks a series
+    as built; `xjip indicators check` compares every series with a full recount."""
+
+    __tablename__ = "indicator_delta"
+    series: Mapped[str] = mapped_column(String(60), primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(12), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    synthetic: Mapped[int] = mapped_column(Integer, default=0)

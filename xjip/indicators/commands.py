@@ -40,9 +40,12 @@ def indicators(ctx: click.Context, year: int | None, prefecture: str | None, lan
         return
     if year is None:
         _fail(*both("indicators.cli.year_required"))
-    from xjip.indicators import compute, report
+    from xjip.indicators import aggregates, compute, entries, report
 
     store = ctx.obj.store
+    with store.reading() as s:
+        settings = entries.load_settings(s)
+    aggregates.ensure(store, settings)
     with store.reading() as s:
         if prefecture and prefecture not in {u["code"] for u in compute.units(s)}:
             _fail(*both("indicators.cli.bad_prefecture", value=prefecture[:20]))

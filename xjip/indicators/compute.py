@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from xjip.hub import models as m
 from xjip.hub import queries
-from xjip.indicators import definitions, entries, facts
+from xjip.indicators import aggregates, definitions, entries, facts
 from xjip.indicators.config import IndicatorSettings
 from xjip.indicators.gi_coverage import gi_special_mark_coverage
 
@@ -52,17 +52,15 @@ def in_xinjiang(bucket: str | None) -> bool:
 
 
 def units(session: Session) -> list[dict[str, Any]]:
-    """The prefecture-level units ranked on the dashboard: the 14 prefectures and the XPCC cities."""
-    regions = queries.region_index(session)
-    out = []
-    for r in regions.values():
-        if r.retired or not r.code.startswith("65") or len(r.code) != 6:
-            continue
-        if r.level == 2 and r.code != XPCC_NODE:
-            out.append({"code": r.code, "name": r.name, "kind": "prefecture"})
-        elif r.is_xpcc and r.code.startswith("6590") and r.code != XPCC_NODE and r.level == 3:
-            out.append({"code": r.code, "name": r.name, "kind": "xpcc_city"})
-    return sorted(out, key=lambda u: (u["kind"] != "prefecture", u["code"]))
+    """The prefecture-level units ranked on the dashboard: the 14 prefectures and the XPCC cities
+    (units in force; the XPCC statistical node 659000 itself is not one)."""
+    R = m.Region
+    rows = session.execute(select(R.code, R.name_zh, R.level, R.is_xpcc).where(
+        R.valid_to.is_(None), R.code.like("65%"), R.code != XPCC_NODE,
+        or_(R.level == 2, and_(R.is_xpcc.is_(True), R.level == 3, R.code.like("6590%"))))).all()
+    out = {code: {"code": code, "name": name, "kind": "prefecture" if level == 2 else "xpcc_city"}
+           for code, name, level, _ in rows}
+    return sorted(out.values(), key=lambda u: (u["kind"] != "prefecture", u["code"]))
 
 
 def _totals(per_bucket: dict[str | None, list[float]], width: int) -> tuple[list[float], list[float]]:
@@ -119,16 +117,50 @@ def hv_condition(s: IndicatorSettings, year: int, awards: dict[int, m.IndicatorE
     return and_(hv_in_force(year), or_(*crit)) if crit else false()
 
 
-def hv_counts(session: Session, years: list[int], s: IndicatorSettings) -> dict[int, dict[str, Cell]]:
+def _from_deltas(session: Session, series: str, years: list[int]) -> dict[str | None, list[float]]:
+    return {(None if b == aggregates.NONE else b): [float(v) for n, syn in vals for v in (n, syn)]
+            for b, vals in aggregates.stocks(session, series, years).items()}
+
+
+def hv_per_bucket(session: Session, years: list[int], s: IndicatorSettings,
+                  awards: dict[int, m.IndicatorEntry]) -> dict[str | None, list[float]]:
+    """{bucket: [count, synthetic] per year}: from the kept deltas when built for these settings
+    (awards applied here), else by scanning the facts (the same tests, SUM(CASE) per year)."""
     F = m.IndicatorPatent
-    awards = award_patents(session)
+    series = aggregates.hv_series(s)
+    if aggregates.built(session, series):
+        per = _from_deltas(session, series, years)
+        if awards and "award" in s.hv_categories:
+            facts_rows = session.execute(select(F.patent_id, *aggregates._FACT_COLS).where(F.patent_id.in_(list(awards))))
+            for f in facts_rows:
+                without = aggregates.hv_interval(f, s)
+                with_award = aggregates.hv_interval(f, s, awards[f.patent_id].year)
+                vals = per.setdefault(f.bucket, [0.0] * (2 * len(years)))
+                for i, y in enumerate(years):
+                    d = _inside(with_award, y) - _inside(without, y)
+                    vals[2 * i] += d
+                    vals[2 * i + 1] += d if f.is_synthetic else 0
+        return per
     cols = []
     for y in years:
         cond = hv_condition(s, y, awards)
         cols += [func.sum(case((cond, 1), else_=0)), func.sum(case((and_(cond, F.is_synthetic.is_(True)), 1), else_=0))]
-    per: dict[str | None, list[float]] = {}
-    for row in session.execute(select(F.bucket, *cols).group_by(F.bucket)):
-        per[row[0]] = [float(v or 0) for v in row[1:]]
+    return {row[0]: [float(v or 0) for v in row[1:]] for row in session.execute(select(F.bucket, *cols).group_by(F.bucket))}
+
+
+def _inside(run: tuple[int, int | None] | None, year: int) -> int:
+    return int(run is not None and run[0] <= year and (run[1] is None or year < run[1]))
+
+
+def _fill(session: Session, per: dict[str | None, list[float]], width: int) -> dict[str | None, list[float]]:
+    """Every prefecture and XPCC city gets a figure (0 where no record counts), whichever path."""
+    for u in units(session):
+        per.setdefault(u["code"], [0.0] * width)
+    return per
+
+
+def hv_counts(session: Session, years: list[int], s: IndicatorSettings) -> dict[int, dict[str, Cell]]:
+    per = _fill(session, hv_per_bucket(session, years, s, award_patents(session)), 2 * len(years))
     region, unplaced = _totals(per, 2 * len(years))
     pop = population(session, s, years)
     out: dict[int, dict[str, Cell]] = {}
@@ -211,6 +243,8 @@ def tm_in_force(year: int) -> Any:
 
 
 def tm_counts(session: Session, years: list[int], s: IndicatorSettings) -> dict[int, dict[str, Cell]]:
+    if aggregates.built(session, aggregates.TM):
+        return _count_cells(_fill(session, _from_deltas(session, aggregates.TM, years), 2 * len(years)), years)
     T = m.Trademark
     bucket = queries.record_bucket(T)
     cols = []
@@ -219,7 +253,7 @@ def tm_counts(session: Session, years: list[int], s: IndicatorSettings) -> dict[
         cols += [func.sum(case((cond, 1), else_=0)), func.sum(case((and_(cond, T.is_synthetic.is_(True)), 1), else_=0))]
     per = {row[0]: [float(v or 0) for v in row[1:]]
            for row in session.execute(select(bucket, *cols).where(T.reg_date.is_not(None)).group_by(bucket))}
-    return _count_cells(per, years)
+    return _count_cells(_fill(session, per, 2 * len(years)), years)
 
 
 def _count_cells(per: dict[str | None, list[float]], years: list[int]) -> dict[int, dict[str, Cell]]:

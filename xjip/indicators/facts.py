@@ -34,6 +34,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from xjip.hub import models as m
+from xjip.indicators import aggregates
 
 log = logging.getLogger(__name__)
 
@@ -169,16 +170,88 @@ def compute(session: Session, ctx: Context, patent_ids: list[int]) -> list[dict[
     return out
 
 
+class _Row:
+    def __init__(self, data: dict[str, Any]):
+        self.__dict__.update(data)
+
+
+def _hv_series_to_keep(session: Session) -> tuple[str | None, Any]:
+    """The built high-value series of the current settings (others are dropped: stale)."""
+    from xjip.indicators import entries
+
+    settings = entries.load_settings(session)
+    want = aggregates.hv_series(settings)
+    for series in aggregates.built_hv_series(session):
+        if series != want:
+            session.execute(delete(m.IndicatorDelta).where(m.IndicatorDelta.series == series))
+    return (want if aggregates.built(session, want) else None), settings
+
+
 def refresh(session: Session, patent_ids: list[int], ctx: Context | None = None) -> int:
-    """Recompute the facts of these patents (rows of non-invention or deleted patents go)."""
+    """Recompute the facts of these patents (rows of non-invention or deleted patents go), and
+    move their runs in the high-value deltas."""
     if not patent_ids:
         return 0
+    aggregates.lock(session)
+    series, settings = _hv_series_to_keep(session)
     ctx = ctx or Context(session)
     rows = compute(session, ctx, patent_ids)
+    items: list[tuple[str, int, int, int]] = []
     for start in range(0, len(patent_ids), CHUNK):
-        session.execute(delete(m.IndicatorPatent).where(m.IndicatorPatent.patent_id.in_(patent_ids[start:start + CHUNK])))
+        part = patent_ids[start:start + CHUNK]
+        if series:
+            for f in session.execute(select(*aggregates._FACT_COLS).where(m.IndicatorPatent.patent_id.in_(part))):
+                items += aggregates.contributions(f.bucket, aggregates.hv_interval(f, settings), f.is_synthetic, -1)
+        session.execute(delete(m.IndicatorPatent).where(m.IndicatorPatent.patent_id.in_(part)))
     for start in range(0, len(rows), CHUNK):
         session.execute(insert(m.IndicatorPatent), rows[start:start + CHUNK])
+    if series:
+        for r in rows:
+            items += aggregates.contributions(r["bucket"], aggregates.hv_interval(_Row(r), settings), r["is_synthetic"])
+        aggregates.apply(session, series, items)
+    return len(rows)
+
+
+_TM_COLS = (m.Trademark.id, m.Trademark.reg_date, m.Trademark.expiry_date, m.Trademark.status, m.Trademark.status_date,
+            m.Trademark.prefecture_code, m.Trademark.county_code, m.Trademark.is_synthetic)
+
+
+def trademark_rows(session: Session, ids: list[int] | None = None, last: int = 0, limit: int = 50_000) -> list[dict[str, Any]]:
+    stmt = select(*_TM_COLS)
+    stmt = stmt.where(m.Trademark.id.in_(ids)) if ids is not None else \
+        stmt.where(m.Trademark.id > last).order_by(m.Trademark.id).limit(limit)
+    out = []
+    for r in session.execute(stmt):
+        run = aggregates.tm_interval(r.reg_date, r.expiry_date, r.status, r.status_date)
+        out.append({"trademark_id": r.id, "bucket": bucket(r.prefecture_code, r.county_code, None),
+                    "first_year": run[0] if run else None, "end_year": run[1] if run else None,
+                    "is_synthetic": bool(r.is_synthetic)})
+    return out
+
+
+def refresh_trademarks(session: Session, ids: list[int]) -> int:
+    aggregates.lock(session)
+    T = m.IndicatorTrademark
+    tracked = aggregates.built(session, aggregates.TM)
+    items: list[tuple[str, int, int, int]] = []
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(ids), CHUNK):
+        part = ids[start:start + CHUNK]
+        if tracked:
+            for b, first, end, syn in session.execute(select(T.bucket, T.first_year, T.end_year, T.is_synthetic)
+                                                      .where(T.trademark_id.in_(part))):
+                if first is not None:
+                    items += aggregates.contributions(b, (first, end), syn, -1)
+        session.execute(delete(T).where(T.trademark_id.in_(part)))
+        new = trademark_rows(session, part)
+        if new:
+            session.execute(insert(T), new)
+        rows += new
+    if tracked:
+        for r in rows:
+            if r["first_year"] is not None:
+                items += aggregates.contributions(r["bucket"], (r["first_year"], r["end_year"]), r["is_synthetic"])
+        aggregates.apply(session, aggregates.TM, items)
     return len(rows)
 
 
@@ -202,31 +275,52 @@ def on_commit(store: Any, changed: dict[str, list[int]]) -> None:
     """The after-commit hook: keep `indicator_patent` current for what the batch changed."""
     patent_ids = list(changed.get("patent") or [])
     pledge_ids = list(changed.get("pledge") or [])
-    if not patent_ids and not pledge_ids:
+    trademark_ids = list(changed.get("trademark") or [])
+    if not patent_ids and not pledge_ids and not trademark_ids:
         return
     try:
         with store.session() as s:
             if pledge_ids:
                 patent_ids = sorted(set(patent_ids) | set(patents_named_by_pledges(s, pledge_ids)))
             refresh(s, patent_ids)
+            if trademark_ids:
+                refresh_trademarks(s, trademark_ids)
     except Exception:  # noqa: BLE001 - the import's own commit stands; `xjip indicators rebuild` repairs
-        log.exception("indicator facts not refreshed for %d patents", len(patent_ids))
+        log.exception("indicator facts not refreshed for %d patents, %d trademarks", len(patent_ids),
+                      len(trademark_ids))
 
 
 def rebuild(session: Session) -> int:
-    """Recompute the whole table."""
+    """Recompute the per-patent and per-trademark tables whole, and the delta series of the
+    current settings. Returns the number of patent rows."""
+    from xjip.indicators import entries
+
+    aggregates.lock(session)
     ctx = Context(session)
     session.execute(delete(m.IndicatorPatent))
+    session.execute(delete(m.IndicatorTrademark))
+    session.execute(delete(m.IndicatorDelta))
     total, last = 0, 0
     while True:
         ids = list(session.scalars(select(m.Patent.id).where(m.Patent.id > last, m.Patent.patent_type == "invention")
                                    .order_by(m.Patent.id).limit(20_000)))
         if not ids:
-            return total
+            break
         rows = compute(session, ctx, ids)
         for start in range(0, len(rows), CHUNK):
             session.execute(insert(m.IndicatorPatent), rows[start:start + CHUNK])
         total, last = total + len(rows), ids[-1]
+    last = 0
+    while True:
+        rows = trademark_rows(session, last=last)
+        if not rows:
+            break
+        session.execute(insert(m.IndicatorTrademark), rows)
+        last = rows[-1]["trademark_id"]
+    settings = entries.load_settings(session)
+    aggregates.build(session, aggregates.TM)
+    aggregates.build(session, aggregates.hv_series(settings), settings)
+    return total
 
 
 def recount(session: Session, limit: int = 20) -> dict[str, Any]:
@@ -239,5 +333,20 @@ def recount(session: Session, limit: int = 20) -> dict[str, Any]:
     for pid in sorted(set(stored) | set(fresh)):
         if stored.get(pid) != fresh.get(pid):
             diffs.append({"patent_id": pid, "stored": stored.get(pid), "recount": fresh.get(pid)})
-    return {"rows": len(fresh), "stored": len(stored), "equal": not diffs, "differences": diffs[:limit],
-            "difference_count": len(diffs)}
+    T = m.IndicatorTrademark
+    tm_stored = {r.trademark_id: (r.bucket, r.first_year, r.end_year, r.is_synthetic) for r in session.scalars(select(T))}
+    tm_fresh, last = {}, 0
+    while True:
+        rows = trademark_rows(session, last=last)
+        if not rows:
+            break
+        tm_fresh.update({r["trademark_id"]: (r["bucket"], r["first_year"], r["end_year"], r["is_synthetic"]) for r in rows})
+        last = rows[-1]["trademark_id"]
+    tm_diffs = [tid for tid in sorted(set(tm_stored) | set(tm_fresh)) if tm_stored.get(tid) != tm_fresh.get(tid)]
+    from xjip.indicators import entries
+
+    series = aggregates.recount(session, entries.load_settings(session))
+    equal = not diffs and not tm_diffs and all(v is True for v in series.values())
+    return {"rows": len(fresh), "stored": len(stored), "equal": equal, "differences": diffs[:limit],
+            "difference_count": len(diffs), "trademark_rows": len(tm_fresh), "trademark_differences": tm_diffs[:limit],
+            "trademark_difference_count": len(tm_diffs), "series": series}

@@ -42,7 +42,13 @@ def _prefecture(session: Any, code: str | None) -> str | None:
 
 
 def dashboard_data(request: Request, year: int | None, prefecture: str | None) -> dict[str, Any]:
-    with get_store(request).reading() as s:
+    from xjip.indicators import aggregates
+
+    store = get_store(request)
+    with store.reading() as s:
+        settings = entries.load_settings(s)
+    aggregates.ensure(store, settings)  # first use, or a changed setting: the deltas are built once
+    with store.reading() as s:
         data = report.build(s, year or default_year(), _prefecture(s, prefecture), lang(request))
         data["units"] = compute.units(s)
     return data
