@@ -748,3 +748,79 @@ class SavedSearch(Base):
     seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     new_count: Mapped[int] = mapped_column(Integer, default=0)
     new_sample: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)  # up to 20 [record_type, id]
+
+
+# --- indicators (xjip/indicators, issue 12) ----------------------------------------------------
+
+class IndicatorEntry(Base):
+    """What staff enter by hand for the plan indicators, never overwritten: a correction is a new
+    row naming the row it corrects (`supersedes_id`, unique: one correction per row); the current
+    value is the row nobody superseded. `kind`: reported (an indicator's reported value),
+    population (persons, per code and year), setting (an indicator setting, `value_json`),
+    award (a patent's China Patent Award / national S&T award, `key` = its number)."""
+
+    __tablename__ = "indicator_entry"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(100))  # indicator id, setting name or patent number
+    year: Mapped[int | None] = mapped_column(Integer)
+    region_code: Mapped[str | None] = mapped_column(String(12))
+    value: Mapped[float | None] = mapped_column(Float)
+    value_json: Mapped[dict[str, Any] | None] = mapped_column(JSONN)
+    unit: Mapped[str | None] = mapped_column(String(20))
+    source_document: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    entered_by: Mapped[str] = mapped_column(String(100))
+    entered_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("indicator_entry.id"), unique=True)
+    withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)  # a correction that removes the value
+    __table_args__ = (Index("ix_indicator_entry_kind_key", "kind", "key"),)
+
+
+class IndicatorPatent(Base):
+    """One row per invention patent: what the high-value criteria need, kept current by the
+    after-commit hook (xjip.indicators.facts) so the indicators are indexed GROUP BYs, not a
+    reread of every patent's IPC list, family and pledges. `facts.rebuild` recounts it whole."""
+
+    __tablename__ = "indicator_patent"
+    patent_id: Mapped[int] = mapped_column(ForeignKey("patent.id", ondelete="CASCADE"), primary_key=True)
+    bucket: Mapped[str | None] = mapped_column(String(12))  # prefecture / XPCC city, as the overview counts
+    granted_on: Mapped[dt.date | None] = mapped_column(Date)
+    filed_on: Mapped[dt.date | None] = mapped_column(Date)
+    ends_on: Mapped[dt.date | None] = mapped_column(Date)  # first date it was no longer in force
+    ended_undated: Mapped[bool] = mapped_column(Boolean, default=False)  # terminal status, no dated event
+    sei_code: Mapped[str | None] = mapped_column(String(10))
+    sei_ipc: Mapped[str | None] = mapped_column(String(20))  # the concordance row that matched
+    foreign_grant: Mapped[str | None] = mapped_column(String(40))  # a granted member in another country
+    pledge_wan: Mapped[float | None] = mapped_column(Float)  # largest pledge naming it (10k CNY)
+    pledge_key: Mapped[str | None] = mapped_column(String(60))
+    pledge_on: Mapped[dt.date | None] = mapped_column(Date)
+    is_synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = (Index("ix_indicator_patent_bucket", "bucket", "granted_on"),)
+
+
+class IndicatorTrademark(Base):
+    """One row per trademark: the years it counts as in force at year end (first_year ≤ Y <
+    end_year), kept by the after-commit hook so the valid-trademark count is a prefix sum over
+    `indicator_delta`, not a scan of every trademark."""
+
+    __tablename__ = "indicator_trademark"
+    trademark_id: Mapped[int] = mapped_column(ForeignKey("trademark.id", ondelete="CASCADE"), primary_key=True)
+    bucket: Mapped[str | None] = mapped_column(String(12))
+    first_year: Mapped[int | None] = mapped_column(Integer)  # NULL: never in force at a year end
+    end_year: Mapped[int | None] = mapped_column(Integer)  # NULL: still in force
+    is_synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class IndicatorDelta(Base):
+    """Change of a year-end stock per (series, bucket, year): the stock at the end of year Y is the
+    sum of `n` over years ≤ Y. Series 'tm' (trademarks in force) and 'hv:<settings fingerprint>'
+    (high-value invention patents, award category aside). A row (series, '*', 0) marks a series
+    as built; `xjip indicators check` compares every series with a full recount."""
+
+    __tablename__ = "indicator_delta"
+    series: Mapped[str] = mapped_column(String(60), primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(12), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    synthetic: Mapped[int] = mapped_column(Integer, default=0)

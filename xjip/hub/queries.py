@@ -1249,3 +1249,16 @@ def export_records_by_ids(session: Session, record_type: str, ids: list[int], *,
                 data.pop(key, None)
             yield data
         session.expunge_all()
+
+
+def gi_bucket_pairs() -> Any:
+    """Subquery of (gi_id, bucket): every prefecture-level unit a GI counts in, as the overview
+    counts it (its protected area; its own place when it has no area rows). For parts that count
+    GIs by prefecture (indicators, gi)."""
+    return _gi_buckets()
+
+
+def record_bucket(model: type[m.Base]) -> Any:
+    """The prefecture-level bucket expression the overview counts a right table's records in."""
+    return _bucket_expr(model.prefecture_code, model.county_code,
+                        model.province_code if model is m.Patent else None)

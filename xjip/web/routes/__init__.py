@@ -5,7 +5,7 @@ from fastapi import FastAPI
 
 
 def include_all(app: FastAPI) -> None:
-    from xjip.web.routes import account, data, docs, imports, search
+    from xjip.web.routes import account, data, docs, imports, indicators, search
 
-    for module in (data, imports, account, docs, search):
+    for module in (data, imports, account, docs, search, indicators):
         app.include_router(module.router)
