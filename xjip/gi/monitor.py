@@ -52,6 +52,7 @@ MARK_CLAIMS = ("地理标志专用标志", "专用标志", "地理标志保护�
 FRESH = ("新鲜", "鲜果", "现摘", "现采", "当季", "应季", "鲜食")
 # Other origin claimed in a title: 河南产, 产地河南, 产自山东.
 _ORIGIN = re.compile(r"(?:产地|产自|原产地|原产|源自|发货地)[:：\s]*([\u4e00-\u9fff]{2,8})|([\u4e00-\u9fff]{2,4}?)[省市县]?(?:产|出产)(?![品业量地])")
+_NOT_PRODUCT = re.compile("|".join(map(re.escape, NOT_PRODUCT)))
 _TAGS = re.compile(r"<[^>]*>")
 _SPACES = re.compile(r"\s+")
 _LATIN = re.compile(r"[^a-z]+")
@@ -134,12 +135,29 @@ def syllables(text: str) -> list[str]:
     return [_syllable(ch) for ch in text]
 
 
+def _index(pairs: Iterable[tuple[str, Entry]]) -> dict[str, list[Entry]]:
+    ix: dict[str, list[Entry]] = {}
+    for form, e in pairs:
+        ix.setdefault(form[:2], []).append(e)
+    return ix
+
+
+def _candidates(ix: dict[str, list[Entry]], grams: set[str]) -> list[Entry]:
+    found = [e for g in grams if g in ix for e in ix[g]]
+    found.sort(key=lambda e: (-len(e.name), e.name))
+    return found
+
+
 def _overlaps(spans: list[tuple[int, int]], start: int, end: int) -> bool:
     return any(s < end and start < t for s, t in spans)
 
 
+_CJK = re.compile(r"[\u4e00-\u9fff]+")
+_HAS_LATIN = re.compile(r"[A-Za-z]{3}")
+
+
 def _is_cjk(text: str) -> bool:
-    return all("\u4e00" <= ch <= "\u9fff" for ch in text)
+    return _CJK.fullmatch(text) is not None
 
 
 class Monitor:
@@ -166,11 +184,26 @@ class Monitor:
         for e in self.entries:
             for i in range(len(e.name) - 1):
                 self.bigrams.setdefault(e.name[i:i + 2], []).append(e)
+        # First-bigram indexes: a title is checked only against names whose first two characters
+        # (or syllables) it contains, instead of against the whole library.
+        self.exact_ix = _index((e.name, e) for e in self.entries)
+        self.trad_ix = _index(self.trad)
+        self.syll_ix: dict[str, list[tuple[str, Entry]]] = {}
+        for syl, e in self.sylls:
+            head = "|".join(syl.split("|")[:2])
+            self.syll_ix.setdefault(head, []).append((syl, e))
         self.places_by_part: dict[str, list[Entry]] = {}
         for e in self.entries:
             part = self.place[e.name][0]
             if len(part) >= 2:
                 self.places_by_part.setdefault(part, []).append(e)
+
+        self.part_ix: dict[str, list[str]] = {}
+        for part in self.places_by_part:
+            self.part_ix.setdefault(part[:2], []).append(part)
+        self.part_keys = frozenset(self.part_ix)
+        self.syll_keys = frozenset(self.syll_ix)
+        self.bigram_keys = frozenset(self.bigrams)
 
     def _place_part(self, name: str) -> str | None:
         place = self.gaz.resolve(name) if self.gaz is not None else None
@@ -234,7 +267,7 @@ class Monitor:
         allowed = self.whitelist.get(shop_key) if shop_key else None
         place = self.locate(listing.get("seller_location"))
         clues: list[Clue] = []
-        not_product = any(w in title for w in NOT_PRODUCT)
+        not_product = _NOT_PRODUCT.search(title) is not None
         hit_spans: list[tuple[int, int]] = []
         hit_names: set[str] = set()
 
@@ -249,8 +282,9 @@ class Monitor:
                 evidence.setdefault("shop", shop)
             clues.append(Clue(lid, e.name, e.gi_ids, rule, evidence))
 
-        # 1. the name as published
-        for e in self.entries:
+        grams = {title[i:i + 2] for i in range(len(title) - 1)}
+        # 1. the name as published (longest names first: the index lists keep the library's order)
+        for e in _candidates(self.exact_ix, grams):
             start = title.find(e.name)
             if start < 0:
                 continue
@@ -285,21 +319,18 @@ class Monitor:
             return clues
 
         # 2. traditional characters
-        for form, e in self.trad:
+        for e in _candidates(self.trad_ix, grams):
+            form = traditional(e.name)
             if e.name not in hit_names and form in title:
                 hit_names.add(e.name)
                 if self.inside(e, place) is not True:
                     add(e, "traditional_variant", match=form, name=e.name, **self._place_ev(place))
 
         # 3. pinyin / English
-        latin = None
-        for forms, e in self.latin:
+        latin = _LATIN.sub("", title.lower()) if _HAS_LATIN.search(title) else ""
+        for forms, e in (self.latin if len(latin) >= 6 else ()):
             if not forms or e.name in hit_names:
                 continue
-            if latin is None:
-                latin = _LATIN.sub("", title.lower())
-                if len(latin) < 6:
-                    break
             form = next((f for f in forms if f in latin), None)
             if form:
                 hit_names.add(e.name)
@@ -308,17 +339,16 @@ class Monitor:
 
         # 4. near misses: homophones, one character off in the place part
         cjk_title = title
-        title_syll = None
-        for syl, e in self.sylls:
+        title_syll = syllables(cjk_title)
+        joined = "|".join(title_syll)
+        offsets, pos = [], 0
+        for s in title_syll:
+            offsets.append(pos)
+            pos += len(s) + 1
+        syll_pairs = {title_syll[i] + "|" + title_syll[i + 1] for i in range(len(title_syll) - 1)}
+        for syl, e in (x for head in syll_pairs & self.syll_keys for x in self.syll_ix[head]):
             if e.name in hit_names:
                 continue
-            if title_syll is None:
-                title_syll = syllables(cjk_title)
-                joined = "|".join(title_syll)
-                offsets, pos = [], 0
-                for s in title_syll:
-                    offsets.append(pos)
-                    pos += len(s) + 1
             at = joined.find(syl)
             if at >= 0 and at in offsets and (at + len(syl) == len(joined) or joined[at + len(syl)] == "|"):
                 i = offsets.index(at)
@@ -330,8 +360,8 @@ class Monitor:
                     if self.inside(e, place) is not True:
                         add(e, "near_miss", match=window, name=e.name, how="homophone", **self._place_ev(place))
         candidates: dict[str, int] = {}
-        for i in range(len(cjk_title) - 1):
-            for e in self.bigrams.get(cjk_title[i:i + 2], ()):
+        for g in grams & self.bigram_keys:
+            for e in self.bigrams[g]:
                 candidates[e.name] = candidates.get(e.name, 0) + 1
         for name, shared in sorted(candidates.items(), key=lambda kv: -len(kv[0])):
             e = self.by_name[name]
@@ -349,9 +379,12 @@ class Monitor:
                     add(e, "near_miss", match=window, name=name, how="edit", position=pos, **self._place_ev(place))
 
         # 5. place-name wordplay: the place part in the shop name or split from the product word
-        for part, entries in self.places_by_part.items():
+        shop_grams = {shop[i:i + 2] for i in range(len(shop) - 1)}
+        for part in {p for g in (grams | shop_grams) & self.part_keys for p in self.part_ix[g]}:
+            entries = self.places_by_part[part]
             in_shop = part in shop
-            in_title = part in title
+            at = title.find(part)
+            in_title = at >= 0 and not _overlaps(hit_spans, at, at + len(part))
             if not (in_shop or in_title):
                 continue
             for e in entries:
@@ -360,7 +393,7 @@ class Monitor:
                 product = self.place[e.name][1]
                 if len(product) < 1 or product not in title:
                     continue
-                split = in_title and title.find(product, title.find(part) + len(part)) - (title.find(part) + len(part)) in range(1, 9)
+                split = in_title and title.find(product, at + len(part)) - (at + len(part)) in range(1, 9)
                 if not (in_shop or split):
                     continue
                 hit_names.add(e.name)
@@ -458,3 +491,19 @@ def from_session(session: Any, settings: MonitorSettings | None = None) -> Monit
 
     return Monitor(entries_from_session(session), Gazetteer.from_session(session), settings,
                    whitelist_from_session(session))
+
+
+def entries_from_csv(path: Any, users: dict[str, list[str]] | None = None) -> list[Entry]:
+    """Entries straight from the compiled list (gi/xinjiang_gi_records.csv), for the benchmark and
+    the labelled evaluation; the same union of areas as `entries_from_session`."""
+    import csv
+
+    names: dict[str, dict[str, Any]] = {}
+    with open(path, encoding="utf-8", newline="") as fh:
+        for index, r in enumerate(csv.DictReader(fh), start=1):
+            d = names.setdefault(r["name_zh"], {"ids": [], "systems": [], "area": set()})
+            d["ids"].append(index)
+            d["systems"].append(r["gi_type"])
+            d["area"] |= {c for c in r["county_codes"].split(";") + r["prefecture_codes"].split(";") if c}
+    return [Entry(n, tuple(d["ids"]), tuple(d["systems"]), frozenset(d["area"]),
+                  frozenset(norm_shop(u) for u in (users or {}).get(n, ()))) for n, d in names.items()]
