@@ -135,6 +135,8 @@ def submit(session: Session, gi_id: int, applicant_name: str, credit_code: str |
 def area_check(session: Session, app: m.GIMarkApplication) -> str:
     """inside | outside | unknown: the applicant's place against the GI's protected area."""
     codes = set(session.execute(select(m.GIArea.region_code).where(m.GIArea.gi_id == app.gi_id)).scalars())
+    if codes and app.region_code and not app.region_code.startswith("65"):
+        return "outside"  # another province
     if not codes or not app.prefecture_code:
         return "unknown"
     if app.county_code and app.county_code in codes:
