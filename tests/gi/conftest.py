@@ -23,3 +23,7 @@ def gi_loaded(store: Store, shared_data: Path) -> Loaded:
 
 def gi_id(loaded: Loaded, name: str, system: str) -> int:
     return loaded.gis[f"{name}|{system}"]
+
+
+# The web tests' app, client, accounts and cheap password hashing, for the GI pages.
+from tests.web.conftest import app, cheap_scrypt, client, users  # noqa: E402,F401
