@@ -176,6 +176,7 @@ class Monitor:
                 forms.add(_LATIN.sub("", ENGLISH[e.name].lower()))
             self.latin.append((tuple(f for f in forms if len(f) >= 6), e))
         self.sylls = [("|".join(syllables(e.name)), e) for e in self.entries if len(e.name) >= 3]
+        self.syll_of = {e.name: syl for syl, e in self.sylls}
         self.place = {}
         for e in self.entries:
             part = {**PLACE_PARTS, **(place_parts or {})}.get(e.name) or self._place_part(e.name)
@@ -188,10 +189,6 @@ class Monitor:
         # (or syllables) it contains, instead of against the whole library.
         self.exact_ix = _index((e.name, e) for e in self.entries)
         self.trad_ix = _index(self.trad)
-        self.syll_ix: dict[str, list[tuple[str, Entry]]] = {}
-        for syl, e in self.sylls:
-            head = "|".join(syl.split("|")[:2])
-            self.syll_ix.setdefault(head, []).append((syl, e))
         self.places_by_part: dict[str, list[Entry]] = {}
         for e in self.entries:
             part = self.place[e.name][0]
@@ -202,7 +199,6 @@ class Monitor:
         for part in self.places_by_part:
             self.part_ix.setdefault(part[:2], []).append(part)
         self.part_keys = frozenset(self.part_ix)
-        self.syll_keys = frozenset(self.syll_ix)
         self.bigram_keys = frozenset(self.bigrams)
 
     def _place_part(self, name: str) -> str | None:
@@ -337,36 +333,44 @@ class Monitor:
                 if self.inside(e, place) is not True:
                     add(e, "pinyin_variant", match=form, name=e.name, **self._place_ev(place))
 
-        # 4. near misses: homophones, one character off in the place part
+        # 4. near misses: homophones, one character off in the place part. Only names sharing
+        # enough two-character pieces with the title are tried (one changed character breaks at
+        # most two pieces), so most titles cost a few set lookups here.
         cjk_title = title
-        title_syll = syllables(cjk_title)
-        joined = "|".join(title_syll)
-        offsets, pos = [], 0
-        for s in title_syll:
-            offsets.append(pos)
-            pos += len(s) + 1
-        syll_pairs = {title_syll[i] + "|" + title_syll[i + 1] for i in range(len(title_syll) - 1)}
-        for syl, e in (x for head in syll_pairs & self.syll_keys for x in self.syll_ix[head]):
-            if e.name in hit_names:
-                continue
-            at = joined.find(syl)
-            if at >= 0 and at in offsets and (at + len(syl) == len(joined) or joined[at + len(syl)] == "|"):
-                i = offsets.index(at)
-                window = cjk_title[i:i + len(e.name)]
-                if (window != e.name and _is_cjk(window) and window not in self.by_name
-                        and not _overlaps(hit_spans, i, i + len(window))):
-                    hit_names.add(e.name)
-                    hit_spans.append((i, i + len(window)))
-                    if self.inside(e, place) is not True:
-                        add(e, "near_miss", match=window, name=e.name, how="homophone", **self._place_ev(place))
         candidates: dict[str, int] = {}
         for g in grams & self.bigram_keys:
             for e in self.bigrams[g]:
                 candidates[e.name] = candidates.get(e.name, 0) + 1
-        for name, shared in sorted(candidates.items(), key=lambda kv: -len(kv[0])):
+        tried = [(name, shared) for name, shared in candidates.items()
+                 if name not in hit_names and shared >= max(1, len(name) - 3)]
+        tried.sort(key=lambda kv: -len(kv[0]))
+        if tried:
+            title_syll = syllables(cjk_title)
+            joined = "|".join(title_syll)
+            offsets, pos = {}, 0
+            for i, s in enumerate(title_syll):
+                offsets[pos] = i
+                pos += len(s) + 1
+        for name, _shared in tried:
             e = self.by_name[name]
-            n = len(name)
-            if name in hit_names or n < self.settings.min_near_miss_length or shared < max(1, n - 3):
+            if name in hit_names or len(name) < 3:
+                continue
+            syl = self.syll_of[name]
+            at = joined.find(syl)
+            while at >= 0 and at not in offsets:
+                at = joined.find(syl, at + 1)
+            if at >= 0 and (at + len(syl) == len(joined) or joined[at + len(syl)] == "|"):
+                i = offsets[at]
+                window = cjk_title[i:i + len(name)]
+                if (window != name and _is_cjk(window) and window not in self.by_name
+                        and not _overlaps(hit_spans, i, i + len(window))):
+                    hit_names.add(name)
+                    hit_spans.append((i, i + len(window)))
+                    if self.inside(e, place) is not True:
+                        add(e, "near_miss", match=window, name=name, how="homophone", **self._place_ev(place))
+        for name, _shared in tried:
+            e = self.by_name[name]
+            if name in hit_names or len(name) < self.settings.min_near_miss_length:
                 continue
             align = fuzz.partial_ratio_alignment(name, cjk_title, score_cutoff=70)
             if align is None:
