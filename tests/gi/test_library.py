@@ -119,3 +119,10 @@ def test_names_in_other_languages(store, gi_loaded) -> None:
     assert korla["names"]["en"] == "Korla Fragrant Pear"
     assert korla["names"]["ru"] is None
     assert urumqi["names"]["ug_place"]  # 乌鲁木齐's Uyghur name from the regions data
+
+
+def test_xpcc_units_name_their_division(store, gi_loaded) -> None:
+    with store.reading() as s:
+        korla = gi_detail(s, gi_id(gi_loaded, "库尔勒香梨", "PGI_product"))
+    aral = [a for a in korla["areas"] if a["code"] == "659002"][0]
+    assert aral["name"] == "阿拉尔市" and aral["xpcc_division"] == "第一师"

@@ -34,9 +34,9 @@ class Regions:
     def __init__(self, session: Session):
         self.units: dict[str, dict[str, Any]] = {}
         for r in session.execute(select(m.Region.code, m.Region.name_zh, m.Region.level, m.Region.prefecture_code,
-                                        m.Region.valid_to, m.Region.name_ug, m.Region.parent_code)):
+                                        m.Region.valid_to, m.Region.name_ug, m.Region.parent_code, m.Region.xpcc_division)):
             unit = {"code": r.code, "name": r.name_zh, "level": r.level, "prefecture_code": r.prefecture_code,
-                    "gone": r.valid_to, "name_ug": r.name_ug, "parent_code": r.parent_code}
+                    "gone": r.valid_to, "name_ug": r.name_ug, "parent_code": r.parent_code, "xpcc_division": r.xpcc_division}
             if r.code not in self.units or self.units[r.code]["gone"] is not None:
                 self.units[r.code] = unit  # a code's current row wins over a former one
         self._successor: dict[str, str] | None = None
@@ -183,6 +183,7 @@ def gi_detail(session: Session, gi_id: int) -> dict[str, Any] | None:
         gone = bool(unit and unit["gone"] is not None)
         successor = regions.successor(c) if (gone or unit is None) else None
         area_units.append({"code": c, "name": regions.name(c), "known": unit is not None, "gone": gone,
+                           "xpcc_division": unit["xpcc_division"] if unit else None,
                            "gone_since": unit["gone"] if gone else None,
                            "successor": {"code": successor, "name": regions.name(successor)} if successor else None})
     siblings = [{"id": i, "gi_system": s} for i, s in session.execute(
