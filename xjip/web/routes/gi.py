@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from xjip.gi import GIError
 from xjip.web.auth import Principal
-from xjip.web.deps import get_store, require, verify_csrf
+from xjip.web.deps import get_store, require, sees_personal_data, verify_csrf
 from xjip.web.errors import ApiError
 from xjip.web.routes.account import flash
 
@@ -87,7 +87,8 @@ def detail_data(request: Request, gi_id: int) -> dict[str, Any]:
         data = gi_detail(s, gi_id)
         if data is None:
             raise ApiError(404)
-        data["applications"] = marks.list_applications(s, gi_id=gi_id)
+        # Applicants may be individual producers: their names are shown to accounts only.
+        data["applications"] = marks.list_applications(s, gi_id=gi_id) if sees_personal_data(request) else []
     return data
 
 
