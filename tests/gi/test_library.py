@@ -126,3 +126,15 @@ def test_xpcc_units_name_their_division(store, gi_loaded) -> None:
         korla = gi_detail(s, gi_id(gi_loaded, "库尔勒香梨", "PGI_product"))
     aral = [a for a in korla["areas"] if a["code"] == "659002"][0]
     assert aral["name"] == "阿拉尔市" and aral["xpcc_division"] == "第一师"
+
+
+def test_units_named_in_the_area_text_are_checked_against_the_codes(store, gi_loaded) -> None:
+    with store.reading() as s:
+        ruoqiang = gi_detail(s, gi_id(gi_loaded, "若羌红枣", "PGI_product"))
+        beitun = gi_detail(s, gi_id(gi_loaded, "北屯白斑狗鱼", "AGI"))
+    units = {u["text"]: u for u in ruoqiang["text_units"]}
+    assert units["若羌镇"]["mapped"] and units["若羌镇"]["county_code"] == "652824"
+    # 农二师36团: an XPCC regiment the text names and the codes (652824 only) do not cover
+    assert units["农二师36团"]["xpcc_division"] == "第二师" and not units["农二师36团"]["mapped"]
+    assert units["瓦石峡乡"]["recognised"] is False
+    assert any(u.get("xpcc_division") == "第十师" for u in beitun["text_units"])

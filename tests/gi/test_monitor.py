@@ -191,3 +191,15 @@ def test_cli_list_and_monitor(settings, store, gi_loaded, tmp_path: Path) -> Non
     bad.write_text("a,b\n1,2\n", encoding="utf-8")
     result = CliRunner().invoke(main, [*base, "gi", "monitor", str(bad)])
     assert result.exit_code == 2 and "错误" in result.output and "Error" in result.output
+
+
+def test_an_area_naming_a_former_unit_covers_its_successor(store, gi_loaded, shared_data) -> None:  # noqa: ANN001
+    """A GI recorded with 库车县 (652923, now 库车市 652902) only: a seller in 库车市 is inside."""
+    from xjip.gi.monitor import current_areas
+
+    gaz = Gazetteer.from_shared(shared_data)
+    old = [e for e in entries_from_csv(shared_data / "gi" / "xinjiang_gi_records.csv") if e.name == "库车小白杏"][0]
+    old = type(old)(old.name, old.gi_ids, old.systems, frozenset({"652923"}))
+    assert Monitor([old], gaz).scan({"listing_id": "1", "title": "库车小白杏 3斤", "seller_location": "新疆库车市"})
+    assert Monitor(current_areas([old], gaz), gaz).scan(
+        {"listing_id": "1", "title": "库车小白杏 3斤", "seller_location": "新疆库车市"}) == []

@@ -40,6 +40,7 @@ class Regions:
             if r.code not in self.units or self.units[r.code]["gone"] is not None:
                 self.units[r.code] = unit  # a code's current row wins over a former one
         self._successor: dict[str, str] | None = None
+        self._gaz = None
         self._session = session
 
     def name(self, code: str | None) -> str | None:
@@ -55,12 +56,18 @@ class Regions:
                        and (u["parent_code"] == prefecture or u["prefecture_code"] == prefecture)),
                       key=lambda u: u["code"])
 
+    @property
+    def gazetteer(self):  # noqa: ANN201
+        if self._gaz is None:
+            from xjip.hub.gazetteer import Gazetteer
+
+            self._gaz = Gazetteer.from_session(self._session)
+        return self._gaz
+
     def successor(self, code: str) -> str | None:
         """The current unit that replaced a former one (via the hub's gazetteer), or None."""
         if self._successor is None:
-            from xjip.hub.gazetteer import Gazetteer
-
-            gaz = Gazetteer.from_session(self._session)
+            gaz = self.gazetteer
             self._successor = {c: gaz.code_on(c) for c, u in self.units.items() if u["gone"] is not None}
         found = self._successor.get(code)
         return found if found and found != code else None
@@ -171,6 +178,38 @@ def list_gis(session: Session, tier: str = "region", code: str | None = None, q:
     }
 
 
+_PIECES = re.compile(r"[、，,；;：:（）()\s/]|等|和|及|以及")
+_UNIT_END = ("乡", "镇", "团", "场", "村", "区", "县", "市", "街道", "牧场", "开发区")
+
+
+def text_units(text: str | None, regions: Regions, codes: list[str]) -> list[dict[str, Any]]:
+    """The units the protected-area text names (towns, 团, counties), read with the hub's
+    gazetteer, each marked mapped when the stored area codes cover it: a check of the mapping
+    against the text, for staff to complete it. Pieces that look like a unit but are not in the
+    gazetteer are listed as not recognised."""
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    stored = set(codes)
+    for piece in _PIECES.split((text or "")[:5000]):
+        piece = piece.strip()
+        if len(piece) < 2 or piece in seen or re.search(r"[°′″]|[EN]\d", piece):
+            continue
+        seen.add(piece)
+        place = regions.gazetteer.resolve(piece)
+        if place is None or place.county_code is None:
+            if piece.endswith(_UNIT_END) and len(piece) <= 12 and not piece.endswith("行政区"):
+                out.append({"text": piece, "recognised": False})
+            continue
+        county, pref = place.county_code, place.prefecture_code
+        listed_here = [c for c in stored if not c.endswith("00") and c[:4] == county[:4]]
+        mapped = county in stored or (pref in stored and not listed_here)
+        out.append({"text": piece, "recognised": True, "region_code": place.region_code, "county_code": county,
+                    "county_name": regions.name(county), "xpcc_division": place.xpcc_division, "mapped": mapped})
+        if len(out) >= 60:
+            break
+    return out
+
+
 def gi_detail(session: Session, gi_id: int) -> dict[str, Any] | None:
     gi = session.get(m.GeographicalIndication, gi_id) if m.is_row_id(gi_id) else None
     if gi is None:
@@ -199,7 +238,7 @@ def gi_detail(session: Session, gi_id: int) -> dict[str, Any] | None:
     row.update({
         "protected_area_text": gi.protected_area_text, "authority": gi.authority, "standard": gi.standard,
         "registration_no": gi.registration_no, "source_url": gi.source_url, "notes": gi.notes, "source": gi.source,
-        "areas": area_units, "systems": siblings, "mark_users": users, "names": names_of(gi.name, place_ug),
+        "areas": area_units, "text_units": text_units(gi.protected_area_text, regions, codes), "systems": siblings, "mark_users": users, "names": names_of(gi.name, place_ug),
         "history": history(session, gi.id),
     })
     return row

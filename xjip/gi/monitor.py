@@ -493,8 +493,18 @@ def whitelist_from_session(session: Any) -> dict[str, set[str | None]]:
 def from_session(session: Any, settings: MonitorSettings | None = None) -> Monitor:
     from xjip.hub.gazetteer import Gazetteer
 
-    return Monitor(entries_from_session(session), Gazetteer.from_session(session), settings,
-                   whitelist_from_session(session))
+    gaz = Gazetteer.from_session(session)
+    return Monitor(current_areas(entries_from_session(session), gaz), gaz, settings, whitelist_from_session(session))
+
+
+def current_areas(entries: list[Entry], gaz: Any) -> list[Entry]:
+    """A protected area naming a unit that no longer exists (库车县 652923) also covers its
+    successor (库车市 652902): sellers place to today's units."""
+    out = []
+    for e in entries:
+        extra = {gaz.code_on(c) for c in e.area} - e.area
+        out.append(Entry(e.name, e.gi_ids, e.systems, e.area | extra, e.users) if extra else e)
+    return out
 
 
 def entries_from_csv(path: Any, users: dict[str, list[str]] | None = None) -> list[Entry]:
