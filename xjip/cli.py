@@ -17,6 +17,7 @@ PARTS = [
     "xjip.web.commands",
     "xjip.search.commands",
     "xjip.indicators.commands",
+    "xjip.gi.commands",
 ]
 
 

@@ -824,3 +824,97 @@ class IndicatorDelta(Base):
     year: Mapped[int] = mapped_column(Integer, primary_key=True)
     n: Mapped[int] = mapped_column(Integer, default=0)
     synthetic: Mapped[int] = mapped_column(Integer, default=0)
+
+# --- GI management (xjip.gi): special-mark applications, usage reports, e-commerce clues ---------
+
+class GIMarkApplication(Base):
+    """One application to use a GI special mark, through review, approval and revocation. The
+    approved user is written to `gi_mark_user` (the hub's list); this row keeps the workflow."""
+
+    __tablename__ = "gi_mark_application"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gi_id: Mapped[int] = mapped_column(ForeignKey("gi.id", ondelete="CASCADE"), index=True)
+    applicant_name: Mapped[str] = mapped_column(String(300))
+    credit_code: Mapped[str | None] = mapped_column(String(30), index=True)
+    address: Mapped[str | None] = mapped_column(Text)
+    region_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    prefecture_code: Mapped[str | None] = mapped_column(String(6), index=True)
+    county_code: Mapped[str | None] = mapped_column(String(6), index=True)
+    user_type: Mapped[str] = mapped_column(String(30))  # xjip.gi.marks.USER_TYPES (announcement 354)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # submitted | reviewed | approved | rejected | revoked
+    documents: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)
+    history: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)  # [{at, by, action, reason}]
+    mark_user_id: Mapped[int | None] = mapped_column(ForeignKey("gi_mark_user.id"), index=True)
+    submitted_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    is_synthetic: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+
+
+class GIUsageReport(Base):
+    """A special-mark user's annual usage report (用标年报)."""
+
+    __tablename__ = "gi_usage_report"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("gi_mark_application.id", ondelete="CASCADE"), index=True)
+    year: Mapped[int] = mapped_column(Integer, index=True)
+    output_tonnes: Mapped[float] = mapped_column(Float)
+    sales_wan_yuan: Mapped[float] = mapped_column(Float)
+    marks_used: Mapped[int] = mapped_column(BigInteger)
+    quality_checks: Mapped[int] = mapped_column(Integer)
+    quality_failed: Mapped[int] = mapped_column(Integer, default=0)
+    price_yuan_per_kg: Mapped[float | None] = mapped_column(Float)
+    note: Mapped[str | None] = mapped_column(Text)
+    submitted_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    submitted_by: Mapped[str | None] = mapped_column(String(100))
+    __table_args__ = (UniqueConstraint("application_id", "year", name="uq_gi_usage_report"),)
+
+
+class GIListing(Base):
+    """A product listing imported from an e-commerce platform's search export."""
+
+    __tablename__ = "gi_listing"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch: Mapped[str] = mapped_column(String(100), index=True)
+    listing_id: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(Text)
+    shop: Mapped[str | None] = mapped_column(String(300))
+    seller_location: Mapped[str | None] = mapped_column(String(300))
+    region_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    prefecture_code: Mapped[str | None] = mapped_column(String(6), index=True)
+    price: Mapped[float | None] = mapped_column(Float)
+    listed_at: Mapped[dt.date | None] = mapped_column(Date)
+    url: Mapped[str | None] = mapped_column(Text)
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    imported_by: Mapped[str | None] = mapped_column(String(100))
+    __table_args__ = (UniqueConstraint("listing_id", "batch", name="uq_gi_listing"),)
+
+
+class GIClue(Base):
+    """An infringement clue: one rule fired on one listing for one GI, with its evidence; then
+    triage, referral to the seller's prefecture and the outcome."""
+
+    __tablename__ = "gi_clue"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    listing_row_id: Mapped[int] = mapped_column(ForeignKey("gi_listing.id", ondelete="CASCADE"), index=True)
+    gi_id: Mapped[int | None] = mapped_column(ForeignKey("gi.id", ondelete="SET NULL"), index=True)
+    gi_name: Mapped[str] = mapped_column(String(100))
+    rule: Mapped[str] = mapped_column(String(30), index=True)
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSONN, default=dict)
+    status: Mapped[str] = mapped_column(String(20), index=True, default="new")  # xjip.gi.clues.STATUSES
+    referred_to: Mapped[str | None] = mapped_column(String(12))  # prefecture (or province) code
+    outcome: Mapped[str | None] = mapped_column(Text)
+    history: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)
+    found_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class GIWhitelist(Base):
+    """An authorised seller: clues on its listings for the GI (or any GI when gi_id is NULL) are not raised."""
+
+    __tablename__ = "gi_whitelist"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gi_id: Mapped[int | None] = mapped_column(ForeignKey("gi.id", ondelete="CASCADE"), index=True)
+    shop: Mapped[str] = mapped_column(String(300), index=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    added_by: Mapped[str | None] = mapped_column(String(100))
+    added_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("shop", "gi_id", name="uq_gi_whitelist"),)

@@ -5,7 +5,7 @@ from fastapi import FastAPI
 
 
 def include_all(app: FastAPI) -> None:
-    from xjip.web.routes import account, data, docs, imports, indicators, search
+    from xjip.web.routes import account, data, docs, gi, imports, indicators, search
 
-    for module in (data, imports, account, docs, search, indicators):
+    for module in (data, imports, account, docs, search, indicators, gi):
         app.include_router(module.router)
