@@ -5,7 +5,7 @@ from fastapi import FastAPI
 
 
 def include_all(app: FastAPI) -> None:
-    from xjip.web.routes import account, data, docs, imports
+    from xjip.web.routes import account, data, docs, gi, imports, indicators, search
 
-    for module in (data, imports, account, docs):
+    for module in (data, imports, account, docs, search, indicators, gi):
         app.include_router(module.router)

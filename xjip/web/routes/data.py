@@ -110,6 +110,7 @@ def overview_api(request: Request) -> dict[str, Any]:
 def records_data(request: Request, record_type: str, filters: queries.RecordFilters, page_size: int,
                  after: str | None) -> dict[str, Any]:
     _check_type(record_type)
+    filters.extra["text_ids"] = queries.text_ids(get_store(request), record_type, filters.q)
     try:
         with get_store(request).reading() as s:
             queries.check_place_filters(s, filters)
@@ -164,6 +165,7 @@ def records_export(request: Request, record_type: RecordType,
     store, language = get_store(request), lang(request)
     with store.reading() as s:
         queries.check_place_filters(s, filters)
+    filters.extra["text_ids"] = queries.text_ids(store, record_type, filters.q)
     masked, limit = not sees_personal_data(request), export_limit(request)
     columns = queries.export_columns(record_type)
     zone = store.settings.display_timezone
