@@ -111,3 +111,12 @@ def test_an_unknown_prefecture_is_an_error_not_zero_records(ro, tmp_path) -> Non
     page = ro.client.get("/records/patent?prefecture=999999")
     assert page.status_code == 400 and "地州市代码 999999 不存在" in page.text
     assert ro.client.get("/api/records/gi?prefecture=652900").json()["total"] == 14
+
+
+def test_stats_in_english_names_places_in_english(ro) -> None:  # noqa: ANN001
+    settings = ro.settings
+    result = CliRunner().invoke(main, ["--database-url", settings.database_url, "--data-dir", settings.data_dir, "stats"],
+                                env={"XJIP_DEFAULT_LANGUAGE": "en"}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert re.search(r"652900\s+Aksu Prefecture\s+14\b", result.output), result.output
+    assert "阿克苏地区" not in result.output

@@ -43,8 +43,12 @@ def _render_stats(lang: str):  # noqa: ANN202
             if not row["total"]:
                 continue
             name = row["name"] or t(f"web.place.{'other' if row['kind'] == 'other' else 'unresolved'}", lang)
+            if row["name"] and lang != "zh":
+                from xjip.hub.region_names import region_name
+
+                name = region_name(row["code"], lang) or name
             counts = ", ".join(f"{t('web.type.' + k, lang)} {v:,}" for k, v in row["counts"].items() if v)
-            click.echo(f"  {row['code']:<7} {name:<20} {row['total']:>9,}  {counts}")
+            click.echo(f"  {row['code']:<7} {name:<{20 if lang == 'zh' else 40}} {row['total']:>9,}  {counts}")
         click.echo(f"\n{t('web.cli.stats.by_year', lang)}")
         totals: dict[int, int] = {}
         for rows in data["by_year"].values():
