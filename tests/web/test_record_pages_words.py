@@ -209,3 +209,22 @@ def test_the_gi_list_shows_categories_in_the_page_language(ro: ReadOnly) -> None
     assert "水果（杏）" in cells and "fruit (apricot)" not in page
     english = TestClient(ro.app).get("/records/gi?page_size=200&lang=en").text  # ?lang= is remembered: own client
     assert "fruit (apricot)" in english
+
+
+def test_an_owner_page_in_words(client, store, every_type: dict[str, int]) -> None:  # noqa: ANN001
+    from xjip.hub.region_names import region_name
+
+    with store.session() as s:
+        owners = list(s.scalars(select(m.Patent.first_applicant_entity_id).where(
+            m.Patent.first_applicant_entity_id.is_not(None)).limit(50)))
+    owner, place = next((o, p) for o in owners
+                        if (p := client.get(f"/api/entities/{o}").json()["place"]) and p.get("prefecture_code")
+                        and p["prefecture_code"] != "659000")
+    page = client.get(f"/entities/{owner}?lang=zh").text
+    assert "<th>ID</th>" not in page and "权利人编号" in page
+    shown = _text(re.search(r'<td id="entity-place">(.*?)</td>', page, re.S).group(1)).strip()
+    zh = region_name(place["prefecture_code"], "zh")
+    assert shown.startswith(zh) and f"{zh} · {zh}" not in shown
+    english = client.get(f"/entities/{owner}?lang=en").text
+    shown = _text(re.search(r'<td id="entity-place">(.*?)</td>', english, re.S).group(1))
+    assert shown.strip().startswith(region_name(place["prefecture_code"], "en")), shown
