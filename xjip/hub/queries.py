@@ -1231,8 +1231,8 @@ def check_place_filters(session: Session, filters: RecordFilters) -> None:
 
     for name in ("prefecture", "county"):
         code = getattr(filters, name)
-        if not code or code in (UNRESOLVED, OUTSIDE) or (name == "prefecture" and code in PROVINCES):
-            continue
+        if not code or not code.isdigit() or (name == "prefecture" and code in PROVINCES):
+            continue  # none / other and the other place keywords are the query's own buckets
         if region_name(code, "zh") is not None:  # the shipped region table, loaded or not
             continue
         if session.scalar(select(m.Region.code).where(m.Region.code == code).limit(1)) is None:
