@@ -75,14 +75,8 @@ def overview_view(data: dict[str, Any], lang: str) -> dict[str, Any]:
     year_counts = {ty: {y["year"]: y["count"] for y in data["by_year"].get(ty, [])} for ty in shown}
     chart_rows = [r for r in rows if r["total"] or r["kind"] == "prefecture"]
     place_label = {"other": t("web.place.other", lang), "unresolved": t("web.place.unresolved", lang)}
-
-    def place(r: dict[str, Any]) -> str:
-        if not r["name"]:
-            return place_label[r["kind"]]
-        return (region_name(r["code"], lang) or r["name"]) if lang != "zh" else r["name"]
-
     chart = {
-        "prefecture": {"labels": [place(r) for r in chart_rows],
+        "prefecture": {"labels": [r["name"] or place_label[r["kind"]] for r in chart_rows],
                        "links": [r["code"] for r in chart_rows], "types": shown,
                        "series": [{"name": t(f"web.type.{ty}", lang), "data": [r["counts"].get(ty, 0) for r in chart_rows]}
                                   for ty in shown]},
@@ -90,6 +84,9 @@ def overview_view(data: dict[str, Any], lang: str) -> dict[str, Any]:
                  "series": [{"name": t(f"web.type.{ty}", lang), "data": [year_counts[ty].get(y, 0) for y in data["years"]]}
                             for ty in shown]},
     }
+    if lang != "zh":  # places by their names in the page's language (refdata/regions/region_names_en.csv)
+        chart["prefecture"]["labels"] = [(region_name(r["code"], lang) if r["name"] else None) or label
+                                         for r, label in zip(chart_rows, chart["prefecture"]["labels"])]
     return {"types_shown": shown, "prefecture_totals": prefecture_totals, "year_counts": year_counts,
             "year_total": sum(sum(c.values()) for c in year_counts.values()), "chart": chart}
 
