@@ -31,6 +31,13 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=False, server_header=False)
 
 
+def _place_name(row: dict[str, Any], name: str, lang: str) -> str:
+    """A prefecture in the output's language (English names: refdata/regions/region_names_en.csv)."""
+    from xjip.hub.region_names import region_name
+
+    return (region_name(row["code"], lang) or name) if row["name"] and lang != "zh" else name
+
+
 def _render_stats(lang: str):  # noqa: ANN202
     def render(data: dict[str, Any]) -> None:
         click.echo(f"{t('web.cli.stats.title', lang)} — {t('web.overview.total', lang)}: {data['total']:,}")
@@ -43,12 +50,8 @@ def _render_stats(lang: str):  # noqa: ANN202
             if not row["total"]:
                 continue
             name = row["name"] or t(f"web.place.{'other' if row['kind'] == 'other' else 'unresolved'}", lang)
-            if row["name"] and lang != "zh":
-                from xjip.hub.region_names import region_name
-
-                name = region_name(row["code"], lang) or name
             counts = ", ".join(f"{t('web.type.' + k, lang)} {v:,}" for k, v in row["counts"].items() if v)
-            click.echo(f"  {row['code']:<7} {name:<{20 if lang == 'zh' else 40}} {row['total']:>9,}  {counts}")
+            click.echo(f"  {row['code']:<7} {_place_name(row, name, lang):<{20 if lang == 'zh' else 40}} {row['total']:>9,}  {counts}")
         click.echo(f"\n{t('web.cli.stats.by_year', lang)}")
         totals: dict[int, int] = {}
         for rows in data["by_year"].values():

@@ -124,6 +124,9 @@ def records_page(request: Request, record_type: RecordType,
     data = records_data(request, record_type, filters, page_size, after)
     with get_store(request).reading() as s:
         options = queries.filter_options(s, record_type)
+    if lang(request) != "zh":  # the prefecture filter names places in the page's language
+        for place in options.get("places") or []:
+            place["name"] = region_name(place.get("code"), lang(request)) or place.get("name")
     params = {**data["filters"], "page_size": page_size if page_size != queries.DEFAULT_PAGE_SIZE else None,
               "after": after}
     return request.app.state.render(request, "records.html", {
