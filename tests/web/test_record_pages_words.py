@@ -209,6 +209,10 @@ def test_the_gi_list_shows_categories_in_the_page_language(ro: ReadOnly) -> None
     assert "水果（杏）" in cells and "fruit (apricot)" not in page
     english = TestClient(ro.app).get("/records/gi?page_size=200&lang=en").text  # ?lang= is remembered: own client
     assert "fruit (apricot)" in english
+    options = re.search(r'<select name="prefecture">(.*?)</select>', english, re.S).group(1)
+    assert '<option value="652900" >Aksu Prefecture</option>' in options and "阿克苏" not in options
+    places = [_text(c).strip() for c in re.findall(r'<td[^>]*>(.*?)</td>', english, re.S)]
+    assert "Aksu Prefecture · Aksu City" in places or any(p.startswith("Aksu Prefecture") for p in places)
 
 
 def test_an_owner_page_in_words(client, store, every_type: dict[str, int]) -> None:  # noqa: ANN001
