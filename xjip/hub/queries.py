@@ -1223,6 +1223,20 @@ def export_records(session: Session, record_type: str, filters: RecordFilters | 
         session.expunge_all()  # the rows of a chunk are not needed again: memory stays flat
 
 
+def check_place_filters(session: Session, filters: RecordFilters) -> None:
+    """A prefecture or county code that names no region is refused (BadFilter) instead of being
+    answered with 0 records, which reads as "nothing there" (`--prefecture 999999`)."""
+    from xjip.hub.gazetteer import PROVINCES
+    from xjip.hub.region_names import region_name
+
+    for name in ("prefecture", "county"):
+        code = getattr(filters, name)
+        if not code or not code.isdigit() or (name == "prefecture" and code in PROVINCES):
+            continue  # none / other and the other place keywords are the query's own buckets
+        if region_name(code, "zh") is not None:  # the shipped region table, loaded or not
+            continue
+        if session.scalar(select(m.Region.code).where(m.Region.code == code).limit(1)) is None:
+            raise BadFilter(name, code)
 def export_records_by_ids(session: Session, record_type: str, ids: list[int], *, masked: bool = True
                           ) -> Iterator[dict[str, Any]]:
     """The records of `ids` in that order (a result set found elsewhere, e.g. the search index),

@@ -31,6 +31,13 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=False, server_header=False)
 
 
+def _place_name(row: dict[str, Any], name: str, lang: str) -> str:
+    """A prefecture in the output's language (English names: refdata/regions/region_names_en.csv)."""
+    from xjip.hub.region_names import region_name
+
+    return (region_name(row["code"], lang) or name) if row["name"] and lang != "zh" else name
+
+
 def _render_stats(lang: str):  # noqa: ANN202
     def render(data: dict[str, Any]) -> None:
         click.echo(f"{t('web.cli.stats.title', lang)} — {t('web.overview.total', lang)}: {data['total']:,}")
@@ -44,7 +51,7 @@ def _render_stats(lang: str):  # noqa: ANN202
                 continue
             name = row["name"] or t(f"web.place.{'other' if row['kind'] == 'other' else 'unresolved'}", lang)
             counts = ", ".join(f"{t('web.type.' + k, lang)} {v:,}" for k, v in row["counts"].items() if v)
-            click.echo(f"  {row['code']:<7} {name:<20} {row['total']:>9,}  {counts}")
+            click.echo(f"  {row['code']:<7} {_place_name(row, name, lang):<{20 if lang == 'zh' else 40}} {row['total']:>9,}  {counts}")
         click.echo(f"\n{t('web.cli.stats.by_year', lang)}")
         totals: dict[int, int] = {}
         for rows in data["by_year"].values():
@@ -104,12 +111,16 @@ def export(ctx: click.Context, record_type: str, out: str, year: int | None, pre
     if fmt not in exports.FORMATS:
         raise click.UsageError(f"{out}: 文件名须以 .csv 或 .xlsx 结尾 / the file name must end in .csv or .xlsx")
     lang = language or _lang(ctx)
+    from xjip.web.errors import bad_filter_message
+
     try:
         filters = queries.RecordFilters(year=year, prefecture=prefecture, county=county, status=status, kind=kind,
                                         synthetic=synthetic, q=q)
+        with ctx.obj.store.reading() as s:
+            queries.check_place_filters(s, filters)
     except queries.BadFilter as exc:
-        zh, en = both(f"security.error.bad_{exc.field}", value=exc.shown)
-        raise click.UsageError(f"--{exc.field}: {zh} / {en}") from None
+        zh, en = both(bad_filter_message(exc.field), value=exc.shown)
+        raise click.UsageError(f"--{exc.field}: {zh}\n{en}") from None
     columns = queries.export_columns(record_type)
     count = 0
 

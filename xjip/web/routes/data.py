@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
 
 from xjip.hub import queries
+from xjip.hub.region_names import region_name
 from xjip.web.auth import Principal
 from xjip.i18n import t
 from xjip.web.deps import get_store, lang, require, sees_personal_data, verify_csrf
@@ -83,6 +84,9 @@ def overview_view(data: dict[str, Any], lang: str) -> dict[str, Any]:
                  "series": [{"name": t(f"web.type.{ty}", lang), "data": [year_counts[ty].get(y, 0) for y in data["years"]]}
                             for ty in shown]},
     }
+    if lang != "zh":  # places by their names in the page's language (refdata/regions/region_names_en.csv)
+        chart["prefecture"]["labels"] = [(region_name(r["code"], lang) if r["name"] else None) or label
+                                         for r, label in zip(chart_rows, chart["prefecture"]["labels"])]
     return {"types_shown": shown, "prefecture_totals": prefecture_totals, "year_counts": year_counts,
             "year_total": sum(sum(c.values()) for c in year_counts.values()), "chart": chart}
 
@@ -106,6 +110,7 @@ def records_data(request: Request, record_type: str, filters: queries.RecordFilt
     filters.extra["text_ids"] = queries.text_ids(get_store(request), record_type, filters.q)
     try:
         with get_store(request).reading() as s:
+            queries.check_place_filters(s, filters)
             return queries.list_records(s, record_type, filters, page_size, after,
                                         masked=not sees_personal_data(request))
     except queries.BadPageToken:
@@ -119,6 +124,9 @@ def records_page(request: Request, record_type: RecordType,
     data = records_data(request, record_type, filters, page_size, after)
     with get_store(request).reading() as s:
         options = queries.filter_options(s, record_type)
+    if lang(request) != "zh":  # the prefecture filter names places in the page's language
+        for place in options.get("places") or []:
+            place["name"] = region_name(place.get("code"), lang(request)) or place.get("name")
     params = {**data["filters"], "page_size": page_size if page_size != queries.DEFAULT_PAGE_SIZE else None,
               "after": after}
     return request.app.state.render(request, "records.html", {
@@ -155,6 +163,8 @@ def records_export(request: Request, record_type: RecordType,
 
     _check_type(record_type)
     store, language = get_store(request), lang(request)
+    with store.reading() as s:
+        queries.check_place_filters(s, filters)
     filters.extra["text_ids"] = queries.text_ids(store, record_type, filters.q)
     masked, limit = not sees_personal_data(request), export_limit(request)
     columns = queries.export_columns(record_type)
@@ -198,9 +208,14 @@ def detail_data(request: Request, record_type: str, record_id: int) -> dict[str,
 
 @router.get("/records/{record_type}/{record_id}", response_class=HTMLResponse, include_in_schema=False)
 def record_page(request: Request, record_type: RecordType, record_id: int) -> HTMLResponse:
+    from xjip.web import record_view
+
     data = detail_data(request, record_type, record_id)
+    store = get_store(request)
+    with store.reading() as s:  # titles of the IPC and Nice codes, for the page only
+        view = record_view.build(s, data, record_type, lang(request), store.settings.display_timezone)
     return request.app.state.render(request, "record.html", {"data": data, "record_type": record_type,
-                                                             "spec": queries.TYPES[record_type]})
+                                                             "spec": queries.TYPES[record_type], "view": view})
 
 
 @router.get("/api/records/{record_type}/{record_id}", tags=["records"],
