@@ -732,3 +732,21 @@ RIGHT_MODELS: dict[str, type[Base]] = {
     "case": EnforcementCase,
     "institution": Institution,
 }
+
+
+class RightCount(Base):
+    """Kept counts of the rights by the overview's dimensions, maintained by triggers on every
+    right table (xjip.hub.counts); never written by the application itself."""
+
+    __tablename__ = "right_count"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_type: Mapped[str] = mapped_column(String(20))
+    is_synthetic: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    year: Mapped[int] = mapped_column(Integer)  # 0: no date
+    status: Mapped[str] = mapped_column(String(60))  # '': none
+    bucket: Mapped[str] = mapped_column(String(12))  # xjip.hub.counts.bucket_sql
+    no_title: Mapped[int] = mapped_column(Integer)
+    no_party: Mapped[int] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+    __table_args__ = (UniqueConstraint("record_type", "is_synthetic", "year", "status", "bucket", "no_title",
+                                       "no_party", name="uq_right_count"),)

@@ -30,8 +30,11 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 MAX_QUERY_TEXT = 100
 XPCC_NODE = "659000"  # statistical pseudo-node "自治区直辖县级行政区划" above the XPCC cities
-UNRESOLVED = "none"
-OUTSIDE = "other"
+UNRESOLVED = "none"  # not placed (xjip.hub.counts buckets)
+OUTSIDE = "other"  # another province of China
+XINJIANG = "xinjiang"  # Xinjiang, no prefecture known
+ABROAD = "abroad"  # not placed in China; the owner is foreign
+SPECIAL_BUCKETS = (XINJIANG, OUTSIDE, ABROAD, UNRESOLVED)
 MISSING_KINDS = ("title", "date", "party", "place")
 
 
@@ -212,24 +215,6 @@ def _year_expr(column: Any) -> Any:
     return cast(extract("year", column), Integer)
 
 
-def _bucket_expr(prefecture: Any, county: Any, province: Any = None) -> Any:
-    """The prefecture-level bucket a record is counted in: XPCC cities count as themselves; a patent
-    with no prefecture but another province's code (国省代码) counts as outside Xinjiang."""
-    # Literals, not bound parameters: PostgreSQL must see the same expression in SELECT and GROUP BY.
-    node = literal_column(f"'{XPCC_NODE}'")
-    whens = [(prefecture == node, func.coalesce(county, node))]
-    if province is not None:
-        whens.append((and_(prefecture.is_(None), province.is_not(None), province != literal_column("'65'")),
-                      literal_column(f"'{OUTSIDE}'")))
-    return case(*whens, else_=prefecture)
-
-
-def _spec_bucket(spec: TypeSpec) -> Any:
-    model = spec.model
-    return _bucket_expr(model.prefecture_code, model.county_code,
-                        model.province_code if spec.name == "patent" else None)
-
-
 def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -301,67 +286,106 @@ def _gi_buckets() -> Any:
             .where(~and_(m.GIArea.region_code == node, names_xpcc_city)))
     no_area = ~exists().where(m.GIArea.gi_id == m.GeographicalIndication.id)
     own = select(m.GeographicalIndication.id.label("gi_id"),
-                 _bucket_expr(m.GeographicalIndication.prefecture_code,
-                              m.GeographicalIndication.county_code).label("bucket")).where(no_area)
+                 _bucket_sql("gi").label("bucket")).where(no_area)
     return union_all(area, own).subquery("gi_bucket")
 
 
-def _bucket_rows(session: Session, spec: TypeSpec) -> list[tuple[str | None, int]]:
-    if spec.name == "gi":
-        sub = _gi_buckets()
-        stmt = select(sub.c.bucket, func.count(func.distinct(sub.c.gi_id))).group_by(sub.c.bucket)
-    else:
-        bucket = _spec_bucket(spec)
-        stmt = select(bucket, func.count()).select_from(spec.model).group_by(bucket)
+def _gi_bucket_rows(session: Session) -> list[tuple[str | None, int]]:
+    """GIs by bucket, counted live: a GI counts in every prefecture of its protected area
+    (xjip.hub.counts keeps no per-area figures; the GI register is small)."""
+    sub = _gi_buckets()
+    stmt = select(sub.c.bucket, func.count(func.distinct(sub.c.gi_id))).group_by(sub.c.bucket)
     return [(code, int(n)) for code, n in session.execute(stmt)]
 
 
 def _classify(code: str | None, regions: dict[str, RegionInfo]) -> str:
     if code is None:
         return UNRESOLVED
+    if code in SPECIAL_BUCKETS:
+        return code
     if not code.startswith("65"):
         return OUTSIDE
     return code
 
 
+def _bucket_sql(record_type: str) -> Any:
+    """The kept counts' place bucket of a row (xjip.hub.counts.bucket_sql) as a column expression."""
+    from xjip.hub import counts as kept
+
+    c = next(c for c in kept.counted() if c.record_type == record_type)
+    return literal_column(kept.bucket_sql(c, c.table + "."))
+
+
+def bucket_counts(session: Session) -> dict[str, dict[str, int]]:
+    """{record type: {bucket: n}} from the kept counts (GIs: per area, live)."""
+    out: dict[str, dict[str, int]] = {name: {} for name in TYPES}
+    for rt, bucket, n in session.execute(select(m.RightCount.record_type, m.RightCount.bucket,
+                                                func.sum(m.RightCount.n)).group_by(m.RightCount.record_type,
+                                                                                   m.RightCount.bucket)):
+        if rt in out and rt != "gi" and n:
+            out[rt][bucket] = int(n)
+    out["gi"] = dict(_gi_bucket_rows(session))
+    return out
+
+
 def overview(session: Session) -> dict[str, Any]:
     """Counts by right type, year, prefecture and status, and data-quality figures per type.
 
+    Read from the kept counts (`right_count`, maintained by triggers in every writing transaction:
+    xjip.hub.counts), not by counting the right tables per request; `xjip db check-counts`
+    proves them equal to a full recount.
+
     `by_type` rows look like {'record_type': 'patent', 'total': 58, 'real': 58, 'synthetic': 0};
-    `by_prefecture` lists every prefecture and XPCC city (zeros included), then 'other' (outside
-    Xinjiang) and 'none' (not placed)."""
+    `by_prefecture` lists every prefecture and XPCC city (zeros included), then 'xinjiang' (placed
+    in Xinjiang, prefecture unknown), 'other' (other provinces of China), 'abroad' (a foreign
+    owner, placed nowhere in China) and 'none' (could not be placed)."""
+    from xjip.hub import counts as kept
+
     regions = region_index(session)
+    rows = session.execute(select(m.RightCount.record_type, m.RightCount.is_synthetic, m.RightCount.year,
+                                  m.RightCount.status, m.RightCount.bucket, m.RightCount.no_title,
+                                  m.RightCount.no_party, m.RightCount.n).where(m.RightCount.n != 0)).all()
+    tally: dict[str, dict[str, Any]] = {
+        name: {"total": 0, "synthetic": 0, "unplaced": 0, "no_title": 0, "no_date": 0, "no_party": 0,
+               "years": {}, "statuses": {}, "buckets": {}} for name in TYPES}
+    for rt, synthetic, year, status, bucket, no_title, no_party, n in rows:
+        t = tally.get(rt)
+        if t is None:
+            continue
+        n = int(n)
+        t["total"] += n
+        t["synthetic"] += n if synthetic else 0
+        t["unplaced"] += n if bucket == kept.UNRESOLVED else 0
+        t["no_title"] += n if no_title else 0
+        t["no_party"] += n if no_party else 0
+        if year:
+            t["years"][year] = t["years"].get(year, 0) + n
+        else:
+            t["no_date"] += n
+        t["statuses"][status or None] = t["statuses"].get(status or None, 0) + n
+        t["buckets"][bucket] = t["buckets"].get(bucket, 0) + n
+    gi = tally["gi"]
+    if gi["total"]:  # GIs: per area, and unplaced only without area rows either (see _place_condition)
+        gi["buckets"] = dict(_gi_bucket_rows(session))
+        gi["unplaced"] = gi["buckets"].get(UNRESOLVED, 0)
     by_type, quality, by_year, by_status = [], [], {}, {}
     prefecture_counts: dict[str, dict[str, int]] = {}
     for name, spec in TYPES.items():
-        model = spec.model
-        date_col, title_col = _col(model, spec.date), _col(model, spec.title)
-        party = _col(model, spec.party) if spec.party else None
-        row = session.execute(select(
-            func.count(),
-            func.sum(case((model.is_synthetic == true(), 1), else_=0)),
-            func.sum(case((or_(title_col.is_(None), title_col == ""), 1), else_=0)),
-            func.sum(case((date_col.is_(None), 1), else_=0)),
-            func.sum(case((or_(party.is_(None), party == ""), 1), else_=0)) if party is not None else literal(None),
-        ).select_from(model)).one()
-        total, synthetic = int(row[0] or 0), int(row[1] or 0)
+        t = tally[name]
+        total, synthetic = t["total"], t["synthetic"]
         by_type.append({"record_type": name, "total": total, "real": total - synthetic, "synthetic": synthetic})
-        unplaced = session.scalar(select(func.count()).select_from(model)
-                                  .where(_place_condition(spec, UNRESOLVED))) or 0
         quality.append({"record_type": name, "total": total, "real": total - synthetic, "synthetic": synthetic,
-                        "unplaced": int(unplaced), "missing_title": int(row[2] or 0), "missing_date": int(row[3] or 0),
-                        "missing_party": None if row[4] is None else int(row[4])})
-        year = _year_expr(date_col)
-        by_year[name] = [{"year": int(y), "count": int(n)} for y, n in session.execute(
-            select(year, func.count()).where(date_col.is_not(None)).group_by(year).order_by(year))]
+                        "unplaced": t["unplaced"], "missing_title": t["no_title"], "missing_date": t["no_date"],
+                        "missing_party": t["no_party"] if spec.party else None})
+        by_year[name] = [{"year": y, "count": n} for y, n in sorted(t["years"].items()) if n]
         if spec.status:
-            status_col = _col(model, spec.status)
-            by_status[name] = [{"status": s, "count": int(n)} for s, n in session.execute(
-                select(status_col, func.count()).group_by(status_col).order_by(func.count().desc()))]
-        for code, n in _bucket_rows(session, spec):
-            bucket = _classify(code, regions)
-            prefecture_counts.setdefault(bucket, {})
-            prefecture_counts[bucket][name] = prefecture_counts[bucket].get(name, 0) + n
+            by_status[name] = [{"status": st, "count": n} for st, n in
+                               sorted(t["statuses"].items(), key=lambda kv: -kv[1]) if n]
+        for code, n in t["buckets"].items():
+            if n:
+                bucket = _classify(code, regions)
+                prefecture_counts.setdefault(bucket, {})
+                prefecture_counts[bucket][name] = prefecture_counts[bucket].get(name, 0) + n
     return {
         "record_types": list(TYPES),
         "by_type": by_type,
@@ -378,7 +402,7 @@ def _prefecture_table(counts: dict[str, dict[str, int]], regions: dict[str, Regi
     """Every prefecture of the gazetteer (zeros included), each XPCC city, then 'other' and 'unresolved'."""
     codes = {c for c, r in regions.items() if r.level == 2 and c != XPCC_NODE and not r.retired}
     codes |= {c for c, r in regions.items() if r.is_xpcc and r.level == 3 and not r.retired}
-    codes |= {c for c in counts if c not in (UNRESOLVED, OUTSIDE)}
+    codes |= {c for c in counts if c not in SPECIAL_BUCKETS}
     rows = []
     for code in sorted(codes):
         info = regions.get(code)
@@ -389,7 +413,7 @@ def _prefecture_table(counts: dict[str, dict[str, int]], regions: dict[str, Regi
                      "xpcc_division": info.xpcc_division if info else None,
                      "administered_by": info.administered_by if info else None,
                      "counts": counts.get(code, {}), "total": sum(counts.get(code, {}).values())})
-    for code, kind in ((OUTSIDE, "other"), (UNRESOLVED, "unresolved")):
+    for code, kind in ((XINJIANG, "xinjiang"), (OUTSIDE, "other"), (ABROAD, "abroad"), (UNRESOLVED, "unresolved")):
         rows.append({"code": code, "name": None, "pinyin": None, "kind": kind, "xpcc_division": None,
                      "administered_by": None,
                      "counts": counts.get(code, {}), "total": sum(counts.get(code, {}).values())})
@@ -433,19 +457,11 @@ def year_range(year: int) -> tuple[dt.date, dt.date | None]:
 
 def _place_condition(spec: TypeSpec, code: str) -> Any:
     model = spec.model
-    if code == UNRESOLVED:
-        own = model.prefecture_code.is_(None)
-        if spec.name == "gi":
-            return and_(own, ~exists().where(m.GIArea.gi_id == model.id))
-        if spec.name == "patent":
-            return and_(own, or_(model.province_code.is_(None), model.province_code == "65"))
-        return own
-    if code == OUTSIDE:
-        outside = and_(model.prefecture_code.is_not(None), ~model.prefecture_code.like("65%"))
-        if spec.name == "patent":
-            outside = or_(outside, and_(model.prefecture_code.is_(None), model.province_code.is_not(None),
-                                        model.province_code != "65"))
-        return outside
+    if code in SPECIAL_BUCKETS:  # the kept counts' own bucket, so a list's total is the overview's
+        cond = _bucket_sql(spec.name) == literal_column(f"'{code}'")
+        if spec.name == "gi":  # a GI with area rows is placed by them
+            return and_(cond, ~exists().where(m.GIArea.gi_id == model.id))
+        return cond
     if code.startswith("6590") and code != XPCC_NODE:  # an XPCC city
         own = or_(model.prefecture_code == code, model.county_code == code)
         area = exists().where(m.GIArea.gi_id == model.id, m.GIArea.region_code == code)
@@ -915,8 +931,9 @@ def region_tree(session: Session) -> dict[str, Any]:
     regions = region_index(session)
     by_pref: dict[str, dict[str, int]] = {}
     by_county: dict[str, dict[str, int]] = {}
+    kept_buckets = bucket_counts(session)
     for name, spec in TYPES.items():
-        for code, n in _bucket_rows(session, spec):
+        for code, n in kept_buckets[name].items():
             key = _classify(code, regions)
             by_pref.setdefault(key, {})[name] = by_pref.get(key, {}).get(name, 0) + n
         if name == "gi":
@@ -964,6 +981,8 @@ def region_tree(session: Session) -> dict[str, Any]:
                                                            "children": []}
     root["children"] = children
     return {"root": root, "other": {"counts": by_pref.get(OUTSIDE, {}), "total": sum(by_pref.get(OUTSIDE, {}).values())},
+            "xinjiang": {"counts": by_pref.get(XINJIANG, {}), "total": sum(by_pref.get(XINJIANG, {}).values())},
+            "abroad": {"counts": by_pref.get(ABROAD, {}), "total": sum(by_pref.get(ABROAD, {}).values())},
             "unresolved": {"counts": by_pref.get(UNRESOLVED, {}),
                            "total": sum(by_pref.get(UNRESOLVED, {}).values())},
             "record_types": list(TYPES)}

@@ -42,7 +42,8 @@ def _render_stats(lang: str):  # noqa: ANN202
         for row in data["by_prefecture"]:
             if not row["total"]:
                 continue
-            name = row["name"] or t(f"web.place.{'other' if row['kind'] == 'other' else 'unresolved'}", lang)
+            name = row["name"] or t("web.place.unresolved" if row["kind"] == "unresolved" else f"perf.place.{row['kind']}",
+                                    lang)
             counts = ", ".join(f"{t('web.type.' + k, lang)} {v:,}" for k, v in row["counts"].items() if v)
             click.echo(f"  {row['code']:<7} {name:<20} {row['total']:>9,}  {counts}")
         click.echo(f"\n{t('web.cli.stats.by_year', lang)}")

@@ -73,7 +73,8 @@ def overview_view(data: dict[str, Any], lang: str) -> dict[str, Any]:
     prefecture_totals = {ty: sum(r["counts"].get(ty, 0) for r in data["by_prefecture"]) for ty in shown}
     year_counts = {ty: {y["year"]: y["count"] for y in data["by_year"].get(ty, [])} for ty in shown}
     chart_rows = [r for r in rows if r["total"] or r["kind"] == "prefecture"]
-    place_label = {"other": t("web.place.other", lang), "unresolved": t("web.place.unresolved", lang)}
+    place_label = {"other": t("perf.place.other", lang), "abroad": t("perf.place.abroad", lang),
+                   "xinjiang": t("perf.place.xinjiang", lang), "unresolved": t("web.place.unresolved", lang)}
     chart = {
         "prefecture": {"labels": [r["name"] or place_label[r["kind"]] for r in chart_rows],
                        "links": [r["code"] for r in chart_rows], "types": shown,
