@@ -750,3 +750,12 @@ class RightCount(Base):
     n: Mapped[int] = mapped_column(BigInteger, default=0)
     __table_args__ = (UniqueConstraint("record_type", "is_synthetic", "year", "status", "bucket", "no_title",
                                        "no_party", name="uq_right_count"),)
+
+
+class ImportRequest(Base):
+    """An import the web asked for, waiting for the server's one import runner (with several
+    web worker processes, imports run in one place: xjip.hub.pipeline.run_requested_jobs)."""
+
+    __tablename__ = "import_request"
+    job_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    requested_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
