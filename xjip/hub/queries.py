@@ -239,8 +239,30 @@ class RegionInfo:
     retired: bool = False  # no longer in force (吐鲁番地区, 库车县…): kept for names, left out of tables
 
 
+_REGION_CACHE: dict[tuple[Any, ...], dict[str, RegionInfo]] = {}
+
+
 def region_index(session: Session) -> dict[str, RegionInfo]:
-    """Current GB/T 2260 units by code (a retired code keeps its last name)."""
+    """Current GB/T 2260 units by code (a retired code keeps its last name). Read once per process
+    and database, and again only when the region tables change (their counts and last ids, one
+    small query): every page needs it, and building it took longer than the page's own query."""
+    bind = session.get_bind()
+    version = session.execute(select(
+        select(func.count()).select_from(m.Region).scalar_subquery(),
+        select(func.max(m.Region.id)).scalar_subquery(),
+        select(func.count()).select_from(m.RegionAlias).scalar_subquery(),
+        select(func.max(m.RegionAlias.id)).scalar_subquery())).one()
+    key = (str(bind.url), *version)
+    cached = _REGION_CACHE.get(key)
+    if cached is None:
+        cached = _region_index(session)
+        if len(_REGION_CACHE) > 8:
+            _REGION_CACHE.clear()
+        _REGION_CACHE[key] = cached
+    return cached
+
+
+def _region_index(session: Session) -> dict[str, RegionInfo]:
     rows = session.execute(select(m.Region).order_by(m.Region.valid_to.is_(None), m.Region.valid_from)).scalars()
     index: dict[str, RegionInfo] = {}
     for r in rows:  # later rows (current ones last) overwrite older names
@@ -557,6 +579,39 @@ def _after(model: Any, date_col: Any, date: Any, row_id: int, synthetic: bool | 
     return or_(model.is_synthetic == true(), and_(model.is_synthetic == false(), cond))
 
 
+def _kept_totals(session: Session, spec: TypeSpec, f: RecordFilters) -> tuple[int, int] | None:
+    """(matching, of which synthetic) from the kept counts (xjip.hub.counts) when every filter is
+    one of their dimensions; None otherwise. A list's total is then the overview's figure, and no
+    page counts a million rows."""
+    if spec.name == "gi" or f.kind or f.q or f.county or f.extra:
+        return None
+    rc = m.RightCount
+    conds: list[Any] = [rc.record_type == spec.name]
+    if f.year is not None:
+        conds.append(rc.year == f.year)
+    if f.status:
+        if not spec.status:
+            return None
+        conds.append(rc.status == f.status)
+    if f.synthetic is not None:
+        conds.append(rc.is_synthetic == (true() if f.synthetic else false()))
+    if f.prefecture:
+        if f.prefecture in SPECIAL_BUCKETS or (f.prefecture.startswith("65") and f.prefecture != XPCC_NODE
+                                               and len(f.prefecture) == 6):
+            conds.append(rc.bucket == f.prefecture)
+        else:
+            return None
+    if f.missing:
+        missing = {"title": rc.no_title == 1, "date": rc.year == 0, "party": rc.no_party == 1,
+                   "place": rc.bucket == UNRESOLVED}.get(f.missing)
+        if missing is None or (f.missing == "party" and not spec.party):
+            return None
+        conds.append(missing)
+    total, synthetic = session.execute(select(
+        func.sum(rc.n), func.sum(case((rc.is_synthetic == true(), rc.n), else_=0))).where(*conds)).one()
+    return int(total or 0), int(synthetic or 0)
+
+
 def _bounded(page_size: int | None) -> int:
     if page_size is None:
         return DEFAULT_PAGE_SIZE
@@ -578,8 +633,13 @@ def list_records(session: Session, record_type: str, filters: RecordFilters | di
     date_col = _col(model, spec.date)
     conds = _conditions(spec, filters)
     real_first = filters.synthetic is None
-    total, synthetic_total = session.execute(select(
-        func.count(), func.sum(case((model.is_synthetic == true(), 1), else_=0))).select_from(model).where(*conds)).one()
+    kept = _kept_totals(session, spec, filters)
+    if kept is not None:
+        total, synthetic_total = kept
+    else:  # filters the kept counts do not break down (text, kind, county): counted here
+        total, synthetic_total = session.execute(select(
+            func.count(), func.sum(case((model.is_synthetic == true(), 1), else_=0))).select_from(model)
+            .where(*conds)).one()
     page_conds = list(conds)
     if after:
         after_date, after_id, after_synthetic = _decode_token(record_type, after)
