@@ -759,3 +759,16 @@ class ImportRequest(Base):
     __tablename__ = "import_request"
     job_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     requested_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# The lists' keyset order (xjip.hub.queries._keyset_rows): real or synthetic, then the date and
+# id newest first, whole or within a prefecture; each page walks one of these and stops.
+LIST_DATES = {"patent": "app_date", "trademark": "app_date", "gi": "approval_date", "gi_mark_user": "approved_date",
+              "copyright": "reg_date", "plant_variety": "app_date", "right_transaction": "date",
+              "pledge": "reg_date", "enforcement_case": "accepted_date", "institution": "established_date"}
+for _model in RIGHT_MODELS.values():
+    _table = _model.__table__
+    _date = LIST_DATES[_table.name]
+    Index(f"ix_{_table.name}_list", _table.c.is_synthetic, _table.c[_date], _table.c.id)
+    Index(f"ix_{_table.name}_pref_list", _table.c.prefecture_code, _table.c.is_synthetic, _table.c[_date],
+          _table.c.id)

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import (
     Integer, Text, and_, case, cast, exists, extract, false, func, literal, literal_column, or_, select, true,
-    union_all,
+    tuple_, union_all,
 )
 from sqlalchemy.orm import Session, aliased
 
@@ -612,6 +612,41 @@ def _kept_totals(session: Session, spec: TypeSpec, f: RecordFilters) -> tuple[in
     return int(total or 0), int(synthetic or 0)
 
 
+def _keyset_rows(session: Session, model: Any, date_col: Any, columns: list[Any], conds: list[Any], need: int,
+                 cursor: tuple[dt.date | None, int, bool] | None, real_first: bool) -> list[Any]:
+    """The next `need` rows in `_list_order` after `cursor`, as up to four simple queries that each
+    walk an index ((is_synthetic, date, id), migration 0012) in order and stop after `need` rows:
+    real rows then synthetic ones (when real come first), each part dated rows newest first and
+    then the undated ones. One query with the whole order and an OR of the cursor's cases made
+    SQLite sort the table (1.6 s at 1,000,000 patents; 8.9 s for a prefecture)."""
+    parts: list[bool | None] = [False, True] if real_first else [None]
+    if cursor is not None and real_first and cursor[2]:
+        parts = [True]  # the cursor is in the synthetic part already
+    rows: list[Any] = []
+    for part in parts:
+        part_conds = [*conds, model.is_synthetic == (true() if part else false())] if part is not None else list(conds)
+        here = cursor if cursor is not None and (part is None or part == cursor[2]) else None
+        if here is None or here[0] is not None:
+            dated = [*part_conds, date_col.is_not(None)]
+            if here is not None:
+                dated.append(tuple_(date_col, model.id) < tuple_(literal(here[0], date_col.type), literal(here[1])))
+            rows += session.execute(select(*columns).where(*dated).order_by(date_col.desc(), model.id.desc())
+                                    .limit(need - len(rows))).all()
+            if len(rows) >= need:
+                break
+            undated_after = None
+        else:
+            undated_after = here[1]
+        undated = [*part_conds, date_col.is_(None)]
+        if undated_after is not None:
+            undated.append(model.id < undated_after)
+        rows += session.execute(select(*columns).where(*undated).order_by(model.id.desc())
+                                .limit(need - len(rows))).all()
+        if len(rows) >= need:
+            break
+    return rows
+
+
 def _bounded(page_size: int | None) -> int:
     if page_size is None:
         return DEFAULT_PAGE_SIZE
@@ -640,16 +675,12 @@ def list_records(session: Session, record_type: str, filters: RecordFilters | di
         total, synthetic_total = session.execute(select(
             func.count(), func.sum(case((model.is_synthetic == true(), 1), else_=0))).select_from(model)
             .where(*conds)).one()
-    page_conds = list(conds)
-    if after:
-        after_date, after_id, after_synthetic = _decode_token(record_type, after)
-        page_conds.append(_after(model, date_col, after_date, after_id, after_synthetic if real_first else None))
+    cursor = _decode_token(record_type, after) if after else None
     names = ["id", spec.date, spec.title, *([spec.number] if spec.number else []), *spec.columns,
              "is_synthetic", "region_code", "prefecture_code", "county_code"]
     names = list(dict.fromkeys(names))
-    stmt = (select(*[_col(model, n) for n in names]).where(*page_conds)
-            .order_by(*_list_order(model, date_col, real_first)).limit(size + 1))
-    rows = session.execute(stmt).all()
+    rows = _keyset_rows(session, model, date_col, [_col(model, n) for n in names], conds, size + 1, cursor,
+                        real_first)
     regions = region_index(session)
     items = []
     for row in rows[:size]:
