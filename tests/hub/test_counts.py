@@ -150,3 +150,24 @@ def test_a_rolled_back_write_leaves_the_counts_alone(store: Store, tmp_path: Pat
     with store.reading() as s:
         assert counts.kept(s) == kept_before
     assert _check(store)["ok"]
+
+
+def test_list_totals_from_the_kept_counts_equal_a_count(store: Store, shared_data: Path, tmp_path: Path) -> None:
+    """Lists take their totals from the kept counts when they can: the same figure as counting."""
+    from sqlalchemy import func, select
+
+    store.upgrade()
+    run_import(store, _csv(tmp_path / "places.csv"))
+    run_import(store, shared_data / "patents/real_exports/uspto/us_grants_2001_sample.xml")
+    spec = queries.TYPES["patent"]
+    combos = [{}, {"year": 2023}, {"year": 2001}, {"synthetic": False}, {"synthetic": True},
+              {"prefecture": "650100"}, {"prefecture": "abroad", "year": 2001}, {"missing": "place"},
+              {"missing": "date"}, {"missing": "title"}, {"missing": "party"}, {"status": "granted"}]
+    with store.reading() as s:
+        for combo in combos:
+            f = queries.RecordFilters(**combo)
+            kept = queries._kept_totals(s, spec, f)
+            assert kept is not None, combo
+            counted = s.scalar(select(func.count()).select_from(spec.model).where(*queries._conditions(spec, f)))
+            assert kept[0] == counted, combo
+        assert queries._kept_totals(s, spec, queries.RecordFilters(q="装置")) is None  # text: counted
