@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import (
     Integer, Text, and_, case, cast, exists, extract, false, func, literal, literal_column, or_, select, true,
-    tuple_, union_all,
+    text, tuple_, union_all,
 )
 from sqlalchemy.orm import Session, aliased
 
@@ -240,6 +240,9 @@ class RegionInfo:
 
 
 _REGION_CACHE: dict[tuple[Any, ...], dict[str, RegionInfo]] = {}
+# Prebuilt (a text statement): building the version query per request cost more than running it.
+_REGION_VERSION = text("SELECT (SELECT count(*) FROM region), (SELECT max(id) FROM region), "
+                       "(SELECT count(*) FROM region_alias), (SELECT max(id) FROM region_alias)")
 
 
 def region_index(session: Session) -> dict[str, RegionInfo]:
@@ -247,12 +250,9 @@ def region_index(session: Session) -> dict[str, RegionInfo]:
     and database, and again only when the region tables change (their counts and last ids, one
     small query): every page needs it, and building it took longer than the page's own query."""
     bind = session.get_bind()
-    version = session.execute(select(
-        select(func.count()).select_from(m.Region).scalar_subquery(),
-        select(func.max(m.Region.id)).scalar_subquery(),
-        select(func.count()).select_from(m.RegionAlias).scalar_subquery(),
-        select(func.max(m.RegionAlias.id)).scalar_subquery())).one()
-    key = (str(bind.url), *version)
+    url = str(bind.url)
+    version = tuple(session.execute(_REGION_VERSION).one())
+    key = (url, *version)
     cached = _REGION_CACHE.get(key)
     if cached is None:
         cached = _region_index(session)
