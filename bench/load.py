@@ -116,7 +116,7 @@ def _wait_up(port: int, proc: subprocess.Popen, path: str = "/", seconds: float 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited: {proc.stderr.read() if proc.stderr else ''}")
+            raise SystemExit("server exited (see its log)")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as r:
                 if r.status == 200:
@@ -207,7 +207,10 @@ def main() -> None:
     workers = args.workers or os.cpu_count()
     results = []
     importer = None
-    server = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    # The server's log goes to a file: a pipe nobody reads would fill and stop the server.
+    log_path = Path(data_dir) / "load-server.log"
+    server_log = open(log_path, "w")
+    server = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=server_log, text=True,
                               start_new_session=True)
     try:
         _wait_up(args.port, server)
@@ -216,7 +219,7 @@ def main() -> None:
         if args.during_import:
             importer = subprocess.Popen([PYTHON, "-m", "xjip.cli", "--database-url", args.db, "--data-dir", data_dir,
                                          "import", args.during_import, "--synthetic", "--quiet", "--format", "json"],
-                                        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                        cwd=REPO, stdout=subprocess.DEVNULL, stderr=server_log, text=True)
             time.sleep(3)  # past its start-up: the import is writing
         for phase in phases:
             asyncio.run(_run_phase("127.0.0.1", args.port, phase, args.clients, args.seconds, args.seed))
@@ -239,7 +242,7 @@ def main() -> None:
         db_file = args.db.split("///", 1)[1]
         ds = subprocess.Popen([DATASETTE, "serve", db_file, "--port", str(args.port + 1),
                                "--setting", "suggest_facets", "off"], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True, start_new_session=True)
+                              stderr=server_log, text=True, start_new_session=True)
         try:
             _wait_up(args.port + 1, ds, "/-/versions.json")
             for phase in _datasette_phases(sample, Path(db_file).stem, rng):
