@@ -772,3 +772,16 @@ for _model in RIGHT_MODELS.values():
     Index(f"ix_{_table.name}_list", _table.c.is_synthetic, _table.c[_date], _table.c.id)
     Index(f"ix_{_table.name}_pref_list", _table.c.prefecture_code, _table.c.is_synthetic, _table.c[_date],
           _table.c.id)
+
+
+class PledgeNumber(Base):
+    """Each number a pledge names (an item of pledge.right_numbers), kept by triggers on `pledge`
+    (migration 0012): a record page finds the pledges of its right by index, not by reading every
+    pledge's JSON list."""
+
+    __tablename__ = "pledge_number"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pledge_id: Mapped[int] = mapped_column(Integer, index=True)
+    right_type: Mapped[str | None] = mapped_column(String(20))
+    number: Mapped[str] = mapped_column(String(60))
+    __table_args__ = (Index("ix_pledge_number_lookup", "right_type", "number"),)

@@ -882,11 +882,6 @@ def rights_named(session: Session, right_type: str | None, numbers: list[str]) -
     return out
 
 
-def _like_json_item(value: str) -> str:
-    """A LIKE pattern for `value` as an item of a stored JSON list of strings."""
-    return f'%"{_like_escape(value)}"%'
-
-
 def dealings(session: Session, right_type: str, numbers: list[str], limit: int = 200) -> dict[str, list[dict[str, Any]]]:
     """Transfers, licences and pledges that name a right by any of its numbers (newest first)."""
     if not numbers:
@@ -897,13 +892,13 @@ def dealings(session: Session, right_type: str, numbers: list[str], limit: int =
                     for r in session.execute(select(t).where(t.right_type == right_type, t.right_number.in_(numbers))
                                              .order_by(t.date.desc().nulls_last(), t.id.desc()).limit(limit)).scalars()]
     p = m.Pledge
-    # right_numbers is a JSON list: its items are matched in the stored text (a quoted item),
-    # the same on SQLite and PostgreSQL; pledges are few, so no index is wanted.
-    text = cast(p.right_numbers, Text)
+    # The items of pledge.right_numbers (a JSON list) are rows of pledge_number, kept by triggers:
+    # found by index (reading every pledge's list took 350-560 ms a page at 50,000 pledges).
+    named = select(m.PledgeNumber.pledge_id).where(m.PledgeNumber.right_type == right_type,
+                                                   m.PledgeNumber.number.in_(numbers))
     pledges = [{"id": r.id, "key": r.key, "reg_date": r.reg_date, "end_date": r.end_date, "pledgor": r.pledgor,
                 "pledgee": r.pledgee, "amount_wan": r.amount_wan, "status": r.status, "is_synthetic": r.is_synthetic}
-               for r in session.execute(select(p).where(p.right_type == right_type, or_(
-                   *(text.like(_like_json_item(n), escape="\\") for n in numbers)))
+               for r in session.execute(select(p).where(p.right_type == right_type, p.id.in_(named))
                    .order_by(p.reg_date.desc().nulls_last(), p.id.desc()).limit(limit)).scalars()]
     return {"transactions": transactions, "pledges": pledges}
 
