@@ -785,3 +785,6 @@ class PledgeNumber(Base):
     right_type: Mapped[str | None] = mapped_column(String(20))
     number: Mapped[str] = mapped_column(String(60))
     __table_args__ = (Index("ix_pledge_number_lookup", "right_type", "number"),)
+# A record page's transfers and licences: by right type and number together (without statistics,
+# SQLite took the right_type index alone and sorted every transfer: 49 ms a page at 100,000).
+Index("ix_right_transaction_lookup", RightTransaction.right_type, RightTransaction.right_number)

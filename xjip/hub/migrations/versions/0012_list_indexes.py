@@ -61,6 +61,7 @@ def upgrade() -> None:
     for table, date in DATES.items():
         op.create_index(f"ix_{table}_list", table, ["is_synthetic", date, "id"])
         op.create_index(f"ix_{table}_pref_list", table, ["prefecture_code", "is_synthetic", date, "id"])
+    op.create_index('ix_right_transaction_lookup', 'right_transaction', ['right_type', 'right_number'])
     op.create_table(
         'pledge_number',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -93,6 +94,7 @@ def downgrade() -> None:
         if bind.dialect.name == "postgresql":
             bind.exec_driver_sql(f"DROP FUNCTION IF EXISTS xjip_pledge_number_{suffix}()")
     op.drop_table('pledge_number')
+    op.drop_index('ix_right_transaction_lookup', table_name='right_transaction')
     for table in DATES:
         op.drop_index(f"ix_{table}_pref_list", table_name=table)
         op.drop_index(f"ix_{table}_list", table_name=table)
