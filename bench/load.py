@@ -110,7 +110,25 @@ def _pct(values: list[float], p: float) -> float | None:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] * 1000
 
 
+def _free_ports() -> int:
+    """A port free now whose next one is free too (xjip, then Datasette)."""
+    import socket
+
+    for _ in range(50):
+        with socket.socket() as a:
+            a.bind(("127.0.0.1", 0))
+            port = a.getsockname()[1]
+            with socket.socket() as b:
+                try:
+                    b.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+                return port
+    raise SystemExit("no free ports")
+
+
 def _wait_up(port: int, proc: subprocess.Popen, path: str = "/", seconds: float = 180) -> None:
+    """Until the server answers; and it must be this server (a port taken by another is an error)."""
     import urllib.request
 
     deadline = time.monotonic() + seconds
@@ -120,6 +138,9 @@ def _wait_up(port: int, proc: subprocess.Popen, path: str = "/", seconds: float 
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as r:
                 if r.status == 200:
+                    time.sleep(1.0)
+                    if proc.poll() is not None:
+                        raise SystemExit(f"the server exited: port {port} answers for another one")
                     return
         except OSError:
             time.sleep(0.5)
@@ -189,11 +210,12 @@ def main() -> None:
     ap.add_argument("--pages", default="overview,record,list", help="phases: overview,record,list,mixed")
     ap.add_argument("--datasette", action="store_true", help="also Datasette on the same SQLite file (record, list)")
     ap.add_argument("--during-import", help="run `xjip import FILE --synthetic` while measuring")
-    ap.add_argument("--port", type=int, default=8765)
+    ap.add_argument("--port", type=int, default=0, help="default: a free port (and the next one for Datasette)")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--no-append", action="store_true")
     args = ap.parse_args()
     kind = "sqlite" if args.db.startswith("sqlite") else "postgresql"
+    args.port = args.port or _free_ports()
     data_dir = args.data_dir or (str(Path(args.db.split("///", 1)[1]).parent) if kind == "sqlite"
                                  else "/tmp/xjip_bench/load/pg")
     rng = random.Random(args.seed)
