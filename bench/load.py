@@ -249,7 +249,8 @@ def main() -> None:
                 import_note = f"the import finished during the phase {phase.name!r}"
         if importer is not None:
             still = importer.poll() is None
-            import_note = import_note or ("the import was still running at the end" if still else None)
+            import_note = import_note or ("the import was still running at the end of the last phase, and was "
+                                          "then stopped (Ctrl-C; resumable)" if still else None)
     finally:
         os.killpg(server.pid, signal.SIGINT)
         try:
@@ -257,6 +258,8 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, signal.SIGKILL)
         if importer is not None:
+            if importer.poll() is None:  # measured: stopped as Ctrl-C stops it (the job is resumable)
+                importer.send_signal(signal.SIGINT)
             importer.wait()
     for phase in phases:
         results.append(_row(phase, "xjip", kind, workers, args))
