@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
-    Integer, Text, and_, case, cast, exists, extract, false, func, literal, literal_column, or_, select, true,
+    Integer, and_, case, cast, exists, extract, false, func, literal, literal_column, or_, select, true,
     text, tuple_, union_all,
 )
 from sqlalchemy.orm import Session, aliased
