@@ -47,6 +47,41 @@ def db_upgrade(obj: Any) -> None:
     click.echo(f"schema at {obj.store.current_revision()} ({obj.store.dialect})")
 
 
+@db.command("check-counts")
+@click.option("--repair", is_flag=True, help="Rebuild the kept counts from a full recount / 按全表重新计数重建")
+@format_option
+@click.pass_obj
+def db_check_counts(obj: Any, repair: bool, fmt: str) -> None:
+    """Compare the overview's kept counts with a full recount (exit 1 if they differ) /
+    核对概览的保存计数与全表重新计数."""
+    from xjip.hub import counts
+
+    lang = obj.settings.default_language
+    with obj.store.reading() as s:
+        result = counts.check(s)
+    if repair and not result["ok"]:
+        with obj.store.session() as s:
+            result["repaired_groups"] = counts.rebuild(s)
+        with obj.store.reading() as s:
+            result["after_repair"] = counts.check(s)
+
+    def render(data: dict[str, Any]) -> None:
+        if data["ok"]:
+            click.echo(t("perf.counts.ok", lang, groups=data["groups"], n=f"{data['recounted']:,}"))
+            return
+        click.echo(t("perf.counts.differ", lang, k=data["different_groups"], kept=f"{data['kept']:,}",
+                     recounted=f"{data['recounted']:,}"))
+        for d in data["differences"][:20]:
+            click.echo(f"  {d['key']}: {d['kept']} ≠ {d['recounted']}")
+        if "after_repair" in data:
+            click.echo(t("perf.counts.repaired", lang, groups=data["repaired_groups"]))
+
+    emit(result, fmt, render)
+    final = result.get("after_repair", result)
+    if not final["ok"]:
+        sys.exit(1)
+
+
 @click.command("init")
 @click.option("--no-reference", is_flag=True, help="Skip loading reference data")
 @click.pass_obj

@@ -5,6 +5,7 @@ import datetime as dt
 import itertools
 import re
 import secrets
+import threading
 from pathlib import Path as FsPath
 from typing import Annotated, Any, Iterator, Literal
 
@@ -12,6 +13,7 @@ from fastapi import APIRouter, Body, Depends, Form, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
+from starlette.responses import Response
 
 from xjip.hub import queries
 from xjip.hub.region_names import region_name
@@ -74,7 +76,8 @@ def overview_view(data: dict[str, Any], lang: str) -> dict[str, Any]:
     prefecture_totals = {ty: sum(r["counts"].get(ty, 0) for r in data["by_prefecture"]) for ty in shown}
     year_counts = {ty: {y["year"]: y["count"] for y in data["by_year"].get(ty, [])} for ty in shown}
     chart_rows = [r for r in rows if r["total"] or r["kind"] == "prefecture"]
-    place_label = {"other": t("web.place.other", lang), "unresolved": t("web.place.unresolved", lang)}
+    place_label = {"other": t("perf.place.other", lang), "abroad": t("perf.place.abroad", lang),
+                   "xinjiang": t("perf.place.xinjiang", lang), "unresolved": t("web.place.unresolved", lang)}
     chart = {
         "prefecture": {"labels": [r["name"] or place_label[r["kind"]] for r in chart_rows],
                        "links": [r["code"] for r in chart_rows], "types": shown,
@@ -183,18 +186,65 @@ def records_export(request: Request, record_type: RecordType,
         first = next(chunks)
         return StreamingResponse(itertools.chain([first], chunks), media_type=exports.MEDIA_TYPES["csv"], headers={
             **headers, "Content-Disposition": f'attachment; filename="{filename}"'})
-    folder = FsPath(store.settings.data_dir) / "reports"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"export-{secrets.token_hex(8)}.xlsx"
-    try:
-        with store.reading() as s, open(path, "wb") as out:
-            exports.write_xlsx(queries.export_records(s, record_type, filters, masked=masked, limit=limit), columns,
-                               language, out, sheet=record_type, zone=zone)
-    except BaseException:
-        path.unlink(missing_ok=True)  # no half-written workbook left behind
-        raise
-    return FileResponse(path, media_type=exports.MEDIA_TYPES["xlsx"], filename=filename, headers=headers,
-                        background=BackgroundTask(path.unlink, missing_ok=True))
+    return _XlsxExport(store, record_type, filters, masked, limit, columns, language, zone, filename, headers)
+
+
+class _XlsxExport(Response):
+    """An XLSX download: the workbook is written row by row in a worker thread (memory stays
+    flat), while the request watches its client; a client that goes away stops the writing at
+    the next 100 rows (before, an abandoned 200,000-row export kept a core busy for minutes).
+    Then the finished file is sent in chunks and removed."""
+
+    def __init__(self, store: Any, record_type: str, filters: Any, masked: bool, limit: int, columns: list[str],
+                 language: str, zone: str, filename: str, headers: dict[str, str]):
+        super().__init__(media_type=None)
+        self.args = (store, record_type, filters, masked, limit, columns, language, zone)
+        self.filename, self.extra_headers = filename, headers
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        import anyio
+        from starlette.requests import Request as StarletteRequest
+
+        from xjip.hub import exports
+
+        store, record_type, filters, masked, limit, columns, language, zone = self.args
+        folder = FsPath(store.settings.data_dir) / "reports"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"export-{secrets.token_hex(8)}.xlsx"
+        gone = threading.Event()
+
+        def build() -> None:
+            with store.reading() as s:
+                exports.write_xlsx(queries.export_records(s, record_type, filters, masked=masked, limit=limit),
+                                   columns, language, str(path), sheet=record_type, zone=zone,
+                                   cancelled=gone.is_set)
+
+        request = StarletteRequest(scope, receive)
+        try:
+            async with anyio.create_task_group() as tg:
+                async def watch() -> None:
+                    while not gone.is_set():
+                        if await request.is_disconnected():
+                            gone.set()
+                            return
+                        await anyio.sleep(0.25)
+
+                tg.start_soon(watch)
+                try:
+                    await anyio.to_thread.run_sync(build)
+                finally:
+                    tg.cancel_scope.cancel()
+        except BaseException:
+            path.unlink(missing_ok=True)  # no half-written workbook left behind
+            if gone.is_set():
+                return  # nobody to answer
+            raise
+        if gone.is_set():
+            path.unlink(missing_ok=True)
+            return
+        response = FileResponse(path, media_type=exports.MEDIA_TYPES["xlsx"], filename=self.filename,
+                                headers=self.extra_headers, background=BackgroundTask(path.unlink, missing_ok=True))
+        await response(scope, receive, send)
 
 
 def detail_data(request: Request, record_type: str, record_id: int) -> dict[str, Any]:
