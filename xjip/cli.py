@@ -11,7 +11,8 @@ import click
 
 from xjip.settings import Settings, SettingsError
 
-PARTS = ["xjip.hub.commands", "xjip.hub.synth_commands", "xjip.web.commands"]
+PARTS = ["xjip.hub.commands", "xjip.hub.synth_commands", "xjip.web.commands",
+         "xjip.search.ai_commands"]
 
 
 class Context:

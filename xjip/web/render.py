@@ -23,6 +23,7 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 NAVIGATION: list[tuple[str, list[tuple[str, str, str | None]]]] = [
     ("data", [("overview", "/", None), ("regions", "/regions", None), ("entities", "/entities", None)]),
     ("rights", [(name, f"/records/{name}", None) for name in TYPES]),
+    ("ai", [("semantic", "/semantic", None), ("classify", "/classify", None)]),
     ("imports", [("import", "/import", "staff"), ("jobs", "/jobs", "staff"), ("templates", "/templates", None)]),
     ("system", [("users", "/users", "admin"), ("api", "/docs", None)]),
 ]
