@@ -173,10 +173,16 @@ def load_examples(shared_dir: Path) -> tuple[list[Example], list[Example]]:
     return real, list(ipc_titles())
 
 
-def train(data_dir: str | Path, shared_dir: str | Path, evaluate_first: bool = True) -> dict[str, Any]:
-    """Evaluate on the held-out split, then fit the shipped model on every record and write it."""
+def train(data_dir: str | Path, shared_dir: str | Path, evaluate_first: bool = True,
+          sample: int | None = None) -> dict[str, Any]:
+    """Evaluate on the held-out split, then fit the shipped model on every record and write it.
+    `sample` (tests): a fixed-seed subset of that many real records and as many IPC titles."""
     started = time.perf_counter()
     real, titles = load_examples(Path(shared_dir))
+    if sample:
+        rng = random.Random(SEED)
+        real = rng.sample(real, min(sample, len(real)))
+        titles = rng.sample(titles, min(sample, len(titles)))
     if not real and not titles:
         raise ModelMissing("no labelled records")
     report: dict[str, Any] = {"records": collections.Counter(e.source for e in real + titles), "seed": SEED,

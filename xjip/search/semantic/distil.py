@@ -5,8 +5,9 @@ the normalised sum of its tokens' vectors, at no transformer cost.
 
 Settings (documented choices, no published recipe for Chinese patents): the vocabulary is the
 `size` most frequent rjieba tokens (seen at least twice) of the IPC Chinese titles, the stored
-patents' titles and abstracts and, when present, the labelled titles of shared/data, plus every
-Chinese character seen (the fallback for unknown words); PCA to 256 dimensions as model2vec's
+patents' titles and abstracts and, when present, the labelled titles of shared/data, plus the
+most frequent Chinese characters, up to a quarter of `size` (the fallback for unknown words); PCA to
+256 dimensions as model2vec's
 default; SIF weights a / (a + p(token)), a = 1e-3 (Arora, Liang & Ma 2017) in place of
 model2vec's Zipf rank weight, since real token counts are at hand."""
 from __future__ import annotations
@@ -57,7 +58,7 @@ def vocabulary(texts: Iterable[str], size: int = DEFAULT_SIZE) -> tuple[list[str
                 chars.update(tok)
     words = [w for w, c in counts.most_common() if c >= 2 and (len(w) > 1 or not _HAN.match(w))][:size]
     chosen = set(words)
-    words += [c for c, _ in chars.most_common() if c not in chosen]
+    words += [c for c, _ in chars.most_common() if c not in chosen][:max(size // 4, 100)]
     total = sum(counts.values()) + sum(chars.values())
     freq = np.array([(counts.get(w, 0) or chars.get(w, 0)) / max(total, 1) for w in words], dtype=np.float64)
     return words, freq
@@ -74,25 +75,24 @@ def distil(store: Any, size: int = DEFAULT_SIZE, progress: Callable[[int, int], 
     out = static_path(store.settings.data_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_suffix(".partial.npz")
-    done: list[np.ndarray] = []
-    if partial.is_file():
+    known: dict[str, np.ndarray] = {}
+    if partial.is_file():  # a run that stopped: every token it embedded is reused, whatever the new list
         with np.load(partial, allow_pickle=False) as data:
-            if data["tokens"].tolist() == words[:len(data["tokens"])]:
-                done = [data["vectors"]]
-    n_done = sum(len(d) for d in done)
+            known = dict(zip(data["tokens"].tolist(), data["vectors"]))
+    todo = [w for w in words if w not in known]
     embed_started, embedded = time.perf_counter(), 0
-    for start in range(n_done, len(words), BATCH * 8):
-        chunk = words[start:start + BATCH * 8]
-        done.append(np.vstack([encoder.passages(chunk[i:i + BATCH]) for i in range(0, len(chunk), BATCH)]))
+    for start in range(0, len(todo), BATCH * 8):
+        chunk = todo[start:start + BATCH * 8]
+        vectors = np.vstack([encoder.passages(chunk[i:i + BATCH]) for i in range(0, len(chunk), BATCH)])
+        known.update(zip(chunk, vectors))
         embedded += len(chunk)
-        n_done += len(chunk)
         tmp = partial.with_suffix(".tmp.npz")
-        np.savez(tmp, tokens=np.array(words[:n_done]), vectors=np.vstack(done))
+        np.savez(tmp, tokens=np.array(list(known)), vectors=np.vstack(list(known.values())))
         tmp.replace(partial)
         if progress:
-            progress(n_done, len(words))
+            progress(len(words) - len(todo) + embedded, len(words))
     embed_seconds = time.perf_counter() - embed_started
-    vectors = np.vstack(done).astype(np.float32)
+    vectors = np.vstack([known[w] for w in words]).astype(np.float32)
     dim = min(PCA_DIM, vectors.shape[0], vectors.shape[1])
     reduced = PCA(n_components=dim, random_state=0).fit_transform(vectors).astype(np.float32)
     reduced *= (SIF_A / (SIF_A + freq))[:, None].astype(np.float32)

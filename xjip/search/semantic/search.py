@@ -112,8 +112,10 @@ def hydrate(store: Store, hits: list[tuple[str, int, float]], masked: bool = Tru
     ids = [i for t, i, _ in hits if t == RECORD_TYPE]
     if not ids:
         return []
+    cols = (m.Patent.id, m.Patent.pub_number, m.Patent.app_number, m.Patent.key, m.Patent.title, m.Patent.title_en,
+            m.Patent.abstract, m.Patent.first_applicant, m.Patent.app_date, m.Patent.ipc_main, m.Patent.is_synthetic)
     with store.reading() as s:
-        rows = {p.id: p for p in s.scalars(select(m.Patent).where(m.Patent.id.in_(ids)))}
+        rows = {r.id: r for r in s.execute(select(*cols).where(m.Patent.id.in_(ids))).all()}
     out = []
     for record_type, i, score in hits:
         p = rows.get(i) if record_type == RECORD_TYPE else None
@@ -126,5 +128,5 @@ def hydrate(store: Store, hits: list[tuple[str, int, float]], masked: bool = Tru
                     "number": p.pub_number or p.app_number or p.key, "title": p.title or p.title_en,
                     "abstract": (p.abstract or "")[:200] or None, "applicant": applicant,
                     "app_date": p.app_date.isoformat() if p.app_date else None, "ipc_main": p.ipc_main,
-                    "is_synthetic": bool(getattr(p, "is_synthetic", False))})
+                    "is_synthetic": bool(p.is_synthetic)})
     return out
