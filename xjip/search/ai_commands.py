@@ -74,12 +74,13 @@ def embed_command(obj: Any, model: str, missing: bool, limit: int | None, batch:
 @click.option("--distil", is_flag=True, help="Build the static model distilled from the encoder / 蒸馏静态模型")
 @click.option("--size", type=click.IntRange(100, 200_000), default=15_000, show_default=True,
               help="Vocabulary words of the distilled model / 蒸馏词表大小")
+@click.option("--chars", type=click.IntRange(0, 20_000), help="Single characters kept as the fallback (default: size/4) / 单字数")
 @click.option("--similar", "similar_to", type=click.IntRange(1, 2**31 - 1), help="Patents similar to this patent id / 相似专利")
 @click.option("--hybrid", is_flag=True, help="Fuse every registered ranker (lexical + semantic) / 混合排序")
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
 @fmt_option
 @click.pass_obj
-def semantic_command(obj: Any, query: str | None, distil: bool, size: int, similar_to: int | None, hybrid: bool,
+def semantic_command(obj: Any, query: str | None, distil: bool, size: int, chars: int | None, similar_to: int | None, hybrid: bool,
                      limit: int, fmt: str) -> None:
     """Semantic search: describe a technology in a sentence / 语义检索：用一句话描述技术."""
     embed, search = _semantic()
@@ -89,7 +90,7 @@ def semantic_command(obj: Any, query: str | None, distil: bool, size: int, simil
 
         def progress(done: int, total: int) -> None:
             click.echo(f"\r{done:,}/{total:,}", nl=done == total, err=True)
-        report = run_distil(store, size, progress)
+        report = run_distil(store, size, progress, chars)
         embed.enqueue_missing(store, "static")
         emit(report, "json" if fmt == "json" else "text",
              lambda r: click.echo(" / ".join(both("ai.distil.done", tokens=r["tokens"], dim=r["dim"], path=r["path"]))))

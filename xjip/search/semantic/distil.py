@@ -48,7 +48,7 @@ def corpus_texts(store: Any, limit: int = 200_000) -> Iterator[str]:
                 yield json.loads(line)["title"]
 
 
-def vocabulary(texts: Iterable[str], size: int = DEFAULT_SIZE) -> tuple[list[str], np.ndarray]:
+def vocabulary(texts: Iterable[str], size: int = DEFAULT_SIZE, n_chars: int | None = None) -> tuple[list[str], np.ndarray]:
     counts: collections.Counter[str] = collections.Counter()
     chars: collections.Counter[str] = collections.Counter()
     for text in texts:
@@ -58,20 +58,21 @@ def vocabulary(texts: Iterable[str], size: int = DEFAULT_SIZE) -> tuple[list[str
                 chars.update(tok)
     words = [w for w, c in counts.most_common() if c >= 2 and (len(w) > 1 or not _HAN.match(w))][:size]
     chosen = set(words)
-    words += [c for c, _ in chars.most_common() if c not in chosen][:max(size // 4, 100)]
+    words += [c for c, _ in chars.most_common() if c not in chosen][:max(size // 4, 100) if n_chars is None else n_chars]
     total = sum(counts.values()) + sum(chars.values())
     freq = np.array([(counts.get(w, 0) or chars.get(w, 0)) / max(total, 1) for w in words], dtype=np.float64)
     return words, freq
 
 
-def distil(store: Any, size: int = DEFAULT_SIZE, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def distil(store: Any, size: int = DEFAULT_SIZE, progress: Callable[[int, int], None] | None = None,
+           chars: int | None = None) -> dict[str, Any]:
     """Build <data_dir>/semantic/static.npz. Resumable: the encoder's vectors are kept in a
     partial file every batch, and a second run carries on where the first stopped."""
     from sklearn.decomposition import PCA
 
     started = time.perf_counter()
     encoder = e5(store.settings.semantic_model)
-    words, freq = vocabulary(corpus_texts(store), size)
+    words, freq = vocabulary(corpus_texts(store), size, chars)
     out = static_path(store.settings.data_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_suffix(".partial.npz")
