@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from xjip.hub import models as m
+from xjip.hub.store import mark_changed
 
 # (table, owner entity id column, owner name column)
 ENTITY_COLUMNS: list[tuple[type[m.Base], str, str]] = [
@@ -24,6 +25,16 @@ ENTITY_COLUMNS: list[tuple[type[m.Base], str, str]] = [
     (m.Institution, "entity_id", "name"),
 ]
 CHUNK = 500
+RECORD_TYPES = {model: name for name, model in m.RIGHT_MODELS.items()}
+
+
+def _mark(session: Session, model: type[m.Base], column: Any, ids: list[int]) -> None:
+    """The records about to be re-pointed, for the after-commit hooks (the search index)."""
+    if model is m.PatentParty:
+        rows = session.execute(select(m.PatentParty.patent_id).where(column.in_(ids))).scalars().all()
+        mark_changed(session, "patent", rows)
+    elif model in RECORD_TYPES:
+        mark_changed(session, RECORD_TYPES[model], session.execute(select(model.id).where(column.in_(ids))).scalars().all())
 
 
 def merge_entities(session: Session, keep_id: int, merge_ids: Iterable[int], actor: str,
@@ -33,8 +44,10 @@ def merge_entities(session: Session, keep_id: int, merge_ids: Iterable[int], act
     result = entities.merge(session, keep_id, merge_ids, actor, source=source)
     moved = 0
     if result["merged_ids"]:
+        mark_changed(session, "entity", [keep_id, *result["merged_ids"]])
         for model, column, _name in ENTITY_COLUMNS:
             col = getattr(model, column)
+            _mark(session, model, col, result["merged_ids"])
             moved += session.execute(update(model).where(col.in_(result["merged_ids"])).values({column: keep_id})
                                      .execution_options(synchronize_session=False)).rowcount or 0
     return {**result, "records_repointed": moved}
@@ -48,11 +61,14 @@ def split_entity(session: Session, entity_id: int, aliases: Iterable[str], new_n
     result = entities.split(session, entity_id, aliases, new_name, actor, source=source)
     keys = {entities.name_key(a) for a in result["aliases"]}
     new_id = result["new_entity_id"]
+    mark_changed(session, "entity", [entity_id, new_id])
     moved = 0
     for model, column, name_column in ENTITY_COLUMNS:
         col, name_col = getattr(model, column), getattr(model, name_column)
         ids = [row_id for row_id, name in session.execute(select(model.id, name_col).where(col == entity_id))
                if name and entities.name_key(name) in keys]
+        if ids:
+            _mark(session, model, model.id, ids)
         for start in range(0, len(ids), CHUNK):
             moved += session.execute(update(model).where(model.id.in_(ids[start:start + CHUNK]))
                                      .values({column: new_id})

@@ -35,6 +35,31 @@ OUTSIDE = "other"
 MISSING_KINDS = ("title", "date", "party", "place")
 
 
+# Text-search providers: a part with a search index registers one here (xjip.search.live); the hub
+# knows no part above it. provider(store, record_type, text, cap) → the ids of the records of that
+# type the text finds, or None when it cannot answer (no index yet, more than `cap` hits, text it
+# cannot parse): the list's text box then falls back to LIKE on the type's search columns.
+TEXT_SEARCH: list[Any] = []
+TEXT_SEARCH_CAP = 5000
+
+
+def text_ids(store: Any, record_type: str, text_query: str | None) -> list[int] | None:
+    """The ids a registered text-search provider finds for a list's text box, or None."""
+    if not text_query or not text_query.strip():
+        return None
+    for provider in TEXT_SEARCH:
+        try:
+            ids = provider(store, record_type, text_query.strip()[:MAX_QUERY_TEXT], TEXT_SEARCH_CAP)
+        except Exception:  # noqa: BLE001 - a provider failing leaves the list its LIKE
+            import logging
+
+            logging.getLogger(__name__).exception("text search provider failed")
+            ids = None
+        if ids is not None:
+            return ids
+    return None
+
+
 class UnknownRecordType(LookupError):
     pass
 
@@ -480,8 +505,12 @@ def _conditions(spec: TypeSpec, f: RecordFilters) -> list[Any]:
     if f.synthetic is not None:
         conds.append(model.is_synthetic == (true() if f.synthetic else false()))
     if f.q:
-        pattern = "%" + _like_escape(f.q.strip()[:MAX_QUERY_TEXT]) + "%"
-        conds.append(or_(*[_col(model, c).like(pattern, escape="\\") for c in spec.search]))
+        found = f.extra.get("text_ids")
+        if found is not None:  # what the search index found (`text_ids`)
+            conds.append(model.id.in_(found) if found else false())
+        else:
+            pattern = "%" + _like_escape(f.q.strip()[:MAX_QUERY_TEXT]) + "%"
+            conds.append(or_(*[_col(model, c).like(pattern, escape="\\") for c in spec.search]))
     if f.missing:
         if f.missing == "title":
             conds.append(or_(_col(model, spec.title).is_(None), _col(model, spec.title) == ""))
@@ -1192,3 +1221,44 @@ def export_records(session: Session, record_type: str, filters: RecordFilters | 
         sent += len(rows)
         after = (getattr(rows[-1], spec.date), rows[-1].id, bool(rows[-1].is_synthetic))
         session.expunge_all()  # the rows of a chunk are not needed again: memory stays flat
+
+
+def export_records_by_ids(session: Session, record_type: str, ids: list[int], *, masked: bool = True
+                          ) -> Iterator[dict[str, Any]]:
+    """The records of `ids` in that order (a result set found elsewhere, e.g. the search index),
+    exported as `export_records` exports them: same columns, same masking."""
+    spec = spec_for(record_type)
+    model = spec.model
+    regions = region_index(session)
+    wanted = [i for i in ids if m.is_row_id(i)]
+    for start in range(0, len(wanted), EXPORT_CHUNK):
+        part = wanted[start:start + EXPORT_CHUNK]
+        rows = {r.id: r for r in session.execute(select(model).where(model.id.in_(part))).scalars()}
+        kinds = _entity_kinds(session, {getattr(r, spec.entity) for r in rows.values()}) \
+            if masked and spec.entity else {}
+        for row_id in part:
+            row = rows.get(row_id)
+            if row is None:
+                continue
+            data = _row_dict(row)
+            if masked:
+                _mask_fields(spec, data, kinds)
+            place = _place(regions, row.region_code, row.prefecture_code, row.county_code)
+            data["prefecture"], data["county"] = place["prefecture"], place["county"]
+            for key in _EXPORT_SKIP:
+                data.pop(key, None)
+            yield data
+        session.expunge_all()
+
+
+def gi_bucket_pairs() -> Any:
+    """Subquery of (gi_id, bucket): every prefecture-level unit a GI counts in, as the overview
+    counts it (its protected area; its own place when it has no area rows). For parts that count
+    GIs by prefecture (indicators, gi)."""
+    return _gi_buckets()
+
+
+def record_bucket(model: type[m.Base]) -> Any:
+    """The prefecture-level bucket expression the overview counts a right table's records in."""
+    return _bucket_expr(model.prefecture_code, model.county_code,
+                        model.province_code if model is m.Patent else None)

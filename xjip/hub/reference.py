@@ -309,8 +309,12 @@ def load_laws(session: Session, shared_dir: str | Path) -> dict[str, Counts]:
         for art in split_articles(markdown):
             articles.append(dict(law_id=ids[key], seq=art["seq"], number=art["number"], chapter=art["chapter"],
                                  text=art["text"]))
-    return {"law": law_counts,
-            "law_article": sync_rows(session, LawArticle.__table__, ["law_id", "seq"], articles, "id")}
+    article_counts = sync_rows(session, LawArticle.__table__, ["law_id", "seq"], articles, "id")
+    from xjip.hub.store import mark_changed
+
+    # after the commit, the after-commit hooks (the search index) hear of every article
+    mark_changed(session, "law", session.connection().execute(select(LawArticle.id)).scalars().all())
+    return {"law": law_counts, "law_article": article_counts}
 
 
 STEPS: list[tuple[str, Callable[[Session, Path], dict[str, Counts]]]] = [

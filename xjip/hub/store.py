@@ -14,6 +14,29 @@ from xjip.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 READ_ONLY = "xjip_read_only"  # execution option of the sessions `Store.reading` opens
+CHANGED = "xjip_changed"  # session.info key: {record_type: [ids]} a write outside the import pipeline changed
+
+
+def mark_changed(session: Session, record_type: str, ids: Any) -> None:
+    """Note records a write changed (an entity merge or split, an edit), so that the after-commit
+    hooks (`pipeline.AFTER_COMMIT_HOOKS`, e.g. the search index) hear of them once
+    `Store.session` has committed, as they do after each import batch."""
+    bucket = session.info.setdefault(CHANGED, {}).setdefault(record_type, [])
+    bucket.extend(int(i) for i in ids if i is not None)
+
+
+def notify_changed(store: "Store", changed: dict[str, list[int]]) -> None:
+    """Call every after-commit hook with `changed`; a failing hook is logged, never raised: the
+    write it follows is already committed."""
+    import logging
+
+    from xjip.hub.pipeline import AFTER_COMMIT_HOOKS
+
+    for hook in list(AFTER_COMMIT_HOOKS):
+        try:
+            hook(store, {k: sorted(set(v)) for k, v in changed.items()})
+        except Exception:  # noqa: BLE001
+            logging.getLogger(__name__).exception("after-commit hook %r failed", hook)
 
 
 def normalise_url(url: str) -> str:
@@ -89,6 +112,9 @@ class Store:
             except BaseException:
                 session.rollback()
                 raise
+            changed = session.info.pop(CHANGED, None)
+        if changed:
+            notify_changed(self, changed)
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Session]:

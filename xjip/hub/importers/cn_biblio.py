@@ -308,6 +308,21 @@ def _app(value: Any, field: str) -> tuple[str, str]:
     return number, "WO" if number.startswith("PCT/") else number[:2]
 
 
+# DOCDB gives documents whose application is unknown (old US grants, for example) a placeholder
+# application number: the publication's own number with kind D (incoPat writes 'US3440903D' for
+# US3440903A). It names no application, so the record is keyed on its publication instead.
+_DOCDB_PLACEHOLDER = re.compile(r"([A-Z]{2})0*(\d+)D")
+
+
+def _docdb_placeholder(value: Any, pubs: list[str]) -> bool:
+    m = _DOCDB_PLACEHOLDER.fullmatch(re.sub(r"\s", "", str(value)).upper())
+    if not m:
+        return False
+    # the serial's digits only: a reissue USRE026269E has the placeholder US26269D
+    return any(numbers.split_pub(p)[0] == m.group(1)
+               and re.sub(r"\D", "", numbers.split_pub(p)[1]).lstrip("0") == m.group(2) for p in pubs)
+
+
 _canonical_ipc = lru_cache(maxsize=16384)(numbers.canonical_ipc)  # classes repeat across records
 
 
@@ -395,9 +410,9 @@ def _family(value: Any) -> list[FamilyMember]:
 def build_record(v: dict[str, Any]) -> PatentRecord:
     """Canonical values (see ALIASES) → PatentRecord. Raises RecordError(field=canonical name)."""
     rec = PatentRecord(language="zh")
-    if v.get("app_number") is not None:
-        rec.app_number, rec.country = _app(v["app_number"], "app_number")
     pubs = _pub(v.get("pub_number"), "pub_number")
+    if v.get("app_number") is not None and not _docdb_placeholder(v["app_number"], pubs):
+        rec.app_number, rec.country = _app(v["app_number"], "app_number")
     if not pubs and v.get("cnki_href"):
         m = _HREF_PUB.search(str(v["cnki_href"]))
         if not m:

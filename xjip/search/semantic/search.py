@@ -102,8 +102,12 @@ def hybrid(store: Store, query: str, limit: int, filters: dict[str, Any] | None 
     for name, ranker in sorted(RANKERS.items()):
         if name == "hybrid":
             continue
+        try:
+            ranking = ranker(store, query, max(depth, limit), filters)
+        except Exception:  # noqa: BLE001 - a ranker that cannot answer (index not built, bad syntax) sits out
+            continue
         used.append(name)
-        rankings.append(ranker(store, query, max(depth, limit), filters))
+        rankings.append(ranking)
     return reciprocal_rank_fusion(rankings)[:limit], used
 
 

@@ -103,6 +103,7 @@ def overview_api(request: Request) -> dict[str, Any]:
 def records_data(request: Request, record_type: str, filters: queries.RecordFilters, page_size: int,
                  after: str | None) -> dict[str, Any]:
     _check_type(record_type)
+    filters.extra["text_ids"] = queries.text_ids(get_store(request), record_type, filters.q)
     try:
         with get_store(request).reading() as s:
             return queries.list_records(s, record_type, filters, page_size, after,
@@ -154,6 +155,7 @@ def records_export(request: Request, record_type: RecordType,
 
     _check_type(record_type)
     store, language = get_store(request), lang(request)
+    filters.extra["text_ids"] = queries.text_ids(store, record_type, filters.q)
     masked, limit = not sees_personal_data(request), export_limit(request)
     columns = queries.export_columns(record_type)
     zone = store.settings.display_timezone

@@ -1,7 +1,7 @@
 """semantic search: embedding queue (fed by the after-commit hook) and the worker's progress
 
 Revision ID: 0025
-Revises: 0008
+Revises: 0040
 Create Date: 2026-12-05 21:00:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0025'
-down_revision = '0008'
+down_revision = '0040'
 branch_labels = None
 depends_on = None
 

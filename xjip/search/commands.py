@@ -1,0 +1,109 @@
+"""`xjip search QUERY`, `xjip search --analyse QUERY`, `xjip search --rebuild`."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from xjip.i18n import t
+from xjip.search import live
+
+live.install()
+
+
+def _lang(obj: Any) -> str:
+    return getattr(obj.settings, "default_language", "zh") or "zh"
+
+
+def _fail(message: str, as_json: bool, payload: dict[str, Any]) -> None:
+    if as_json:
+        click.echo(json.dumps({"error": payload}, ensure_ascii=False, indent=2))
+    else:
+        click.echo(message, err=True)
+    raise SystemExit(2)
+
+
+@click.command("search")
+@click.argument("query", required=False)
+@click.option("--type", "record_type", help="Only this right type (patent, trademark, gi, …) / 只检索此类权利")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True, help="Results / 结果数")
+@click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="Output format / 输出格式")
+@click.option("--analyse", "analyse", is_flag=True, help="Analyse the whole result set / 检索分析")
+@click.option("--rebuild", is_flag=True, help="Rebuild the index from the database, then swap it in / 重建索引")
+@click.option("--status", "show_status", is_flag=True, help="Show the index's state / 索引状态")
+@click.pass_obj
+def search(obj: Any, query: str | None, record_type: str | None, limit: int, sort: str, fmt: str, analyse: bool,
+           rebuild: bool, show_status: bool) -> None:
+    """Search every right the hub holds (expert syntax: TI= PA= IPC=A01B* AD=2019..2021 …) /
+    检索平台上的全部权利（支持专家检索式）。"""
+    from xjip.search import service
+    from xjip.search.index import backend_for
+    from xjip.search.query import QueryError
+
+    lang = _lang(obj)
+    as_json = fmt == "json"
+    store = obj.store
+    if rebuild:
+        from tqdm import tqdm
+
+        bar = tqdm(total=None, unit="rec", disable=as_json, desc=t("search.cli.rebuilding", lang))
+
+        def progress(state: dict[str, Any]) -> None:
+            bar.total = state["total"]
+            bar.n = state["done"]
+            bar.set_postfix_str(state.get("type", ""))
+            bar.refresh()
+
+        result = backend_for(store.settings).rebuild(store, progress)
+        bar.close()
+        if as_json:
+            click.echo(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+        else:
+            click.echo(t("search.cli.rebuilt", lang, done=result["done"], seconds=result["seconds"],
+                         mb=round(result["bytes"] / 1e6, 1)))
+        return
+    if show_status:
+        click.echo(json.dumps(backend_for(store.settings).status(), ensure_ascii=False, indent=2, default=str))
+        return
+    if not query:
+        _fail(t("search.error.empty", lang, column=1), as_json, {"code": "empty"})
+    filters = service.Filters(type=record_type)
+    try:
+        if analyse:
+            data = service.analyse(store, query, filters)
+        else:
+            data = service.search(store, query, filters, size=min(limit, service.MAX_SIZE), sort=sort,
+                                  masked=False, with_facets=False)
+            if limit > service.MAX_SIZE:
+                hits = service.result_ids(store, query, filters, limit)
+                data["items"] = service.describe(store, [(ty, i, 0.0) for ty, i in hits], data["terms"], False)
+    except QueryError as exc:
+        _fail(exc.message_zh if lang == "zh" else exc.message_en, as_json, exc.as_dict())
+        return
+    except service.IndexNotReady:
+        _fail(t("search.error.no_index", lang), as_json, {"code": "no_index"})
+        return
+    if as_json:
+        for item in data.get("items", []):
+            item.pop("title_html", None)
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        return
+    if analyse:
+        click.echo(t("search.cli.total", lang, total=data["total"]))
+        for key in ("filings", "grants", "applicants", "ipc_grp", "prefectures", "provinces", "status", "coapplicants"):
+            click.echo(f"\n{t('search.analysis.' + key, lang)}")
+            for b in data[key][:15]:
+                label = b.get("label") or ""
+                click.echo(f"  {b['value']:<16} {label[:30]:<30} {b['count']:>8,}")
+        return
+    click.echo(t("search.cli.total", lang, total=data["total"]))
+    for item in data["items"]:
+        date = item.get("date") or ""
+        click.echo(f"{item['record_type']:<13} {str(item.get('number') or ''):<20} {str(date):<10} "
+                   f"{str(item.get('title') or '')[:40]}  {str(item.get('party') or '')[:30]}")
+
+
+commands = [search]
