@@ -18,6 +18,7 @@ PARTS = [
     "xjip.search.commands",
     "xjip.indicators.commands",
     "xjip.gi.commands",
+    "xjip.search.ai_commands",
 ]
 
 

@@ -973,3 +973,36 @@ class PledgeNumber(Base):
 # A record page's transfers and licences: by right type and number together (without statistics,
 # SQLite took the right_type index alone and sorted every transfer: 49 ms a page at 100,000).
 Index("ix_right_transaction_lookup", RightTransaction.right_type, RightTransaction.right_number)
+
+# --- semantic search (xjip/search/semantic) ---------------------------------------------------
+
+class EmbedQueue(Base):
+    """Records whose text changed and whose vector (per encoder) is not yet written: filled by the
+    after-commit hook, emptied by `xjip embed`. A row leaves only after its vector is on disk, so
+    an interrupted run resumes where it stopped."""
+
+    __tablename__ = "embed_queue"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model: Mapped[str] = mapped_column(String(20))
+    record_type: Mapped[str] = mapped_column(String(20))
+    record_id: Mapped[int] = mapped_column(Integer)
+    queued_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("model", "record_type", "record_id", name="uq_embed_queue"),
+                      Index("ix_embed_queue_model_id", "model", "id"))
+
+
+class EmbedRun(Base):
+    """The embedding worker's progress, one row per encoder: what the job page shows."""
+
+    __tablename__ = "embed_run"
+    model: Mapped[str] = mapped_column(String(20), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), default="idle")  # running | idle | interrupted | failed
+    pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(200))
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    texts_per_second: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)

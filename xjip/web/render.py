@@ -26,6 +26,7 @@ NAVIGATION: list[tuple[str, list[tuple[str, str, str | None]]]] = [
     ("rights", [(name, f"/records/{name}", None) for name in TYPES]),
     ("gi", [("gi", "/gi", None), ("gi_marks", "/gi/marks/applications", "staff"), ("gi_reports", "/gi/reports", "staff"),
             ("gi_clues", "/gi/clues", "staff"), ("gi_census", "/gi/census", None)]),
+    ("ai", [("semantic", "/semantic", None), ("classify", "/classify", None)]),
     ("imports", [("import", "/import", "staff"), ("jobs", "/jobs", "staff"), ("templates", "/templates", None)]),
     ("system", [("users", "/users", "admin"), ("api", "/docs", None)]),
 ]

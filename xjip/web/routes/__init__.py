@@ -9,3 +9,5 @@ def include_all(app: FastAPI) -> None:
 
     for module in (data, imports, account, docs, search, indicators, gi):
         app.include_router(module.router)
+    from xjip.web.routes import ai  # noqa: E402 - semantic search and IPC classification (issue 11 §5-6)
+    app.include_router(ai.router)
