@@ -114,7 +114,7 @@ def throughput(monitor: Monitor, rows: list[dict[str, Any]], n: int, runs: int) 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return {"listings": n, "runs": runs, "best_seconds": round(best, 3), "listings_per_s": round(n / best),
             "best_cpu_seconds": round(best_cpu, 3), "listings_per_cpu_s": round(n / best_cpu),
-            "load_average_1min": load, "clues": clues, "names": len(monitor.entries)}
+            "load_average_1min": round(load, 1) if load is not None else None, "clues": clues, "names": len(monitor.entries)}
 
 
 def main() -> None:
