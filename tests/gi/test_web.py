@@ -81,3 +81,32 @@ def test_staff_fill_a_gap_apply_approve_report_and_triage(client, users, gi_load
     assert page.status_code == 200 and "库尔勒香梨" in page.text
     pkg = client.post("/gi/clues/package", data={"csrf_token": token, "ids": [str(cid)]})
     assert pkg.status_code == 200 and "clues.csv" in zipfile.ZipFile(io.BytesIO(pkg.content)).namelist()
+
+
+def test_special_mark_forms(client, users, gi_loaded) -> None:  # noqa: ANN001
+    token = login(client, "staff1")
+    target = gi_id(gi_loaded, "阿克苏苹果", "PGI_product")
+    page = client.post(f"/gi/{target}/applications", data={
+        "csrf_token": token, "applicant_name": "阿克苏果业合作社（合成）", "credit_code": CODE_A, "address": "新疆阿克苏市",
+        "user_type": "gi_product_producer", "documents": "营业执照\n产地证明"}, follow_redirects=True)
+    assert page.status_code == 200 and "阿克苏果业合作社" in page.text and 'name="action" value="pass"' in page.text
+    app_id = int(str(page.url).rstrip("/").rsplit("/", 1)[1])
+    refused = client.post(f"/gi/marks/{app_id}/action", data={"csrf_token": token, "action": "reject"}, follow_redirects=True)
+    assert "请填写理由" in refused.text  # a rejection needs its reason
+    client.post(f"/gi/marks/{app_id}/action", data={"csrf_token": token, "action": "pass"})
+    approved = client.post(f"/gi/marks/{app_id}/action", data={"csrf_token": token, "action": "approve",
+                                                               "announcement_no": "测试公告"}, follow_redirects=True)
+    assert "已核准" in approved.text and 'value="approve"' not in approved.text
+    twice = client.post(f"/gi/marks/{app_id}/action", data={"csrf_token": token, "action": "approve"}, follow_redirects=True)
+    assert "不能重复核准" in twice.text
+    bad = client.post(f"/gi/marks/{app_id}/reports", data={"csrf_token": token, "year": "2026", "output_tonnes": "-3",
+                                                           "sales_wan_yuan": "1", "marks_used": "1", "quality_checks": "1"},
+                      follow_redirects=True)
+    assert "output_tonnes" in bad.text and "不能为负数" in bad.text
+    en = client.post(f"/gi/marks/{app_id}/reports?lang=en", data={"csrf_token": token, "year": "2026",
+                                                                   "output_tonnes": "1", "sales_wan_yuan": "1e12",
+                                                                   "marks_used": "1", "quality_checks": "1"},
+                     follow_redirects=True)
+    assert en.status_code == 200
+    assert client.get("/api/gi/marks/applications").json()["items"][0]["status"] == "approved"
+    assert client.post(f"/gi/marks/{app_id}/action", data={"action": "revoke"}).status_code == 403  # no CSRF token
