@@ -78,7 +78,7 @@ def test_staff_fill_a_gap_apply_approve_report_and_triage(client, users, gi_load
     referred = client.post(f"/api/gi/clues/{cid}/triage", json={"status": "referred"}, headers=h).json()
     assert referred["referred_to"] == "130000"
     page = client.get("/gi/clues")
-    assert page.status_code == 200 and "库尔勒香梨" in page.text
+    assert page.status_code == 200 and "库尔勒香梨" in page.text and "河北省" in page.text
     pkg = client.post("/gi/clues/package", data={"csrf_token": token, "ids": [str(cid)]})
     assert pkg.status_code == 200 and "clues.csv" in zipfile.ZipFile(io.BytesIO(pkg.content)).namelist()
 
