@@ -110,3 +110,30 @@ def test_special_mark_forms(client, users, gi_loaded) -> None:  # noqa: ANN001
     assert en.status_code == 200
     assert client.get("/api/gi/marks/applications").json()["items"][0]["status"] == "approved"
     assert client.post(f"/gi/marks/{app_id}/action", data={"action": "revoke"}).status_code == 403  # no CSRF token
+
+
+def test_application_documents_are_uploaded_and_downloaded(client, users, gi_loaded, settings) -> None:  # noqa: ANN001
+    from pathlib import Path
+
+    token = login(client, "staff1")
+    target = gi_id(gi_loaded, "精河枸杞", "AGI")
+    page = client.post(f"/gi/{target}/applications", data={
+        "csrf_token": token, "applicant_name": "精河枸杞合作社（合成）", "address": "新疆精河县", "user_type": "gi_product_producer"},
+        files=[("files", ("../../营业执照.pdf", b"%PDF-1.4 synthetic", "application/pdf")),
+               ("files", ("检验报告.txt", "合格".encode(), "text/plain"))], follow_redirects=True)
+    assert page.status_code == 200 and 'id="documents"' in page.text
+    app = client.get("/api/gi/marks/applications").json()["items"][0]
+    files = {d["name"]: d for d in app["documents"]}
+    assert files["检验报告.txt"]["bytes"] == len("合格".encode())
+    stored = files["../../营业执照.pdf"]["file"]
+    assert stored.endswith("/营业执照.pdf")  # the path part of the name is dropped
+    got = client.get(f"/gi/documents/{stored}")
+    assert got.status_code == 200 and got.content == b"%PDF-1.4 synthetic"
+    assert client.get(f"/gi/documents/{stored.split('/')[0]}/..%2F..%2Fxjip.db").status_code == 404
+    # a refused application keeps no file
+    before = sorted(p.name for p in (Path(settings.data_dir) / "gi_documents").iterdir())
+    client.post(f"/gi/{target}/applications", data={"csrf_token": token, "applicant_name": "", "user_type": "x"},
+                files=[("files", ("a.txt", b"x", "text/plain"))])
+    assert sorted(p.name for p in (Path(settings.data_dir) / "gi_documents").iterdir()) == before
+    anonymous = client.__class__(client.app)
+    assert anonymous.get(f"/gi/documents/{stored}", follow_redirects=False).status_code in (303, 401)
