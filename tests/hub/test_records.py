@@ -363,3 +363,17 @@ def test_corrections_are_publications_of_the_record_never_its_first_or_its_grant
             "CN113000001A", "2021-06-01", "CN113000001B", "2023-02-03")
         assert sorted(s.scalars(select(m.PatentPublication.number))) == [
             "CN113000001A", "CN113000001A8", "CN113000001B", "CN113000001B9"]
+
+
+def test_a_docdb_placeholder_application_number_keys_the_record_on_its_publication():
+    """incoPat writes DOCDB's placeholder for an unknown application (the publication's number,
+    kind D: 'US3440903D' beside US3440903A, as in the real Ford export); it names no application."""
+    from xjip.hub.importers.cn_biblio import build_record
+
+    rec = build_record({"app_number": "US3440903D", "pub_number": "US3440903A", "title": "液压动力传动机构"})
+    assert (rec.app_number, rec.pub_number, rec.country) == (None, "US3440903A", "US")
+    reissue = build_record({"app_number": "US26269D", "pub_number": "USRE026269E", "title": "面板横移和支撑装置"})
+    assert reissue.app_number is None and reissue.pub_number.startswith("USRE")
+    with pytest.raises(RecordError) as err:  # a D number that is not this row's publication is still refused
+        build_record({"app_number": "US3440904D", "pub_number": "US3440903A", "title": "x"})
+    assert err.value.code == "bad_number"

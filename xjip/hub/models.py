@@ -748,3 +748,261 @@ class SavedSearch(Base):
     seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     new_count: Mapped[int] = mapped_column(Integer, default=0)
     new_sample: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)  # up to 20 [record_type, id]
+
+
+# --- indicators (xjip/indicators, issue 12) ----------------------------------------------------
+
+class IndicatorEntry(Base):
+    """What staff enter by hand for the plan indicators, never overwritten: a correction is a new
+    row naming the row it corrects (`supersedes_id`, unique: one correction per row); the current
+    value is the row nobody superseded. `kind`: reported (an indicator's reported value),
+    population (persons, per code and year), setting (an indicator setting, `value_json`),
+    award (a patent's China Patent Award / national S&T award, `key` = its number)."""
+
+    __tablename__ = "indicator_entry"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(100))  # indicator id, setting name or patent number
+    year: Mapped[int | None] = mapped_column(Integer)
+    region_code: Mapped[str | None] = mapped_column(String(12))
+    value: Mapped[float | None] = mapped_column(Float)
+    value_json: Mapped[dict[str, Any] | None] = mapped_column(JSONN)
+    unit: Mapped[str | None] = mapped_column(String(20))
+    source_document: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    entered_by: Mapped[str] = mapped_column(String(100))
+    entered_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("indicator_entry.id"), unique=True)
+    withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)  # a correction that removes the value
+    __table_args__ = (Index("ix_indicator_entry_kind_key", "kind", "key"),)
+
+
+class IndicatorPatent(Base):
+    """One row per invention patent: what the high-value criteria need, kept current by the
+    after-commit hook (xjip.indicators.facts) so the indicators are indexed GROUP BYs, not a
+    reread of every patent's IPC list, family and pledges. `facts.rebuild` recounts it whole."""
+
+    __tablename__ = "indicator_patent"
+    patent_id: Mapped[int] = mapped_column(ForeignKey("patent.id", ondelete="CASCADE"), primary_key=True)
+    bucket: Mapped[str | None] = mapped_column(String(12))  # prefecture / XPCC city, as the overview counts
+    granted_on: Mapped[dt.date | None] = mapped_column(Date)
+    filed_on: Mapped[dt.date | None] = mapped_column(Date)
+    ends_on: Mapped[dt.date | None] = mapped_column(Date)  # first date it was no longer in force
+    ended_undated: Mapped[bool] = mapped_column(Boolean, default=False)  # terminal status, no dated event
+    sei_code: Mapped[str | None] = mapped_column(String(10))
+    sei_ipc: Mapped[str | None] = mapped_column(String(20))  # the concordance row that matched
+    foreign_grant: Mapped[str | None] = mapped_column(String(40))  # a granted member in another country
+    pledge_wan: Mapped[float | None] = mapped_column(Float)  # largest pledge naming it (10k CNY)
+    pledge_key: Mapped[str | None] = mapped_column(String(60))
+    pledge_on: Mapped[dt.date | None] = mapped_column(Date)
+    is_synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+    __table_args__ = (Index("ix_indicator_patent_bucket", "bucket", "granted_on"),)
+
+
+class IndicatorTrademark(Base):
+    """One row per trademark: the years it counts as in force at year end (first_year ≤ Y <
+    end_year), kept by the after-commit hook so the valid-trademark count is a prefix sum over
+    `indicator_delta`, not a scan of every trademark."""
+
+    __tablename__ = "indicator_trademark"
+    trademark_id: Mapped[int] = mapped_column(ForeignKey("trademark.id", ondelete="CASCADE"), primary_key=True)
+    bucket: Mapped[str | None] = mapped_column(String(12))
+    first_year: Mapped[int | None] = mapped_column(Integer)  # NULL: never in force at a year end
+    end_year: Mapped[int | None] = mapped_column(Integer)  # NULL: still in force
+    is_synthetic: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class IndicatorDelta(Base):
+    """Change of a year-end stock per (series, bucket, year): the stock at the end of year Y is the
+    sum of `n` over years ≤ Y. Series 'tm' (trademarks in force) and 'hv:<settings fingerprint>'
+    (high-value invention patents, award category aside). A row (series, '*', 0) marks a series
+    as built; `xjip indicators check` compares every series with a full recount."""
+
+    __tablename__ = "indicator_delta"
+    series: Mapped[str] = mapped_column(String(60), primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(12), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    synthetic: Mapped[int] = mapped_column(Integer, default=0)
+
+# --- GI management (xjip.gi): special-mark applications, usage reports, e-commerce clues ---------
+
+class GIMarkApplication(Base):
+    """One application to use a GI special mark, through review, approval and revocation. The
+    approved user is written to `gi_mark_user` (the hub's list); this row keeps the workflow."""
+
+    __tablename__ = "gi_mark_application"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gi_id: Mapped[int] = mapped_column(ForeignKey("gi.id", ondelete="CASCADE"), index=True)
+    applicant_name: Mapped[str] = mapped_column(String(300))
+    credit_code: Mapped[str | None] = mapped_column(String(30), index=True)
+    address: Mapped[str | None] = mapped_column(Text)
+    region_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    prefecture_code: Mapped[str | None] = mapped_column(String(6), index=True)
+    county_code: Mapped[str | None] = mapped_column(String(6), index=True)
+    user_type: Mapped[str] = mapped_column(String(30))  # xjip.gi.marks.USER_TYPES (announcement 354)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # submitted | reviewed | approved | rejected | revoked
+    documents: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)
+    history: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)  # [{at, by, action, reason}]
+    mark_user_id: Mapped[int | None] = mapped_column(ForeignKey("gi_mark_user.id"), index=True)
+    submitted_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    is_synthetic: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+
+
+class GIUsageReport(Base):
+    """A special-mark user's annual usage report (用标年报)."""
+
+    __tablename__ = "gi_usage_report"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("gi_mark_application.id", ondelete="CASCADE"), index=True)
+    year: Mapped[int] = mapped_column(Integer, index=True)
+    output_tonnes: Mapped[float] = mapped_column(Float)
+    sales_wan_yuan: Mapped[float] = mapped_column(Float)
+    marks_used: Mapped[int] = mapped_column(BigInteger)
+    quality_checks: Mapped[int] = mapped_column(Integer)
+    quality_failed: Mapped[int] = mapped_column(Integer, default=0)
+    price_yuan_per_kg: Mapped[float | None] = mapped_column(Float)
+    note: Mapped[str | None] = mapped_column(Text)
+    submitted_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    submitted_by: Mapped[str | None] = mapped_column(String(100))
+    __table_args__ = (UniqueConstraint("application_id", "year", name="uq_gi_usage_report"),)
+
+
+class GIListing(Base):
+    """A product listing imported from an e-commerce platform's search export."""
+
+    __tablename__ = "gi_listing"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch: Mapped[str] = mapped_column(String(100), index=True)
+    listing_id: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(Text)
+    shop: Mapped[str | None] = mapped_column(String(300))
+    seller_location: Mapped[str | None] = mapped_column(String(300))
+    region_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    prefecture_code: Mapped[str | None] = mapped_column(String(6), index=True)
+    price: Mapped[float | None] = mapped_column(Float)
+    listed_at: Mapped[dt.date | None] = mapped_column(Date)
+    url: Mapped[str | None] = mapped_column(Text)
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    imported_by: Mapped[str | None] = mapped_column(String(100))
+    __table_args__ = (UniqueConstraint("listing_id", "batch", name="uq_gi_listing"),)
+
+
+class GIClue(Base):
+    """An infringement clue: one rule fired on one listing for one GI, with its evidence; then
+    triage, referral to the seller's prefecture and the outcome."""
+
+    __tablename__ = "gi_clue"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    listing_row_id: Mapped[int] = mapped_column(ForeignKey("gi_listing.id", ondelete="CASCADE"), index=True)
+    gi_id: Mapped[int | None] = mapped_column(ForeignKey("gi.id", ondelete="SET NULL"), index=True)
+    gi_name: Mapped[str] = mapped_column(String(100))
+    rule: Mapped[str] = mapped_column(String(30), index=True)
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSONN, default=dict)
+    status: Mapped[str] = mapped_column(String(20), index=True, default="new")  # xjip.gi.clues.STATUSES
+    referred_to: Mapped[str | None] = mapped_column(String(12))  # prefecture (or province) code
+    outcome: Mapped[str | None] = mapped_column(Text)
+    history: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)
+    found_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class GIWhitelist(Base):
+    """An authorised seller: clues on its listings for the GI (or any GI when gi_id is NULL) are not raised."""
+
+    __tablename__ = "gi_whitelist"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gi_id: Mapped[int | None] = mapped_column(ForeignKey("gi.id", ondelete="CASCADE"), index=True)
+    shop: Mapped[str] = mapped_column(String(300), index=True)
+    note: Mapped[str | None] = mapped_column(Text)
+    added_by: Mapped[str | None] = mapped_column(String(100))
+    added_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("shop", "gi_id", name="uq_gi_whitelist"),)
+
+class RightCount(Base):
+    """Kept counts of the rights by the overview's dimensions, maintained by triggers on every
+    right table (xjip.hub.counts); never written by the application itself."""
+
+    __tablename__ = "right_count"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_type: Mapped[str] = mapped_column(String(20))
+    is_synthetic: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    year: Mapped[int] = mapped_column(Integer)  # 0: no date
+    status: Mapped[str] = mapped_column(String(60))  # '': none
+    bucket: Mapped[str] = mapped_column(String(12))  # xjip.hub.counts.bucket_sql
+    no_title: Mapped[int] = mapped_column(Integer)
+    no_party: Mapped[int] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+    __table_args__ = (UniqueConstraint("record_type", "is_synthetic", "year", "status", "bucket", "no_title",
+                                       "no_party", name="uq_right_count"),)
+
+
+class ImportRequest(Base):
+    """An import the web asked for, waiting for the server's one import runner (with several
+    web worker processes, imports run in one place: xjip.hub.pipeline.run_requested_jobs)."""
+
+    __tablename__ = "import_request"
+    job_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    requested_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# The lists' keyset order (xjip.hub.queries._keyset_rows): real or synthetic, then the date and
+# id newest first, whole or within a prefecture; each page walks one of these and stops.
+LIST_DATES = {"patent": "app_date", "trademark": "app_date", "gi": "approval_date", "gi_mark_user": "approved_date",
+              "copyright": "reg_date", "plant_variety": "app_date", "right_transaction": "date",
+              "pledge": "reg_date", "enforcement_case": "accepted_date", "institution": "established_date"}
+for _model in RIGHT_MODELS.values():
+    _table = _model.__table__
+    _date = LIST_DATES[_table.name]
+    Index(f"ix_{_table.name}_list", _table.c.is_synthetic, _table.c[_date], _table.c.id)
+    Index(f"ix_{_table.name}_pref_list", _table.c.prefecture_code, _table.c.is_synthetic, _table.c[_date],
+          _table.c.id)
+
+
+class PledgeNumber(Base):
+    """Each number a pledge names (an item of pledge.right_numbers), kept by triggers on `pledge`
+    (migration 0012): a record page finds the pledges of its right by index, not by reading every
+    pledge's JSON list."""
+
+    __tablename__ = "pledge_number"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pledge_id: Mapped[int] = mapped_column(Integer, index=True)
+    right_type: Mapped[str | None] = mapped_column(String(20))
+    number: Mapped[str] = mapped_column(String(60))
+    __table_args__ = (Index("ix_pledge_number_lookup", "right_type", "number"),)
+# A record page's transfers and licences: by right type and number together (without statistics,
+# SQLite took the right_type index alone and sorted every transfer: 49 ms a page at 100,000).
+Index("ix_right_transaction_lookup", RightTransaction.right_type, RightTransaction.right_number)
+
+# --- semantic search (xjip/search/semantic) ---------------------------------------------------
+
+class EmbedQueue(Base):
+    """Records whose text changed and whose vector (per encoder) is not yet written: filled by the
+    after-commit hook, emptied by `xjip embed`. A row leaves only after its vector is on disk, so
+    an interrupted run resumes where it stopped."""
+
+    __tablename__ = "embed_queue"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model: Mapped[str] = mapped_column(String(20))
+    record_type: Mapped[str] = mapped_column(String(20))
+    record_id: Mapped[int] = mapped_column(Integer)
+    queued_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("model", "record_type", "record_id", name="uq_embed_queue"),
+                      Index("ix_embed_queue_model_id", "model", "id"))
+
+
+class EmbedRun(Base):
+    """The embedding worker's progress, one row per encoder: what the job page shows."""
+
+    __tablename__ = "embed_run"
+    model: Mapped[str] = mapped_column(String(20), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), default="idle")  # running | idle | interrupted | failed
+    pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(200))
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    texts_per_second: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)

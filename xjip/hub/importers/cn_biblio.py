@@ -213,6 +213,12 @@ def province_of(value: Any) -> str | None:
     return None
 
 
+def _foreign_country(value: Any) -> str | None:
+    """'US', '日本(JP)', '美国；US' → the ISO country code of a 国省代码 naming a foreign applicant's country."""
+    found = re.findall(r"(?<![A-Za-z])([A-Z]{2})(?![A-Za-z])", str(value))
+    return found[-1] if found and found[-1] not in ("CN",) else None
+
+
 def strip_postcode(address: str | None) -> str | None:
     if not address:
         return None
@@ -308,6 +314,21 @@ def _app(value: Any, field: str) -> tuple[str, str]:
     return number, "WO" if number.startswith("PCT/") else number[:2]
 
 
+# DOCDB gives documents whose application is unknown (old US grants, for example) a placeholder
+# application number: the publication's own number with kind D (incoPat writes 'US3440903D' for
+# US3440903A). It names no application, so the record is keyed on its publication instead.
+_DOCDB_PLACEHOLDER = re.compile(r"([A-Z]{2})0*(\d+)D")
+
+
+def _docdb_placeholder(value: Any, pubs: list[str]) -> bool:
+    m = _DOCDB_PLACEHOLDER.fullmatch(re.sub(r"\s", "", str(value)).upper())
+    if not m:
+        return False
+    # the serial's digits only: a reissue USRE026269E has the placeholder US26269D
+    return any(numbers.split_pub(p)[0] == m.group(1)
+               and re.sub(r"\D", "", numbers.split_pub(p)[1]).lstrip("0") == m.group(2) for p in pubs)
+
+
 _canonical_ipc = lru_cache(maxsize=16384)(numbers.canonical_ipc)  # classes repeat across records
 
 
@@ -395,9 +416,9 @@ def _family(value: Any) -> list[FamilyMember]:
 def build_record(v: dict[str, Any]) -> PatentRecord:
     """Canonical values (see ALIASES) → PatentRecord. Raises RecordError(field=canonical name)."""
     rec = PatentRecord(language="zh")
-    if v.get("app_number") is not None:
-        rec.app_number, rec.country = _app(v["app_number"], "app_number")
     pubs = _pub(v.get("pub_number"), "pub_number")
+    if v.get("app_number") is not None and not _docdb_placeholder(v["app_number"], pubs):
+        rec.app_number, rec.country = _app(v["app_number"], "app_number")
     if not pubs and v.get("cnki_href"):
         m = _HREF_PUB.search(str(v["cnki_href"]))
         if not m:
@@ -460,6 +481,9 @@ def build_record(v: dict[str, Any]) -> PatentRecord:
 
     province = v.get("province") or v.get("applicant_province")
     rec.province_code = province_of(str(province)) if province is not None else None
+    foreign = _foreign_country(province) if province is not None and rec.province_code is None else None
+    if foreign and rec.applicants and not rec.applicants[0].country:
+        rec.applicants[0].country = foreign  # CNIPA's 国省代码 of a foreign applicant is its country (US, 日本(JP))
     rec.legal_status = _text(v.get("legal_status")) or _text(v.get("legal_events"))
     rec.status = status_of(rec.legal_status)
     rec.transfer_count = _count(v.get("transfer_count"), "transfer_count")

@@ -5,7 +5,9 @@ from fastapi import FastAPI
 
 
 def include_all(app: FastAPI) -> None:
-    from xjip.web.routes import account, data, docs, imports, search
+    from xjip.web.routes import account, data, docs, gi, imports, indicators, search
 
-    for module in (data, imports, account, docs, search):
+    for module in (data, imports, account, docs, search, indicators, gi):
         app.include_router(module.router)
+    from xjip.web.routes import ai  # noqa: E402 - semantic search and IPC classification (issue 11 §5-6)
+    app.include_router(ai.router)

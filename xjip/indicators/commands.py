@@ -1,0 +1,115 @@
+"""`xjip indicators`: the plan's indicators for a year (and a prefecture), plus the upkeep of the
+per-patent facts (`rebuild`, `check`) and staff entries (`enter`)."""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from xjip.cli import emit, format_option
+from xjip.i18n import both, t
+
+
+def _fail(zh: str, en: str, code: int = 2) -> None:
+    click.echo(f"错误：{zh}\nError: {en}", err=True)
+    sys.exit(code)
+
+
+def _text(data: dict[str, Any]) -> None:
+    click.echo(f"{data['region_name'] or data['region_code']} {data['year']}")
+    for ind in data["indicators"]:
+        value = "—" if ind["value"] is None else f"{ind['value']:,.4g}"
+        gap = f"  ({t('indicators.gap.' + ind['gap'])})" if ind["value"] is None and ind["gap"] else ""
+        click.echo(f"{ind['seq']}. {ind['name_zh']}: {value} {ind['unit']}{gap}  "
+                   f"[{ind['numerator']} / {ind['denominator']}]  2025 {ind['baseline_2025']} → 2030 "
+                   f"{ind['target_2030']}  {t('indicators.status.' + ind['status'])}")
+
+
+@click.group("indicators", invoke_without_command=True)
+@click.option("--year", type=click.IntRange(1985, 2100), help="Year / 年份")
+@click.option("--prefecture", help="Prefecture or XPCC city code (6 digits) / 地州或兵团城市代码")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@format_option
+@click.pass_context
+def indicators(ctx: click.Context, year: int | None, prefecture: str | None, lang: str, fmt: str) -> None:
+    """规划主要指标 / The plan's 7 indicators: value, numerator, denominator, baseline, target,
+    status and the record query behind each."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if year is None:
+        _fail(*both("indicators.cli.year_required"))
+    from xjip.indicators import aggregates, compute, entries, report
+
+    store = ctx.obj.store
+    with store.reading() as s:
+        settings = entries.load_settings(s)
+    aggregates.ensure(store, settings)
+    with store.reading() as s:
+        if prefecture and prefecture not in {u["code"] for u in compute.units(s)}:
+            _fail(*both("indicators.cli.bad_prefecture", value=prefecture[:20]))
+        data = report.build(s, year, prefecture, lang)
+    emit(data, fmt, _text)
+
+
+@indicators.command("rebuild")
+@click.pass_obj
+def rebuild(obj: Any) -> None:
+    """Recompute the per-patent facts whole / 全量重算专利指标数据."""
+    from xjip.indicators import facts
+
+    with obj.store.session() as s:
+        rows = facts.rebuild(s)
+    click.echo(t("indicators.cli.rebuilt", rows=rows))
+
+
+@indicators.command("check")
+@format_option
+@click.pass_obj
+def check(obj: Any, fmt: str) -> None:
+    """Compare the incrementally kept facts with a full recount / 与全量重算比对."""
+    from xjip.indicators import facts
+
+    with obj.store.reading() as s:
+        result = facts.recount(s)
+    if fmt == "json":
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+    elif result["equal"]:
+        click.echo(t("indicators.cli.check_equal", rows=result["rows"]))
+    else:
+        click.echo(t("indicators.cli.check_differ", count=result["difference_count"]))
+    if not result["equal"]:
+        sys.exit(1)
+
+
+@indicators.command("enter")
+@click.option("--kind", type=click.Choice(["reported", "population", "setting", "award"]), required=True)
+@click.option("--key", required=True, help="Indicator id, setting name, population indicator or patent number")
+@click.option("--year", type=int)
+@click.option("--region", "region_code", help="Division code (reported values, population)")
+@click.option("--value", help="The value (number, or the setting's value)")
+@click.option("--award", help="china_patent_award | national_st_award (kind award)")
+@click.option("--source", "source_document", required=True, help="Source document / 来源文件")
+@click.option("--by", "entered_by", required=True, help="Who enters it / 填报人")
+@click.option("--note")
+@click.option("--corrects", type=int, help="Id of the entry this corrects / 更正的记录编号")
+@click.pass_obj
+def enter(obj: Any, kind: str, key: str, year: int | None, region_code: str | None, value: str | None,
+          award: str | None, source_document: str, entered_by: str, note: str | None, corrects: int | None) -> None:
+    """Enter a reported value, population, setting or award; never overwrites / 人工填报（保留修改记录）."""
+    from xjip.indicators import entries
+
+    e = entries.EntryInput(kind=kind, key=key, year=year, region_code=region_code, value=value,
+                           value_json={"award": award} if kind == "award" else None,
+                           source_document=source_document, entered_by=entered_by, note=note)
+    try:
+        with obj.store.session() as s:
+            row = entries.add(s, e, supersedes=corrects)
+            new_id = row.id
+    except entries.EntryError as exc:
+        _fail(exc.zh, exc.en)
+    click.echo(t("indicators.cli.entered", id=new_id))
+
+
+commands = [indicators]

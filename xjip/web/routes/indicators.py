@@ -1,0 +1,278 @@
+"""Plan indicators (issue 12): the dashboard, the high-value patent list, the records behind every
+figure, the XLSX export and the staff entry form. Thin layer over xjip.indicators; each page
+/x has its JSON twin /api/x."""
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import secrets
+from pathlib import Path as FsPath
+from typing import Annotated, Any, Iterator, Literal
+
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
+from starlette.background import BackgroundTask
+
+from xjip.i18n import t
+from xjip.indicators import compute, definitions, entries, records, report
+from xjip.indicators.config import HV_CATEGORIES
+from xjip.web.deps import get_store, lang, require, verify_csrf
+from xjip.web.errors import ApiError
+
+router = APIRouter()
+STAFF = require("staff")
+STAFF_POST = [Depends(STAFF), Depends(verify_csrf)]
+
+Year = Annotated[int | None, Query(ge=1985, le=2100, description="Year (default: last year)")]
+Prefecture = Annotated[str | None, Query(pattern=r"^(\d{6})?$", description="Prefecture or XPCC city code")]
+IndicatorId = Annotated[str, Path(max_length=40, description="Indicator id, e.g. hv_invention_per_10k")]
+Criterion = Annotated[str | None, Query(pattern="^(" + "|".join(HV_CATEGORIES) + ")?$")]
+
+
+def default_year() -> int:
+    return dt.date.today().year - 1  # the last complete year
+
+
+def _prefecture(session: Any, code: str | None) -> str | None:
+    if not code:
+        return None
+    if code not in {u["code"] for u in compute.units(session)}:
+        raise ApiError(400, "bad_prefecture", message_id="indicators.cli.bad_prefecture", value=code)
+    return code
+
+
+def dashboard_data(request: Request, year: int | None, prefecture: str | None) -> dict[str, Any]:
+    from xjip.indicators import aggregates
+
+    store = get_store(request)
+    with store.reading() as s:
+        settings = entries.load_settings(s)
+    aggregates.ensure(store, settings)  # first use, or a changed setting: the deltas are built once
+    with store.reading() as s:
+        data = report.build(s, year or default_year(), _prefecture(s, prefecture), lang(request))
+        data["units"] = compute.units(s)
+    return data
+
+
+def _chart(data: dict[str, Any], language: str) -> dict[str, Any]:
+    out = []
+    for ind in data["indicators"]:
+        out.append({"id": ind["id"], "name": ind["name"], "unit": ind["unit"],
+                    "years": [p["year"] for p in ind["series"]] + [y for y in definitions.SERIES_YEARS
+                                                                  if y > data["year"]],
+                    "values": [p["value"] for p in ind["series"]],
+                    "planned": [report.planned(definitions.by_id(ind["id"]), y)
+                                for y in [p["year"] for p in ind["series"]] + [y for y in definitions.SERIES_YEARS
+                                                                              if y > data["year"]]],
+                    "ranking": [{"name": r["name"], "code": r["code"], "value": r["value"]}
+                                for r in ind.get("by_prefecture", []) if r["value"] is not None],
+                    "labels": {"value": t("indicators.web.value", language), "planned": t("indicators.web.planned", language)}})
+    return {"year": data["year"], "indicators": out}
+
+
+@router.get("/indicators", response_class=HTMLResponse, include_in_schema=False)
+def dashboard_page(request: Request, year: Year = None, prefecture: Prefecture = None) -> HTMLResponse:
+    data = dashboard_data(request, year, prefecture)
+    return request.app.state.render(request, "indicators.html", {
+        "data": data, "chart": _chart(data, lang(request)), "years": list(range(2020, dt.date.today().year + 1))})
+
+
+@router.get("/api/indicators", tags=["indicators"],
+            summary="Every plan indicator for a year (and a prefecture): value, numerator, denominator, baseline, "
+                    "target, status, projection, ranking and the record query behind it")
+def dashboard_api(request: Request, year: Year = None, prefecture: Prefecture = None) -> dict[str, Any]:
+    return dashboard_data(request, year, prefecture)
+
+
+@router.get("/indicators/export", tags=["indicators"], response_class=FileResponse,
+            summary="The dashboard as an Excel workbook: indicators, series 2020–2030, prefecture ranking")
+def dashboard_export(request: Request, year: Year = None, prefecture: Prefecture = None) -> Any:
+    from xjip.indicators import workbook
+
+    data = dashboard_data(request, year, prefecture)
+    store = get_store(request)
+    folder = FsPath(store.settings.data_dir) / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"indicators-{secrets.token_hex(8)}.xlsx"
+    try:
+        with open(path, "wb") as out:
+            workbook.dashboard_xlsx(data, lang(request), out)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return FileResponse(path, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        filename=f"xjip-indicators-{data['year']}-{data['region_code']}.xlsx",
+                        background=BackgroundTask(path.unlink, missing_ok=True))
+
+
+# --- records behind a figure ---------------------------------------------------------------------
+
+def records_data(request: Request, indicator: str, year: int | None, prefecture: str | None, after: int,
+                 page_size: int) -> dict[str, Any]:
+    try:
+        definitions.by_id(indicator)
+    except KeyError:
+        raise ApiError(404) from None
+    year = year or default_year()
+    with get_store(request).reading() as s:
+        code = _prefecture(s, prefecture)
+        try:
+            data = records.indicator_records(s, indicator, year, code, after, page_size)
+        except KeyError:  # satisfaction: no records, only the reported value
+            data = {"record_type": None, "rows": [], "next": None}
+    ind = definitions.by_id(indicator)
+    return {"indicator": indicator, "name": ind.name_zh if lang(request) == "zh" else ind.name_en, "year": year,
+            "prefecture": prefecture, **data}
+
+
+After = Annotated[int, Query(ge=0, le=2**31 - 1, description="Last row id of the previous page")]
+PageSize = Annotated[int, Query(ge=1, le=records.MAX_PAGE)]
+
+
+@router.get("/indicators/{indicator}/records", response_class=HTMLResponse, include_in_schema=False)
+def records_page(request: Request, indicator: IndicatorId, year: Year = None, prefecture: Prefecture = None,
+                 after: After = 0, page_size: PageSize = records.PAGE) -> HTMLResponse:
+    data = records_data(request, indicator, year, prefecture, after, page_size)
+    return request.app.state.render(request, "indicator_records.html", {"data": data})
+
+
+@router.get("/api/indicators/{indicator}/records", tags=["indicators"], summary="The records behind an indicator's figure")
+def records_api(request: Request, indicator: IndicatorId, year: Year = None, prefecture: Prefecture = None,
+                after: After = 0, page_size: PageSize = records.PAGE) -> dict[str, Any]:
+    return records_data(request, indicator, year, prefecture, after, page_size)
+
+
+# --- high-value patent list ----------------------------------------------------------------------
+
+def hv_data(request: Request, year: int | None, prefecture: str | None, criterion: str | None, after: int,
+            page_size: int) -> dict[str, Any]:
+    year = year or default_year()
+    with get_store(request).reading() as s:
+        code = _prefecture(s, prefecture)
+        rows = records.hv_rows(s, year, code, criterion, after=after, limit=page_size)
+        st = entries.load_settings(s)
+    return {"year": year, "prefecture": code, "criterion": criterion, "rows": rows, "categories": list(st.hv_categories),
+            "settings": {"hv_maintained_years": st.hv_maintained_years, "hv_maintained_from": st.hv_maintained_from,
+                         "hv_pledge_threshold_wan": st.hv_pledge_threshold_wan},
+            "next": rows[-1]["patent_id"] if len(rows) == page_size else None}
+
+
+@router.get("/indicators/high-value", response_class=HTMLResponse, include_in_schema=False)
+def hv_page(request: Request, year: Year = None, prefecture: Prefecture = None, criterion: Criterion = None,
+            after: After = 0, page_size: PageSize = records.PAGE) -> HTMLResponse:
+    data = hv_data(request, year, prefecture, criterion or None, after, page_size)
+    with get_store(request).reading() as s:
+        units = compute.units(s)
+    return request.app.state.render(request, "indicators_hv.html", {
+        "data": data, "units": units, "all_categories": HV_CATEGORIES,
+        "years": list(range(2020, dt.date.today().year + 1))})
+
+
+@router.get("/api/indicators/high-value", tags=["indicators"],
+            summary="High-value invention patents in force: the criteria each meets and the evidence")
+def hv_api(request: Request, year: Year = None, prefecture: Prefecture = None, criterion: Criterion = None,
+           after: After = 0, page_size: PageSize = records.PAGE) -> dict[str, Any]:
+    return hv_data(request, year, prefecture, criterion or None, after, page_size)
+
+
+@router.get("/indicators/high-value/export", tags=["indicators"], response_class=FileResponse,
+            summary="The high-value patent list as CSV (UTF-8 with BOM) or Excel, with the evidence per criterion")
+def hv_export(request: Request, year: Year = None, prefecture: Prefecture = None, criterion: Criterion = None,
+              format: Literal["csv", "xlsx"] = "csv") -> Any:  # noqa: A002 - the query parameter's name
+    from xjip.hub import exports
+
+    store, language, year = get_store(request), lang(request), year or default_year()
+    with store.reading() as s:
+        code = _prefecture(s, prefecture)
+    filename = f"xjip-high-value-{year}-{code or '650000'}.{format}"
+    if format == "csv":
+        def body() -> Iterator[bytes]:
+            with store.reading() as s:
+                yield from exports.iter_csv(records.hv_export_rows(s, year, code, criterion or None),
+                                            records.HV_COLUMNS, language)
+
+        chunks = body()
+        first = next(chunks)
+        return StreamingResponse(itertools.chain([first], chunks), media_type=exports.MEDIA_TYPES["csv"],
+                                 headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    folder = FsPath(store.settings.data_dir) / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"hv-{secrets.token_hex(8)}.xlsx"
+    try:
+        with store.reading() as s, open(path, "wb") as out:
+            exports.write_xlsx(records.hv_export_rows(s, year, code, criterion or None), records.HV_COLUMNS, language,
+                               out, sheet="high_value")
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return FileResponse(path, media_type=exports.MEDIA_TYPES["xlsx"], filename=filename,
+                        background=BackgroundTask(path.unlink, missing_ok=True))
+
+
+# --- staff entries -----------------------------------------------------------------------------
+
+def entries_data(request: Request) -> dict[str, Any]:
+    with get_store(request).reading() as s:
+        rows = []
+        for kind in entries.KINDS:
+            rows += [entries.as_dict(e) for e in entries.current(s, kind)]
+        trails = {r["id"]: [entries.as_dict(e) for e in entries.history(s, r["id"])[1:]] for r in rows if r["supersedes_id"]}
+    return {"entries": rows, "trails": trails}
+
+
+@router.get("/indicators/entries", response_class=HTMLResponse, include_in_schema=False, dependencies=[Depends(STAFF)])
+def entries_page(request: Request) -> HTMLResponse:
+    return request.app.state.render(request, "indicators_entries.html", {
+        "data": entries_data(request), "indicators": definitions.indicators(), "kinds": entries.KINDS,
+        "awards": entries.AWARDS, "form": {}, "error": None})
+
+
+@router.get("/api/indicators/entries", tags=["indicators"], dependencies=[Depends(STAFF)],
+            summary="Current hand-entered values (reported values, population, settings, awards) and their trails")
+def entries_api(request: Request) -> dict[str, Any]:
+    return entries_data(request)
+
+
+def _add_entry(request: Request, form: dict[str, Any], user: Any) -> dict[str, Any]:
+    def opt_int(name: str) -> int | None:
+        value = str(form.get(name) or "").strip()
+        if not value:
+            return None
+        if not value.isdigit() or len(value) > 9:
+            raise entries.EntryError("bad_year" if name == "year" else "not_found", name, value=value[:12])
+        return int(value)
+
+    e = entries.EntryInput(kind=str(form.get("kind") or ""), key=str(form.get("key") or ""), year=opt_int("year"),
+                           region_code=form.get("region_code") or None, value=form.get("value"),
+                           value_json={"award": form.get("award"), "level": form.get("level")}
+                           if form.get("kind") == "award" else None,
+                           source_document=str(form.get("source_document") or ""),
+                           entered_by=user.username, note=form.get("note") or None,
+                           withdrawn=str(form.get("withdrawn") or "") in ("1", "true", "on"))
+    supersedes = opt_int("supersedes_id")
+    with get_store(request).session() as s:
+        row = entries.add(s, e, supersedes=supersedes)
+        return entries.as_dict(row)
+
+
+@router.post("/indicators/entries", response_class=HTMLResponse, include_in_schema=False, dependencies=STAFF_POST)
+async def entries_post(request: Request, user: Annotated[Any, Depends(STAFF)]) -> Any:
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    try:
+        _add_entry(request, form, user)
+    except entries.EntryError as exc:
+        return request.app.state.render(request, "indicators_entries.html", {
+            "data": entries_data(request), "indicators": definitions.indicators(), "kinds": entries.KINDS,
+            "awards": entries.AWARDS, "form": form, "error": exc}, status=400)
+    return RedirectResponse("/indicators/entries", status_code=303)
+
+
+@router.post("/api/indicators/entries", tags=["indicators"], dependencies=STAFF_POST, status_code=201,
+             summary="Enter a value (or correct one with supersedes_id); nothing is overwritten")
+def entries_post_api(request: Request, user: Annotated[Any, Depends(STAFF)], body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return _add_entry(request, {k: (str(v) if v is not None and not isinstance(v, str) else v)
+                                    for k, v in body.items()}, user)
+    except entries.EntryError as exc:
+        raise ApiError(400, "bad_entry", {"field": exc.field}, message_id=f"indicators.entry.{exc.code}",
+                       field=exc.field, **exc.params) from None
