@@ -112,4 +112,39 @@ def enter(obj: Any, kind: str, key: str, year: int | None, region_code: str | No
     click.echo(t("indicators.cli.entered", id=new_id))
 
 
+@indicators.command("value")
+@click.option("--patent", "number", required=True, help="Application, publication or grant number / 专利号")
+@click.option("--year", type=click.IntRange(1985, 2100), required=True)
+@click.option("--scenario", type=click.Choice(["licensing", "financing", "management"]), default="licensing",
+              show_default=True)
+@click.pass_obj
+def value_cmd(obj: Any, number: str, year: int, scenario: str) -> None:
+    """Patent value score by GB/T 42748-2023 dimensions (JSON) / 专利价值评分."""
+    from sqlalchemy import or_, select
+
+    from xjip.hub import models as m
+    from xjip.indicators import facts, value
+
+    with obj.store.reading() as s:
+        forms = sorted(facts.number_forms(facts.number_key(number) or "")) + [number]
+        pid = s.scalar(select(m.Patent.id).where(or_(m.Patent.app_number.in_(forms), m.Patent.pub_number.in_(forms),
+                                                     m.Patent.grant_number.in_(forms))).limit(1))
+        if pid is None:
+            _fail(*both("indicators.entry.not_found", field="--patent", value=number[:40]))
+        result = value.score(s, [pid], year, scenario)[pid]
+    click.echo(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+
+
+@indicators.command("agreement")
+@click.option("--cutoff", "cutoff_year", type=click.IntRange(1985, 2100), required=True)
+@click.option("--scenario", type=click.Choice(["licensing", "financing", "management"]), default="licensing")
+@click.pass_obj
+def agreement_cmd(obj: Any, cutoff_year: int, scenario: str) -> None:
+    """Score at the cutoff vs later transfers/licences/pledges (AUC) / 评分与后续交易的一致性."""
+    from xjip.indicators import value
+
+    with obj.store.reading() as s:
+        click.echo(json.dumps(value.agreement(s, cutoff_year, scenario), ensure_ascii=False, indent=2))
+
+
 commands = [indicators]

@@ -102,6 +102,18 @@ def validate(e: EntryInput) -> dict[str, Any]:
             row["value"] = float(round(_number(e.value, "value")))
             if row["value"] < 1:
                 raise EntryError("not_a_number", "value", value=str(e.value)[:40])
+    elif e.kind == "setting" and key.startswith("value_weights_"):
+        from xjip.indicators.value import SCENARIOS
+
+        if key[len("value_weights_"):] not in SCENARIOS:
+            raise EntryError("bad_setting", "key", value=key[:40])
+        try:
+            parts = tuple(float(v) for v in str(e.value).replace("，", ",").split(","))
+        except ValueError:
+            raise EntryError("bad_setting_value", "value", value=str(e.value)[:40]) from None
+        if len(parts) != 3 or any(not math.isfinite(v) or v < 0 for v in parts) or abs(sum(parts) - 1) > 0.001:
+            raise EntryError("bad_setting_value", "value", value=str(e.value)[:40])
+        row["value_json"] = {"value": list(parts)}
     elif e.kind == "setting":
         try:
             row["value_json"] = {"value": config.coerce(key, e.value)} if not e.withdrawn else None
@@ -189,6 +201,8 @@ def load_settings(session: Session) -> config.IndicatorSettings:
     base = config.IndicatorSettings()
     out = {}
     for k, v in values.items():
+        if k.startswith("value_weights_"):
+            continue  # read by xjip.indicators.value.weights
         try:
             out[k] = config.coerce(k, v)
         except (KeyError, ValueError, TypeError):

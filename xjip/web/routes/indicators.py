@@ -209,6 +209,35 @@ def hv_export(request: Request, year: Year = None, prefecture: Prefecture = None
                         background=BackgroundTask(path.unlink, missing_ok=True))
 
 
+# --- patent value (GB/T 42748-2023 dimensions) ---------------------------------------------------
+
+Scenario = Annotated[str, Query(pattern="^(licensing|financing|management)$")]
+
+
+@router.get("/api/indicators/value/{patent_id}", tags=["indicators"],
+            summary="A patent's value score: legal, technical and economic dimensions, each sub-indicator with its "
+                    "value and reason, weighted for a scenario")
+def value_api(request: Request, patent_id: Annotated[int, Path(ge=1, le=2**31 - 1)], year: Year = None,
+              scenario: Scenario = "licensing") -> dict[str, Any]:
+    from xjip.indicators import value
+
+    with get_store(request).reading() as s:
+        result = value.score(s, [patent_id], year or default_year(), scenario)
+    if patent_id not in result:
+        raise ApiError(404)
+    return result[patent_id]
+
+
+@router.get("/api/indicators/value-agreement", tags=["indicators"],
+            summary="How well the value score at a cutoff foresees later transfers, licences and pledges (AUC)")
+def value_agreement_api(request: Request, cutoff_year: Annotated[int, Query(ge=1985, le=2100)],
+                        scenario: Scenario = "licensing") -> dict[str, Any]:
+    from xjip.indicators import value
+
+    with get_store(request).reading() as s:
+        return value.agreement(s, cutoff_year, scenario)
+
+
 # --- staff entries -----------------------------------------------------------------------------
 
 def entries_data(request: Request) -> dict[str, Any]:
