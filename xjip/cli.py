@@ -11,7 +11,7 @@ import click
 
 from xjip.settings import Settings, SettingsError
 
-PARTS = ["xjip.hub.commands", "xjip.hub.synth_commands", "xjip.web.commands", "xjip.indicators.commands"]
+PARTS = ["xjip.hub.commands", "xjip.hub.synth_commands", "xjip.web.commands", "xjip.indicators.commands", "xjip.reports.commands"]
 
 
 class Context:

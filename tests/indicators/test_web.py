@@ -165,3 +165,22 @@ def test_dashboard_in_a_real_browser(synthetic, settings, tmp_path: Path):  # no
     finally:
         srv.should_exit = True
         thread.join(timeout=10)
+
+
+def test_annual_report_html_pdf_xlsx_and_editable_text(web):
+    token = login(web, "staff1")
+    made = web.post("/api/indicators/entries", json={"kind": "report_text", "key": "creation", "year": YEAR,
+                                                     "value": "全区专利创造稳步增长（测试文字）。", "source_document": "起草稿"},
+                    headers={"X-CSRF-Token": token})
+    assert made.status_code == 201, made.text
+    data = web.get(f"/api/reports/annual/{YEAR}").json()
+    assert [s["numeral"] for s in data["sections"]] == list("一二三四五六")
+    assert all(f["query"] for s in data["sections"] for f in s["figures"])  # every figure names its query
+    assert data["sections"][0]["text"] == "全区专利创造稳步增长（测试文字）。"
+    page = web.get(f"/reports/annual/{YEAR}")
+    assert page.status_code == 200 and "一、知识产权创造" in page.text and "测试文字" in page.text
+    assert "合成（测试）记录" in page.text  # synthetic figures say so
+    pdf = web.get(f"/reports/annual/{YEAR}/pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF") and len(pdf.content) > 20_000
+    xlsx = web.get(f"/reports/annual/{YEAR}/xlsx")
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"

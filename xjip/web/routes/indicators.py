@@ -238,6 +238,68 @@ def value_agreement_api(request: Request, cutoff_year: Annotated[int, Query(ge=1
         return value.agreement(s, cutoff_year, scenario)
 
 
+# --- annual report ---------------------------------------------------------------------------
+
+ReportYear = Annotated[int, Path(ge=1985, le=2100)]
+
+
+def report_data(request: Request, year: int) -> dict[str, Any]:
+    from xjip.indicators import aggregates
+    from xjip.reports import annual
+
+    store = get_store(request)
+    with store.reading() as s:
+        settings = entries.load_settings(s)
+    aggregates.ensure(store, settings)
+    with store.reading() as s:
+        return annual.build(s, year)
+
+
+@router.get("/reports/annual/{year}", response_class=HTMLResponse, tags=["reports"],
+            summary="The year's 知识产权保护与发展状况报告 as HTML (the PDF's source)")
+def report_page(request: Request, year: ReportYear) -> HTMLResponse:
+    from xjip.reports import annual
+
+    return HTMLResponse(annual.render_html(report_data(request, year)))
+
+
+@router.get("/api/reports/annual/{year}", tags=["reports"], summary="The annual report's data: every figure with its query")
+def report_api(request: Request, year: ReportYear) -> dict[str, Any]:
+    return report_data(request, year)
+
+
+def _report_file(request: Request, year: int, kind: str) -> FileResponse:
+    from xjip.reports import annual
+
+    data = report_data(request, year)
+    folder = FsPath(get_store(request).settings.data_dir) / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"annual-{secrets.token_hex(8)}.{kind}"
+    try:
+        with open(path, "wb") as out:
+            if kind == "pdf":
+                annual.render_pdf(annual.render_html(data), out)
+            else:
+                annual.write_xlsx(data, out)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    media = "application/pdf" if kind == "pdf" else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return FileResponse(path, media_type=media, filename=f"xjip-annual-report-{year}.{kind}",
+                        background=BackgroundTask(path.unlink, missing_ok=True))
+
+
+@router.get("/reports/annual/{year}/pdf", tags=["reports"], response_class=FileResponse, summary="The annual report as PDF")
+def report_pdf(request: Request, year: ReportYear) -> FileResponse:
+    return _report_file(request, year, "pdf")
+
+
+@router.get("/reports/annual/{year}/xlsx", tags=["reports"], response_class=FileResponse,
+            summary="The annual report's XLSX annex: every table")
+def report_xlsx(request: Request, year: ReportYear) -> FileResponse:
+    return _report_file(request, year, "xlsx")
+
+
 # --- staff entries -----------------------------------------------------------------------------
 
 def entries_data(request: Request) -> dict[str, Any]:
@@ -272,7 +334,9 @@ def _add_entry(request: Request, form: dict[str, Any], user: Any) -> dict[str, A
         return int(value)
 
     e = entries.EntryInput(kind=str(form.get("kind") or ""), key=str(form.get("key") or ""), year=opt_int("year"),
-                           region_code=form.get("region_code") or None, value=form.get("value"),
+                           region_code=form.get("region_code") or None,
+                           value=(form.get("text") or form.get("value")) if form.get("kind") == "report_text"
+                           else form.get("value"),
                            value_json={"award": form.get("award"), "level": form.get("level")}
                            if form.get("kind") == "award" else None,
                            source_document=str(form.get("source_document") or ""),
