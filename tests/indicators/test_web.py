@@ -184,3 +184,29 @@ def test_annual_report_html_pdf_xlsx_and_editable_text(web):
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF") and len(pdf.content) > 20_000
     xlsx = web.get(f"/reports/annual/{YEAR}/xlsx")
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+
+
+def test_plan_tasks_from_the_plan_text_with_a_trail(web, synthetic, shared_data):
+    from xjip.indicators import plan
+
+    with synthetic.session() as s:
+        loaded = plan.load(s, shared_data)
+    assert loaded["added"] == loaded["items"] == 40
+    items = web.get("/api/plan").json()["items"]
+    projects = [i["code"] for i in items if i["kind"] == "project"]
+    assert projects == [f"专栏{n}" for n in (1, 2, 3, 4, 5, 6, 7, 8)]
+    assert next(i for i in items if i["code"] == "专栏7")["title"] == "知识产权公共服务能力提升工程"
+    token = login(web, "staff1")
+    r = web.post("/plan/专栏7", data={"csrf_token": token, "department": "自治区知识产权局", "status": "in_progress",
+                                     "milestone": "平台“人工智能+”应用上线", "due": "2027-06"})
+    assert r.status_code == 200 and "/plan" in str(r.url)
+    bad = web.post("/plan/专栏7", data={"csrf_token": token, "status": "finished"})
+    assert bad.status_code == 400 and "状态无效" in bad.text and "not a valid status" in bad.text
+    assert web.post("/plan/专栏7", data={"status": "done"}).status_code == 403  # no CSRF token
+    item = next(i for i in web.get("/api/plan").json()["items"] if i["code"] == "专栏7")
+    assert (item["department"], item["status"], item["milestones"][0]["due"]) == ("自治区知识产权局", "in_progress", "2027-06")
+    with synthetic.reading() as s:
+        trail = plan.trail(s, "专栏7")
+    assert len(trail) == 1 and trail[0]["before"]["status"] == "not_started" and trail[0]["actor"] == "staff1"
+    with synthetic.session() as s:  # loading again keeps what staff recorded
+        assert plan.load(s, shared_data)["added"] == 0

@@ -22,7 +22,8 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 # (section id, [(item id, href, role needed or None)])
 NAVIGATION: list[tuple[str, list[tuple[str, str, str | None]]]] = [
     ("data", [("overview", "/", None), ("regions", "/regions", None), ("entities", "/entities", None)]),
-    ("plan", [("indicators", "/indicators", None), ("hv_patents", "/indicators/high-value", None)]),
+    ("plan", [("indicators", "/indicators", None), ("hv_patents", "/indicators/high-value", None),
+              ("plan_tasks", "/plan", None)]),
     ("rights", [(name, f"/records/{name}", None) for name in TYPES]),
     ("imports", [("import", "/import", "staff"), ("jobs", "/jobs", "staff"), ("templates", "/templates", None)]),
     ("system", [("users", "/users", "admin"), ("api", "/docs", None)]),

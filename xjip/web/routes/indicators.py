@@ -300,6 +300,44 @@ def report_xlsx(request: Request, year: ReportYear) -> FileResponse:
     return _report_file(request, year, "xlsx")
 
 
+# --- plan tasks --------------------------------------------------------------------------------
+
+def plan_data(request: Request) -> dict[str, Any]:
+    from xjip.indicators import plan
+
+    with get_store(request).reading() as s:
+        return {"items": plan.listing(s), "statuses": list(plan.STATUSES)}
+
+
+@router.get("/plan", response_class=HTMLResponse, include_in_schema=False)
+def plan_page(request: Request) -> HTMLResponse:
+    return request.app.state.render(request, "plan_tasks.html", {"data": plan_data(request), "error": None})
+
+
+@router.get("/api/plan", tags=["indicators"], summary="The plan's main tasks and special projects with their tracking")
+def plan_api(request: Request) -> dict[str, Any]:
+    return plan_data(request)
+
+
+@router.post("/plan/{code}", response_class=HTMLResponse, include_in_schema=False, dependencies=STAFF_POST)
+async def plan_post(request: Request, code: Annotated[str, Path(max_length=20)],
+                    user: Annotated[Any, Depends(STAFF)]) -> Any:
+    from xjip.indicators import plan
+
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    try:
+        with get_store(request).session() as s:
+            plan.update(s, code, user.username, department=form.get("department"), status=form.get("status") or None,
+                        milestone={"what": form.get("milestone"), "due": form.get("due"), "done": False}
+                        if (form.get("milestone") or "").strip() else None,
+                        evidence={"what": form.get("evidence"), "link": form.get("link")}
+                        if (form.get("evidence") or "").strip() else None)
+    except entries.EntryError as exc:
+        return request.app.state.render(request, "plan_tasks.html", {"data": plan_data(request), "error": exc},
+                                        status=400)
+    return RedirectResponse(f"/plan#task-{code}", status_code=303)
+
+
 # --- staff entries -----------------------------------------------------------------------------
 
 def entries_data(request: Request) -> dict[str, Any]:
