@@ -16,6 +16,7 @@ Figures on these rows are not Xinjiang facts.
 from __future__ import annotations
 
 import argparse
+import os
 import datetime as dt
 import itertools
 import json
@@ -204,6 +205,18 @@ def measure(url: str, runs: int, year: int, recount: bool) -> dict[str, object]:
         best = min(best, time.perf_counter() - t)
         assert r.status_code == 200
     out["dashboard_page_s"] = best
+    from xjip.reports import annual  # the annual report: data, HTML and PDF (WeasyPrint)
+
+    t = time.perf_counter()
+    with store.reading() as s:
+        data = annual.build(s, year)
+    out["report_data_s"] = time.perf_counter() - t
+    import io
+
+    buf = io.BytesIO()
+    annual.render_pdf(annual.render_html(data), buf)
+    out["report_pdf_s"] = time.perf_counter() - t
+    out["report_pdf_bytes"] = len(buf.getvalue())
     if recount:  # record by record in Python: minutes at this scale (tests/indicators prove it on real imports)
         with store.reading() as s:
             t = time.perf_counter()
@@ -242,15 +255,17 @@ def main() -> None:
     lines = [f"\n## Plan indicators at scale (issue 12) — {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}\n",
              f"- command: `nice -n 10 .venv/bin/python {cmd.strip()}`",
              f"- machine: {mach['cpu']}, {mach['cores']} cores, {mach['ram_gb']} GB RAM, {mach['os']}; Python "
-             f"{mach['python']}, SQLite {mach['sqlite']}, PostgreSQL {mach['postgresql']}; commit {mach['git']}", "",
+             f"{mach['python']}, SQLite {mach['sqlite']}, PostgreSQL {mach['postgresql']}; commit {mach['git']}; "
+             f"load average at the end {os.getloadavg()[0]:.1f} (the 2 cores are shared)", "",
              "| db | patents | trademarks | facts rows | 7 indicators, region + every prefecture, 1 year (s) | "
-             "dashboard data 2020→year (s) | GET /api/indicators (s) | GET /indicators page (s) | facts rebuild (s) | "
-             "recount equal | bulk fill (s) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "dashboard data 2020→year (s) | GET /api/indicators (s) | GET /indicators page (s) | annual report data + "
+             "PDF (s) | facts rebuild (s) | recount equal | bulk fill (s) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         lines.append(f"| {r['db']} | {r['patents']:,} | {r['trademarks']:,} | {r['facts_rows']:,} | "
                      f"{r['indicators_one_year_s']:.3f} | {r['report_2020_to_year_s']:.3f} | {r['dashboard_api_s']:.3f} | "
-                     f"{r['dashboard_page_s']:.3f} | {r['facts_rebuild_s']:.1f} | {r['recount_equal']} | {r['fill_s']:.0f} |")
+                     f"{r['dashboard_page_s']:.3f} | {r['report_pdf_s']:.1f} | {r['facts_rebuild_s']:.1f} | "
+                     f"{r['recount_equal']} | {r['fill_s']:.0f} |")
     lines.append("")
     lines.append("- Synthetic rows from real vocabularies (see the script's docstring); best of "
                  f"{args.runs} runs; server time measured in-process (FastAPI TestClient, no network).")
