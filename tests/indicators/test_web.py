@@ -210,3 +210,19 @@ def test_plan_tasks_from_the_plan_text_with_a_trail(web, synthetic, shared_data)
     assert len(trail) == 1 and trail[0]["before"]["status"] == "not_started" and trail[0]["actor"] == "staff1"
     with synthetic.session() as s:  # loading again keeps what staff recorded
         assert plan.load(s, shared_data)["added"] == 0
+
+
+def test_high_value_list_masks_persons_for_the_public(web):
+    from xjip.hub import queries
+
+    public = web.get(f"/api/indicators/high-value?year={YEAR}&page_size=200").json()["rows"]
+    login(web, "staff1")
+    staff = {r["patent_id"]: r for r in web.get(f"/api/indicators/high-value?year={YEAR}&page_size=200").json()["rows"]}
+    persons = [r for r in public if staff[r["patent_id"]]["first_applicant"]
+               and not queries.is_organisation(staff[r["patent_id"]]["first_applicant"])]
+    for r in persons:
+        assert r["first_applicant"] == queries.mask_person_name(staff[r["patent_id"]]["first_applicant"])
+        assert r["first_applicant"] != staff[r["patent_id"]]["first_applicant"]
+    orgs = [r for r in public if queries.is_organisation(r["first_applicant"])]
+    assert all(r["first_applicant"] == staff[r["patent_id"]]["first_applicant"] for r in orgs)
+    assert orgs or persons

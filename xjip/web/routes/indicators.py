@@ -16,7 +16,7 @@ from starlette.background import BackgroundTask
 from xjip.i18n import t
 from xjip.indicators import compute, definitions, entries, records, report
 from xjip.indicators.config import HV_CATEGORIES
-from xjip.web.deps import get_store, lang, require, verify_csrf
+from xjip.web.deps import get_store, lang, require, sees_personal_data, verify_csrf
 from xjip.web.errors import ApiError
 
 router = APIRouter()
@@ -151,6 +151,9 @@ def hv_data(request: Request, year: int | None, prefecture: str | None, criterio
         code = _prefecture(s, prefecture)
         rows = records.hv_rows(s, year, code, criterion, after=after, limit=page_size)
         st = entries.load_settings(s)
+    if not sees_personal_data(request):
+        for r in rows:
+            r["first_applicant"] = records.mask_owner(r["first_applicant"])
     return {"year": year, "prefecture": code, "criterion": criterion, "rows": rows, "categories": list(st.hv_categories),
             "settings": {"hv_maintained_years": st.hv_maintained_years, "hv_maintained_from": st.hv_maintained_from,
                          "hv_pledge_threshold_wan": st.hv_pledge_threshold_wan},
@@ -182,13 +185,14 @@ def hv_export(request: Request, year: Year = None, prefecture: Prefecture = None
     from xjip.hub import exports
 
     store, language, year = get_store(request), lang(request), year or default_year()
+    masked = not sees_personal_data(request)
     with store.reading() as s:
         code = _prefecture(s, prefecture)
     filename = f"xjip-high-value-{year}-{code or '650000'}.{format}"
     if format == "csv":
         def body() -> Iterator[bytes]:
             with store.reading() as s:
-                yield from exports.iter_csv(records.hv_export_rows(s, year, code, criterion or None),
+                yield from exports.iter_csv(records.hv_export_rows(s, year, code, criterion or None, masked=masked),
                                             records.HV_COLUMNS, language)
 
         chunks = body()
@@ -200,7 +204,8 @@ def hv_export(request: Request, year: Year = None, prefecture: Prefecture = None
     path = folder / f"hv-{secrets.token_hex(8)}.xlsx"
     try:
         with store.reading() as s, open(path, "wb") as out:
-            exports.write_xlsx(records.hv_export_rows(s, year, code, criterion or None), records.HV_COLUMNS, language,
+            exports.write_xlsx(records.hv_export_rows(s, year, code, criterion or None, masked=masked),
+                               records.HV_COLUMNS, language,
                                out, sheet="high_value")
     except BaseException:
         path.unlink(missing_ok=True)
