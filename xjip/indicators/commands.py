@@ -78,7 +78,10 @@ def check(obj: Any, fmt: str) -> None:
     elif result["equal"]:
         click.echo(t("indicators.cli.check_equal", rows=result["rows"]))
     else:
-        click.echo(t("indicators.cli.check_differ", count=result["difference_count"]))
+        click.echo(t("indicators.cli.check_differ", count=result["difference_count"] + result["trademark_difference_count"]))
+        stale = [k for k, v in result["series"].items() if v is not True]
+        if stale:
+            click.echo(f"series: {', '.join(stale)}")
     if not result["equal"]:
         sys.exit(1)
 
