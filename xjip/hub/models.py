@@ -1006,3 +1006,23 @@ class EmbedRun(Base):
     total: Mapped[int] = mapped_column(Integer, default=0)
     texts_per_second: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class PlanTask(Base):
+    """A main task (三（一）1…) or special project (专栏1–8) of the plan, tracked: responsible
+    department, status, milestones and evidence (xjip/indicators/plan.py). Every change is an
+    audit_event 'indicators:plan_task:update' with the values before and after."""
+
+    __tablename__ = "plan_task"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)  # 三(二)3 | 专栏4
+    kind: Mapped[str] = mapped_column(String(10))  # task | project
+    parent_code: Mapped[str | None] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str | None] = mapped_column(Text)
+    department: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="not_started")
+    milestones: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)  # [{"due": "2027-12", "what": ..., "done": bool}]
+    evidence: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)  # [{"what": ..., "link": ...}]
+    updated_by: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

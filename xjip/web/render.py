@@ -22,7 +22,8 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 # (section id, [(item id, href, role needed or None)])
 NAVIGATION: list[tuple[str, list[tuple[str, str, str | None]]]] = [
     ("data", [("overview", "/", None), ("search", "/search", None), ("regions", "/regions", None), ("entities", "/entities", None)]),
-    ("plan", [("indicators", "/indicators", None), ("hv_patents", "/indicators/high-value", None)]),
+    ("plan", [("indicators", "/indicators", None), ("hv_patents", "/indicators/high-value", None),
+              ("plan_tasks", "/plan", None)]),
     ("rights", [(name, f"/records/{name}", None) for name in TYPES]),
     ("gi", [("gi", "/gi", None), ("gi_marks", "/gi/marks/applications", "staff"), ("gi_reports", "/gi/reports", "staff"),
             ("gi_clues", "/gi/clues", "staff"), ("gi_census", "/gi/census", None)]),
