@@ -114,10 +114,40 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+PARENT_ENV = "XJIP_SERVE_PARENT"
+
+
 def worker_app() -> FastAPI:
     """The app of one worker process (uvicorn factory); settings come from the environment that
     `serve_workers` set."""
+    _die_with_parent(int(os.environ.get(PARENT_ENV) or 0))
     return create_app(Settings.from_env())
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker ends when the server's parent process ends, even by kill -9: an orphaned worker
+    would keep the port and answer while the parent that runs the imports is gone (a server
+    started again then could not listen, and the cut-off upload was never resumed)."""
+    import signal
+
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG (Linux): the kernel ends us with the parent
+        if parent and os.getppid() != parent:  # the parent died before that
+            os._exit(1)
+        return
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:  # elsewhere: look every half second
+        while True:
+            if parent and os.getppid() != parent:
+                os._exit(1)
+            threading.Event().wait(0.5)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:
@@ -138,7 +168,7 @@ def serve_workers(settings: Settings, host: str, port: int, workers: int) -> Non
     if cut_off:
         pipeline.request_jobs(store, *cut_off)
     os.environ.update({"XJIP_DATABASE_URL": settings.database_url, "XJIP_DATA_DIR": settings.data_dir,
-                       pipeline.WEB_WORKER_ENV: "1"})
+                       pipeline.WEB_WORKER_ENV: "1", PARENT_ENV: str(os.getpid())})
     try:
         # Forwarded headers are believed only from `trusted_proxies` (create_app), never by uvicorn's default.
         uvicorn.run("xjip.app:worker_app", factory=True, host=host, port=port, workers=workers,

@@ -92,8 +92,16 @@ def test_workers_serve_and_one_runner_imports(settings, store: Store, tmp_path: 
         for _ in range(4):
             overview = httpx.get(base + "/api/overview", timeout=30).json()
             assert next(t for t in overview["by_type"] if t["record_type"] == "patent")["total"] == 5
+        # kill -9 of the parent: the workers go with it (an orphan would keep the port)
+        server.kill()
+        server.wait()
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{pid}").exists() for pid in workers):
+            assert time.monotonic() < deadline, "a worker outlived the parent"
+            time.sleep(0.2)
     finally:
-        server.send_signal(signal.SIGINT)
+        if server.poll() is None:
+            server.send_signal(signal.SIGINT)
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
