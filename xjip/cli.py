@@ -11,16 +11,24 @@ import click
 
 from xjip.settings import Settings, SettingsError
 
-PARTS = [
-    "xjip.hub.commands",
-    "xjip.hub.synth_commands",
-    "xjip.web.commands",
-    "xjip.search.commands",
-    "xjip.indicators.commands",
-    "xjip.reports.commands",
-    "xjip.gi.commands",
-    "xjip.search.ai_commands",
-]
+# Command → the part that defines it (each part's `commands` list). A part is imported only when
+# one of its commands runs: the parts pull in SQLAlchemy, tantivy, scikit-learn…, and `xjip import`
+# should not pay 1.5 s for `xjip classify`. tests/test_cli_parts.py keeps this table true.
+COMMANDS = {
+    "db": "xjip.hub.commands", "init": "xjip.hub.commands", "import": "xjip.hub.commands",
+    "import-formats": "xjip.hub.commands", "jobs": "xjip.hub.commands", "demo": "xjip.hub.commands",
+    "entities": "xjip.hub.commands",
+    "synth": "xjip.hub.synth_commands",
+    "serve": "xjip.web.commands", "stats": "xjip.web.commands", "export": "xjip.web.commands",
+    "user": "xjip.web.commands",
+    "search": "xjip.search.commands",
+    "indicators": "xjip.indicators.commands", "plan": "xjip.indicators.commands",
+    "report": "xjip.reports.commands",
+    "gi": "xjip.gi.commands",
+    "embed": "xjip.search.ai_commands", "semantic": "xjip.search.ai_commands",
+    "classify": "xjip.search.ai_commands",
+}
+PARTS = list(dict.fromkeys(COMMANDS.values()))
 
 
 class Context:
@@ -49,7 +57,19 @@ format_option = click.option("--format", "fmt", type=click.Choice(["text", "json
                              show_default=True, help="Output format / 输出格式")
 
 
-@click.group()
+class PartsGroup(click.Group):
+    """Loads a part's commands when one of them is asked for (see COMMANDS)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(COMMANDS))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in COMMANDS:
+            load_part(COMMANDS[name])
+        return self.commands.get(name)
+
+
+@click.group(cls=PartsGroup)
 @click.option("--database-url", envvar="XJIP_DATABASE_URL", help="SQLAlchemy URL (default: SQLite in data dir)")
 @click.option("--data-dir", envvar="XJIP_DATA_DIR", help="Data directory")
 @click.pass_context
@@ -61,14 +81,8 @@ def main(ctx: click.Context, database_url: str | None, data_dir: str | None) -> 
         raise click.UsageError(str(exc)) from None
 
 
-for part in PARTS:
-    try:
-        module = importlib.import_module(part)
-    except ModuleNotFoundError as exc:
-        if exc.name != part:
-            raise
-        continue
-    for command in getattr(module, "commands", []):
+def load_part(part: str) -> None:
+    for command in getattr(importlib.import_module(part), "commands", []):
         main.add_command(command)
 
 
