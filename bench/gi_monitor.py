@@ -23,7 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import RESULTS_JSONL, RESULTS_MD, machine  # noqa: E402
-from xjip.gi.monitor import RULES, Monitor, entries_from_csv  # noqa: E402
+from xjip.gi.monitor import RULES, Monitor, entries_from_csv, scan_many  # noqa: E402
 from xjip.hub.gazetteer import Gazetteer  # noqa: E402
 from xjip.settings import _default_shared_data  # noqa: E402
 
@@ -95,7 +95,7 @@ def evaluate(monitor: Monitor, rows: list[dict[str, Any]]) -> dict[str, Any]:
             "per_group": per_group, "misses": misses}
 
 
-def throughput(monitor: Monitor, rows: list[dict[str, Any]], n: int, runs: int) -> dict[str, Any]:
+def throughput(monitor: Monitor, rows: list[dict[str, Any]], n: int, runs: int, processes: int = 2) -> dict[str, Any]:
     locations = [r["seller_location"] for r in rows]
     listings = []
     for i in range(n):
@@ -111,16 +111,25 @@ def throughput(monitor: Monitor, rows: list[dict[str, Any]], n: int, runs: int) 
         elapsed, cpu_s = time.perf_counter() - start, time.process_time() - cpu
         best = elapsed if best is None else min(best, elapsed)
         best_cpu = cpu_s if best_cpu is None else min(best_cpu, cpu_s)
+    parallel = None
+    if processes > 1:
+        start = time.perf_counter()
+        parallel_clues = len(scan_many(monitor, listings, processes))
+        parallel = {"processes": processes, "seconds": round(time.perf_counter() - start, 3),
+                    "listings_per_s": round(n / (time.perf_counter() - start)), "clues": parallel_clues}
+        assert parallel_clues == clues, (parallel_clues, clues)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return {"listings": n, "runs": runs, "best_seconds": round(best, 3), "listings_per_s": round(n / best),
             "best_cpu_seconds": round(best_cpu, 3), "listings_per_cpu_s": round(n / best_cpu),
-            "load_average_1min": load, "clues": clues, "names": len(monitor.entries)}
+            "load_average_1min": round(load, 1) if load is not None else None, "clues": clues, "names": len(monitor.entries),
+            "parallel": parallel}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--listings", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--processes", type=int, default=2, help="also time scan_many with this many processes (1: skip)")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--show-misses", action="store_true")
     args = ap.parse_args()
@@ -131,7 +140,7 @@ def main() -> None:
     rows = load_labelled()
     quality = evaluate(monitor, rows)
     holdout = evaluate(monitor, load_labelled(HOLDOUT))
-    speed = throughput(monitor, rows, args.listings, args.runs)
+    speed = throughput(monitor, rows, args.listings, args.runs, args.processes)
     result = {"bench": "gi_monitor", "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
               "command": "nice -n 10 .venv/bin/python bench/gi_monitor.py " + " ".join(sys.argv[1:]),
               "machine": machine(), "build_seconds": round(build_s, 3), "quality": {k: v for k, v in quality.items()
@@ -167,6 +176,10 @@ def main() -> None:
              f"wall second (best of {speed['runs']}, {speed['listings']:,} distinct listings, {speed['names']} protected "
              f"names, one process, gazetteer cache cleared per run; {speed['clues']:,} clues; 1-min load average "
              f"{speed['load_average_1min']} on the 2 cores, shared with other work); library build {result['build_seconds']} s"]
+    if speed["parallel"]:
+        p = speed["parallel"]
+        lines.append(f"- `scan_many` with {p['processes']} processes: {p['listings_per_s']:,} listings per wall second "
+                     f"(one run, same listings, same {p['clues']:,} clues)")
     with open(RESULTS_MD, "a", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")
 

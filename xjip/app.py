@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import threading
 from pathlib import Path
 from typing import AsyncIterator
 
@@ -61,9 +63,15 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     owns_store = store is None
     store = store or Store(settings)
 
+    from xjip.hub.pipeline import WEB_WORKER_ENV
+
+    worker = os.environ.get(WEB_WORKER_ENV) == "1"
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.generated_admin_password = await run_in_threadpool(startup, store, settings)
+        # A worker of `xjip serve --workers N`: the parent process has migrated, recovered and
+        # resumed the imports, and runs them (serve_workers); the worker only serves.
+        app.state.generated_admin_password = None if worker else await run_in_threadpool(startup, store, settings)
         try:
             yield
         finally:
@@ -96,3 +104,94 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     include_all(app)
     return app
+
+
+def default_workers() -> int:
+    """Web worker processes by default: one per core. A worker is one Python process, which the
+    GIL holds to one core; readers run side by side on SQLite (WAL) and PostgreSQL alike, so a
+    worker per core uses the machine, and more only add memory and switching (measured in
+    bench/RESULTS.md, `bench/load.py --workers`). Imports run outside the workers (serve_workers)."""
+    return max(1, os.cpu_count() or 1)
+
+
+PARENT_ENV = "XJIP_SERVE_PARENT"
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker process (uvicorn factory); settings come from the environment that
+    `serve_workers` set."""
+    _die_with_parent(int(os.environ.get(PARENT_ENV) or 0))
+    return create_app(Settings.from_env())
+
+
+def _die_with_parent(parent: int) -> None:
+    """A worker ends when the server's parent process ends, even by kill -9: an orphaned worker
+    would keep the port and answer while the parent that runs the imports is gone (a server
+    started again then could not listen, and the cut-off upload was never resumed)."""
+    import signal
+
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG (Linux): the kernel ends us with the parent
+        if parent and os.getppid() != parent:  # the parent died before that
+            os._exit(1)
+        return
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:  # elsewhere: look every half second
+        while True:
+            if parent and os.getppid() != parent:
+                os._exit(1)
+            threading.Event().wait(0.5)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def serve_workers(settings: Settings, host: str, port: int, workers: int) -> None:
+    """Several uvicorn worker processes behind one socket, and imports in one place: this parent
+    process migrates, recovers the imports a stopped server cut off, creates the first admin,
+    then runs every import (cut off ones, uploads, resumes) one after the other in its import
+    runner thread; workers hand theirs over (pipeline.request_jobs)."""
+    import uvicorn
+
+    from xjip.hub import pipeline
+
+    store = Store(settings)
+    stop = threading.Event()
+    cut_off = _startup_parent(store, settings)
+    runner = threading.Thread(target=pipeline.run_requested_jobs, args=(store, stop), name="import-runner",
+                              daemon=True)
+    runner.start()
+    if cut_off:
+        pipeline.request_jobs(store, *cut_off)
+    os.environ.update({"XJIP_DATABASE_URL": settings.database_url, "XJIP_DATA_DIR": settings.data_dir,
+                       pipeline.WEB_WORKER_ENV: "1", PARENT_ENV: str(os.getpid())})
+    try:
+        # Forwarded headers are believed only from `trusted_proxies` (create_app), never by uvicorn's default.
+        uvicorn.run("xjip.app:worker_app", factory=True, host=host, port=port, workers=workers,
+                    proxy_headers=False, server_header=False)
+    finally:
+        os.environ.pop(pipeline.WEB_WORKER_ENV, None)
+        stop.set()
+        runner.join(timeout=5)
+        store.dispose()
+
+
+def _startup_parent(store: Store, settings: Settings) -> list[int]:
+    """`startup` for the parent of several workers; the cut-off uploads go to the import runner."""
+    from xjip.hub import pipeline
+    from xjip.web.auth import ensure_first_admin
+
+    store.upgrade()
+    uploads = Path(settings.uploads_dir).resolve()
+    resumed = [job_id for job_id, path in pipeline.recover_orphaned_jobs(store)
+               if Path(path).resolve().is_relative_to(uploads)]
+    password = ensure_first_admin(store, settings)
+    if password:
+        path = Path(settings.data_dir) / "admin_password.txt"
+        log.warning("首个管理员账户 admin 已创建，密码：%s（亦写入 %s）/ First admin account 'admin' created, "
+                    "password: %s (also written to %s)", password, path, password, path)
+    return resumed

@@ -17,6 +17,7 @@ PARTS = [
     "xjip.web.commands",
     "xjip.search.commands",
     "xjip.indicators.commands",
+    "xjip.reports.commands",
     "xjip.gi.commands",
     "xjip.search.ai_commands",
 ]

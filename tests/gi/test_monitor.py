@@ -203,3 +203,11 @@ def test_an_area_naming_a_former_unit_covers_its_successor(store, gi_loaded, sha
     assert Monitor([old], gaz).scan({"listing_id": "1", "title": "库车小白杏 3斤", "seller_location": "新疆库车市"})
     assert Monitor(current_areas([old], gaz), gaz).scan(
         {"listing_id": "1", "title": "库车小白杏 3斤", "seller_location": "新疆库车市"}) == []
+
+
+def test_scan_many_in_processes_gives_the_same_clues(monitor: Monitor) -> None:
+    from xjip.gi.monitor import scan_many
+
+    rows = load_labelled() * 30  # 12,390 listings: three chunks
+    one = scan_many(monitor, rows)
+    assert scan_many(monitor, rows, processes=2, chunk=5000) == one and len(one) > 5000

@@ -78,6 +78,62 @@ def test_staff_fill_a_gap_apply_approve_report_and_triage(client, users, gi_load
     referred = client.post(f"/api/gi/clues/{cid}/triage", json={"status": "referred"}, headers=h).json()
     assert referred["referred_to"] == "130000"
     page = client.get("/gi/clues")
-    assert page.status_code == 200 and "库尔勒香梨" in page.text
+    assert page.status_code == 200 and "库尔勒香梨" in page.text and "河北省" in page.text
     pkg = client.post("/gi/clues/package", data={"csrf_token": token, "ids": [str(cid)]})
     assert pkg.status_code == 200 and "clues.csv" in zipfile.ZipFile(io.BytesIO(pkg.content)).namelist()
+
+
+def test_special_mark_forms(client, users, gi_loaded) -> None:  # noqa: ANN001
+    token = login(client, "staff1")
+    target = gi_id(gi_loaded, "阿克苏苹果", "PGI_product")
+    page = client.post(f"/gi/{target}/applications", data={
+        "csrf_token": token, "applicant_name": "阿克苏果业合作社（合成）", "credit_code": CODE_A, "address": "新疆阿克苏市",
+        "user_type": "gi_product_producer", "documents": "营业执照\n产地证明"}, follow_redirects=True)
+    assert page.status_code == 200 and "阿克苏果业合作社" in page.text and 'name="action" value="pass"' in page.text
+    app_id = int(str(page.url).rstrip("/").rsplit("/", 1)[1])
+    refused = client.post(f"/gi/marks/{app_id}/action", data={"csrf_token": token, "action": "reject"}, follow_redirects=True)
+    assert "请填写理由" in refused.text  # a rejection needs its reason
+    client.post(f"/gi/marks/{app_id}/action", data={"csrf_token": token, "action": "pass"})
+    approved = client.post(f"/gi/marks/{app_id}/action", data={"csrf_token": token, "action": "approve",
+                                                               "announcement_no": "测试公告"}, follow_redirects=True)
+    assert "已核准" in approved.text and 'value="approve"' not in approved.text
+    twice = client.post(f"/gi/marks/{app_id}/action", data={"csrf_token": token, "action": "approve"}, follow_redirects=True)
+    assert "不能重复核准" in twice.text
+    bad = client.post(f"/gi/marks/{app_id}/reports", data={"csrf_token": token, "year": "2026", "output_tonnes": "-3",
+                                                           "sales_wan_yuan": "1", "marks_used": "1", "quality_checks": "1"},
+                      follow_redirects=True)
+    assert "output_tonnes" in bad.text and "不能为负数" in bad.text
+    en = client.post(f"/gi/marks/{app_id}/reports?lang=en", data={"csrf_token": token, "year": "2026",
+                                                                   "output_tonnes": "1", "sales_wan_yuan": "1e12",
+                                                                   "marks_used": "1", "quality_checks": "1"},
+                     follow_redirects=True)
+    assert en.status_code == 200
+    assert client.get("/api/gi/marks/applications").json()["items"][0]["status"] == "approved"
+    assert client.post(f"/gi/marks/{app_id}/action", data={"action": "revoke"}).status_code == 403  # no CSRF token
+
+
+def test_application_documents_are_uploaded_and_downloaded(client, users, gi_loaded, settings) -> None:  # noqa: ANN001
+    from pathlib import Path
+
+    token = login(client, "staff1")
+    target = gi_id(gi_loaded, "精河枸杞", "AGI")
+    page = client.post(f"/gi/{target}/applications", data={
+        "csrf_token": token, "applicant_name": "精河枸杞合作社（合成）", "address": "新疆精河县", "user_type": "gi_product_producer"},
+        files=[("files", ("../../营业执照.pdf", b"%PDF-1.4 synthetic", "application/pdf")),
+               ("files", ("检验报告.txt", "合格".encode(), "text/plain"))], follow_redirects=True)
+    assert page.status_code == 200 and 'id="documents"' in page.text
+    app = client.get("/api/gi/marks/applications").json()["items"][0]
+    files = {d["name"]: d for d in app["documents"]}
+    assert files["检验报告.txt"]["bytes"] == len("合格".encode())
+    stored = files["../../营业执照.pdf"]["file"]
+    assert stored.endswith("/营业执照.pdf")  # the path part of the name is dropped
+    got = client.get(f"/gi/documents/{stored}")
+    assert got.status_code == 200 and got.content == b"%PDF-1.4 synthetic"
+    assert client.get(f"/gi/documents/{stored.split('/')[0]}/..%2F..%2Fxjip.db").status_code == 404
+    # a refused application keeps no file
+    before = sorted(p.name for p in (Path(settings.data_dir) / "gi_documents").iterdir())
+    client.post(f"/gi/{target}/applications", data={"csrf_token": token, "applicant_name": "", "user_type": "x"},
+                files=[("files", ("a.txt", b"x", "text/plain"))])
+    assert sorted(p.name for p in (Path(settings.data_dir) / "gi_documents").iterdir()) == before
+    anonymous = client.__class__(client.app)
+    assert anonymous.get(f"/gi/documents/{stored}", follow_redirects=False).status_code in (303, 401)

@@ -13,7 +13,8 @@ import pytest
 from xjip.hub.reference import PACKAGE_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
-DERIVED = {"stats/cn_publication_numbers.csv", "stats/prefecture_patent_shares.csv"}  # not copies of shared/data
+DERIVED = {"stats/cn_publication_numbers.csv", "stats/prefecture_patent_shares.csv",  # not copies of shared/data
+           "regions/region_names_en.csv"}
 
 
 def _files() -> list[str]:

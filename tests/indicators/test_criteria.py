@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 
+import pytest
 from sqlalchemy import select
 
 from xjip.hub import models as m
@@ -115,3 +116,26 @@ def test_hook_kept_facts_equal_a_full_recount(real_patents, tmp_path):
         assert facts.rebuild(s) == result["rows"]
     with real_patents.reading() as s:
         assert facts.recount(s)["equal"]
+
+
+def test_value_score_dimensions_on_real_records(real_patents):
+    from xjip.indicators import value
+
+    with real_patents.reading() as s:
+        pid = s.scalar(select(m.Patent.id).where(m.Patent.app_number == "US13167395"))
+        r = value.score(s, [pid], 2025, "financing")[pid]
+    assert set(r["dimensions"]) == {"legal", "technical", "economic"}
+    subs = {x["name"]: x for d in r["dimensions"].values() for x in d["subs"]}
+    assert subs["in_force"]["value"] is True and subs["remaining_term"]["value"] == 5.5  # until 2031-06-23
+    assert subs["foreign_grant"]["value"] == 1  # EP2400812B1
+    assert subs["citations_received"]["score"] is None and "unavailable" in subs["citations_received"]["reason"]
+    w = r["weights"]
+    assert r["total"] == pytest.approx(sum(w[d] * (r["dimensions"][d]["score"] or 0) for d in w), abs=0.11)
+    with real_patents.session() as s:
+        entries.add(s, entries.EntryInput(kind="setting", key="value_weights_financing", value="0.2,0.2,0.6",
+                                          source_document="评估方案（测试）", entered_by="tester"))
+        with pytest.raises(entries.EntryError):
+            entries.add(s, entries.EntryInput(kind="setting", key="value_weights_licensing", value="0.5,0.5,0.5",
+                                              source_document="x", entered_by="tester"))
+    with real_patents.reading() as s:
+        assert value.score(s, [pid], 2025, "financing")[pid]["weights"] == {"legal": 0.2, "technical": 0.2, "economic": 0.6}

@@ -165,3 +165,64 @@ def test_dashboard_in_a_real_browser(synthetic, settings, tmp_path: Path):  # no
     finally:
         srv.should_exit = True
         thread.join(timeout=10)
+
+
+def test_annual_report_html_pdf_xlsx_and_editable_text(web):
+    token = login(web, "staff1")
+    made = web.post("/api/indicators/entries", json={"kind": "report_text", "key": "creation", "year": YEAR,
+                                                     "value": "全区专利创造稳步增长（测试文字）。", "source_document": "起草稿"},
+                    headers={"X-CSRF-Token": token})
+    assert made.status_code == 201, made.text
+    data = web.get(f"/api/reports/annual/{YEAR}").json()
+    assert [s["numeral"] for s in data["sections"]] == list("一二三四五六")
+    assert all(f["query"] for s in data["sections"] for f in s["figures"])  # every figure names its query
+    assert data["sections"][0]["text"] == "全区专利创造稳步增长（测试文字）。"
+    page = web.get(f"/reports/annual/{YEAR}")
+    assert page.status_code == 200 and "一、知识产权创造" in page.text and "测试文字" in page.text
+    assert "合成（测试）记录" in page.text  # synthetic figures say so
+    pdf = web.get(f"/reports/annual/{YEAR}/pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF") and len(pdf.content) > 20_000
+    xlsx = web.get(f"/reports/annual/{YEAR}/xlsx")
+    assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+
+
+def test_plan_tasks_from_the_plan_text_with_a_trail(web, synthetic, shared_data):
+    from xjip.indicators import plan
+
+    with synthetic.session() as s:
+        loaded = plan.load(s, shared_data)
+    assert loaded["added"] == loaded["items"] == 40
+    items = web.get("/api/plan").json()["items"]
+    projects = [i["code"] for i in items if i["kind"] == "project"]
+    assert projects == [f"专栏{n}" for n in (1, 2, 3, 4, 5, 6, 7, 8)]
+    assert next(i for i in items if i["code"] == "专栏7")["title"] == "知识产权公共服务能力提升工程"
+    token = login(web, "staff1")
+    r = web.post("/plan/专栏7", data={"csrf_token": token, "department": "自治区知识产权局", "status": "in_progress",
+                                     "milestone": "平台“人工智能+”应用上线", "due": "2027-06"})
+    assert r.status_code == 200 and "/plan" in str(r.url)
+    bad = web.post("/plan/专栏7", data={"csrf_token": token, "status": "finished"})
+    assert bad.status_code == 400 and "状态无效" in bad.text and "not a valid status" in bad.text
+    assert web.post("/plan/专栏7", data={"status": "done"}).status_code == 403  # no CSRF token
+    item = next(i for i in web.get("/api/plan").json()["items"] if i["code"] == "专栏7")
+    assert (item["department"], item["status"], item["milestones"][0]["due"]) == ("自治区知识产权局", "in_progress", "2027-06")
+    with synthetic.reading() as s:
+        trail = plan.trail(s, "专栏7")
+    assert len(trail) == 1 and trail[0]["before"]["status"] == "not_started" and trail[0]["actor"] == "staff1"
+    with synthetic.session() as s:  # loading again keeps what staff recorded
+        assert plan.load(s, shared_data)["added"] == 0
+
+
+def test_high_value_list_masks_persons_for_the_public(web):
+    from xjip.hub import queries
+
+    public = web.get(f"/api/indicators/high-value?year={YEAR}&page_size=200").json()["rows"]
+    login(web, "staff1")
+    staff = {r["patent_id"]: r for r in web.get(f"/api/indicators/high-value?year={YEAR}&page_size=200").json()["rows"]}
+    persons = [r for r in public if staff[r["patent_id"]]["first_applicant"]
+               and not queries.is_organisation(staff[r["patent_id"]]["first_applicant"])]
+    for r in persons:
+        assert r["first_applicant"] == queries.mask_person_name(staff[r["patent_id"]]["first_applicant"])
+        assert r["first_applicant"] != staff[r["patent_id"]]["first_applicant"]
+    orgs = [r for r in public if queries.is_organisation(r["first_applicant"])]
+    assert all(r["first_applicant"] == staff[r["patent_id"]]["first_applicant"] for r in orgs)
+    assert orgs or persons

@@ -67,6 +67,9 @@ def test_folding_and_segmentation() -> None:
     # the user dictionary keeps IP words and Xinjiang places whole
     assert "库尔勒市" in text.tokens("库尔勒市农业")
     assert "库尔勒" in text.analyse("库尔勒市农业")[1]  # its sub-word, searchable too
+    text.prepare(["库尔勒香梨"])  # a GI name: the user dictionary keeps it whole …
+    assert text.analyse("库尔勒香梨") == (["库尔勒香梨"], ["库尔", "尔勒", "勒香", "香梨", "库尔勒", "尔勒香", "勒香梨"])
+    # … and 香梨, not in jieba's dictionary, is still a piece one may type
     assert "有限责任公司" in text.tokens("新疆某某有限责任公司")
 
 

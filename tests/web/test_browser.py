@@ -104,10 +104,10 @@ def test_overview_drill_down_detail_and_english(server: str, browser, loaded: Lo
     _shot(page, tmp_path, "gi_detail_zh")
 
     page.click('.lang-switch a[hreflang="en"]')
-    page.wait_for_selector("text=Protected area (units)")
+    page.wait_for_selector("#section-area h2:text-is('Protected area')")
     page.goto(server + "/")
     assert page.locator("h1").inner_text() == "Data overview"
-    assert "Aksu" not in page.content()  # place names stay as registered (Chinese)
+    assert "Aksu Prefecture" in page.content()  # place names in English (refdata/regions/region_names_en.csv)
     _shot(page, tmp_path, "overview_en")
 
     page.goto(server + "/docs")

@@ -191,7 +191,7 @@ def test_a_500_tells_a_kept_alive_client_that_the_connection_closes(server: tupl
         status, _, _ = _exchange(sock, "/api/overview")  # the same connection, kept alive
         assert status == 200
         with sqlite3.connect(database) as db:
-            db.execute("ALTER TABLE gi_area RENAME TO gi_area_gone")
+            db.execute("ALTER TABLE right_count RENAME TO right_count_gone")  # what the overview reads
         try:
             status, headers, body = _exchange(sock, "/api/overview")
             assert status == 500 and headers.get("connection", "").lower() == "close", headers
@@ -200,7 +200,7 @@ def test_a_500_tells_a_kept_alive_client_that_the_connection_closes(server: tupl
             assert sock.recv(1) == b""  # closed, as announced
         finally:
             with sqlite3.connect(database) as db:
-                db.execute("ALTER TABLE gi_area_gone RENAME TO gi_area")
+                db.execute("ALTER TABLE right_count_gone RENAME TO right_count")
     assert httpx.get(f"{base}/api/overview").status_code == 200
 
 

@@ -86,18 +86,33 @@ def list_clues(session: Session, status: str | None = None, rule: str | None = N
         stmt = stmt.where(m.GIListing.prefecture_code == prefecture)
     if gi_name:
         stmt = stmt.where(m.GIClue.gi_name == gi_name)
-    items = [clue_dict(c, li) for c, li in session.execute(stmt)]
+    names = place_names(session)
+    items = [clue_dict(c, li, names) for c, li in session.execute(stmt)]
     counts = dict(session.execute(select(m.GIClue.status, func.count()).group_by(m.GIClue.status)).all())
     rules = dict(session.execute(select(m.GIClue.rule, func.count()).group_by(m.GIClue.rule)).all())
     return {"items": items, "by_status": {s: counts.get(s, 0) for s in STATUSES}, "by_rule": rules,
             "filters": {"status": status, "rule": rule, "prefecture": prefecture, "gi_name": gi_name}}
 
 
-def clue_dict(c: m.GIClue, li: m.GIListing) -> dict[str, Any]:
+def place_names(session: Session) -> dict[str, str]:
+    """Names of the places clues are referred to: Xinjiang units from the region table, other
+    provinces from the hub gazetteer's province table."""
+    from xjip.hub.gazetteer import PROVINCES
+
+    names = {code: forms[0] for code, forms in PROVINCES.items()}
+    names.update(dict(session.execute(select(m.Region.code, m.Region.name_zh).where(m.Region.valid_to.is_(None))).all()))
+    return names
+
+
+def clue_dict(c: m.GIClue, li: m.GIListing, names: dict[str, str] | None = None) -> dict[str, Any]:
+    from xjip.gi.monitor import clean_title
+
     return {"id": c.id, "gi_id": c.gi_id, "gi_name": c.gi_name, "rule": c.rule, "evidence": c.evidence,
-            "status": c.status, "referred_to": c.referred_to, "outcome": c.outcome, "history": c.history or [],
+            "status": c.status, "referred_to": c.referred_to,
+            "referred_to_name": (names or {}).get(c.referred_to or ""), "outcome": c.outcome, "history": c.history or [],
             "found_at": c.found_at,
-            "listing": {"id": li.id, "batch": li.batch, "listing_id": li.listing_id, "title": li.title, "shop": li.shop,
+            "listing": {"id": li.id, "batch": li.batch, "listing_id": li.listing_id, "title": li.title,
+                        "title_shown": clean_title(li.title), "shop": li.shop,
                         "seller_location": li.seller_location, "region_code": li.region_code,
                         "prefecture_code": li.prefecture_code, "price": li.price, "listed_at": li.listed_at, "url": li.url}}
 

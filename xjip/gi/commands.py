@@ -53,12 +53,14 @@ def gi_list(obj: Any, tier: str, code: str | None, q: str | None, gaps: bool, fm
 @gi.command("monitor")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--store", "batch", help="Also store the listings and clues under this batch name / 同时入库")
+@click.option("--processes", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Scan processes for large files / 并行进程数")
 @format_option
 @click.pass_obj
-def gi_monitor(obj: Any, path: str, batch: str | None, fmt: str) -> None:
+def gi_monitor(obj: Any, path: str, batch: str | None, processes: int, fmt: str) -> None:
     """Scan a listings file (CSV/XLSX/JSON) for GI infringement clues. / 电商侵权线索监测。"""
     from xjip.gi.listings import read_listings
-    from xjip.gi.monitor import from_session
+    from xjip.gi.monitor import from_session, scan_many
 
     try:
         listing_file = read_listings(path, Path(path).read_bytes())
@@ -67,7 +69,7 @@ def gi_monitor(obj: Any, path: str, batch: str | None, fmt: str) -> None:
         _fail(err)
     with obj.store.reading() as s:
         monitor = from_session(s)
-    clues = [c.as_dict() for row in listing_file.rows for c in monitor.scan(row)]
+    clues = scan_many(monitor, listing_file.rows, processes)
     data = {"file": listing_file.name, "read": listing_file.read, "scanned": len(listing_file.rows),
             "rejected": listing_file.rejections, "clues": clues}
     if batch:

@@ -62,6 +62,9 @@ def valid_credit_code(code: str) -> bool:
     return _USCC_CHARS[(31 - total % 31) % 31] == code[17]
 
 
+_STORED = re.compile(r"^[0-9a-f]{16}/[^/\\]{1,200}$")  # <folder token>/<sanitised name> under data_dir/gi_documents
+
+
 def _documents(docs: Any) -> list[dict[str, str]]:
     out = []
     for d in docs or []:
@@ -70,7 +73,13 @@ def _documents(docs: Any) -> list[dict[str, str]]:
             continue
         if len(name) > 200:
             raise GIError("too_long", "documents", limit=200)
-        out.append({"name": name, "note": (str(d.get("note") or "") if isinstance(d, dict) else "").strip()[:500]})
+        doc = {"name": name, "note": (str(d.get("note") or "") if isinstance(d, dict) else "").strip()[:500]}
+        stored = d.get("file") if isinstance(d, dict) else None
+        if stored:
+            if not _STORED.match(str(stored)):
+                raise GIError("bad_value", "documents", value=str(stored)[:40])
+            doc["file"], doc["bytes"] = str(stored), int(d.get("bytes") or 0)
+        out.append(doc)
     if len(out) > MAX_DOCUMENTS:
         raise GIError("too_many_documents", "documents", limit=MAX_DOCUMENTS)
     return out

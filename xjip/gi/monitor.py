@@ -521,3 +521,31 @@ def entries_from_csv(path: Any, users: dict[str, list[str]] | None = None) -> li
             d["area"] |= {c for c in r["county_codes"].split(";") + r["prefecture_codes"].split(";") if c}
     return [Entry(n, tuple(d["ids"]), tuple(d["systems"]), frozenset(d["area"]),
                   frozenset(norm_shop(u) for u in (users or {}).get(n, ()))) for n, d in names.items()]
+
+
+_WORKER: Monitor | None = None  # the monitor a forked scan process inherits
+
+
+def _scan_chunk(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    assert _WORKER is not None
+    return [c.as_dict() for row in rows for c in _WORKER.scan(row)]
+
+
+def scan_many(monitor: Monitor, rows: list[dict[str, Any]], processes: int | None = None,
+              chunk: int = 5000) -> list[dict[str, Any]]:
+    """Clues of many listings, in listing order. With `processes` > 1 (Linux: forked workers that
+    inherit the built monitor, so nothing is pickled but listings and clues) the chunks are scanned
+    on several cores; small inputs stay in this process."""
+    import multiprocessing
+    import sys
+
+    global _WORKER
+    if not processes or processes < 2 or len(rows) < 2 * chunk or not sys.platform.startswith("linux"):
+        return [c.as_dict() for row in rows for c in monitor.scan(row)]
+    _WORKER = monitor
+    try:
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            parts = pool.map(_scan_chunk, [rows[i:i + chunk] for i in range(0, len(rows), chunk)])
+    finally:
+        _WORKER = None
+    return [c for part in parts for c in part]

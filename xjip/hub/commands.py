@@ -47,6 +47,41 @@ def db_upgrade(obj: Any) -> None:
     click.echo(f"schema at {obj.store.current_revision()} ({obj.store.dialect})")
 
 
+@db.command("check-counts")
+@click.option("--repair", is_flag=True, help="Rebuild the kept counts from a full recount / 按全表重新计数重建")
+@format_option
+@click.pass_obj
+def db_check_counts(obj: Any, repair: bool, fmt: str) -> None:
+    """Compare the overview's kept counts with a full recount (exit 1 if they differ) /
+    核对概览的保存计数与全表重新计数."""
+    from xjip.hub import counts
+
+    lang = obj.settings.default_language
+    with obj.store.reading() as s:
+        result = counts.check(s)
+    if repair and not result["ok"]:
+        with obj.store.session() as s:
+            result["repaired_groups"] = counts.rebuild(s)
+        with obj.store.reading() as s:
+            result["after_repair"] = counts.check(s)
+
+    def render(data: dict[str, Any]) -> None:
+        if data["ok"]:
+            click.echo(t("perf.counts.ok", lang, groups=data["groups"], n=f"{data['recounted']:,}"))
+            return
+        click.echo(t("perf.counts.differ", lang, k=data["different_groups"], kept=f"{data['kept']:,}",
+                     recounted=f"{data['recounted']:,}"))
+        for d in data["differences"][:20]:
+            click.echo(f"  {d['key']}: {d['kept']} ≠ {d['recounted']}")
+        if "after_repair" in data:
+            click.echo(t("perf.counts.repaired", lang, groups=data["repaired_groups"]))
+
+    emit(result, fmt, render)
+    final = result.get("after_repair", result)
+    if not final["ok"]:
+        sys.exit(1)
+
+
 @click.command("init")
 @click.option("--no-reference", is_flag=True, help="Skip loading reference data")
 @click.pass_obj
@@ -129,7 +164,7 @@ def _job_report(store: Any, job: Any) -> dict[str, Any]:
 
 
 def _print_job(data: dict[str, Any]) -> None:
-    click.echo(f"作业/job {data['id']}: {data['status']}  {data['source']} [{data['format']}]")
+    click.echo(f"作业/job {data['id']}: {_status_words(data['status'])}  {data['source']} [{_format_words(data['format'])}]")
     click.echo(f"  读取 read {data['read']}  新增 inserted {data['inserted']}  更新 updated {data['updated']}  "
                f"未变 unchanged {data['unchanged']}  拒绝 rejected {data['rejected']}")
     if data.get("merged") or (data.get("conflicts") or {}).get("total"):
@@ -230,16 +265,66 @@ def jobs() -> None:
 
 
 @jobs.command("list")
-@click.option("--limit", default=20, show_default=True)
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500),
+              help="Newest jobs shown / 显示最新的作业数")
 @format_option
 @click.pass_obj
 def jobs_list(obj: Any, limit: int, fmt: str) -> None:
     """Recent import jobs with their counts / 最近的导入作业."""
+    from sqlalchemy import func, select
+
+    from xjip.hub import models as m
     from xjip.hub.pipeline import iter_jobs
 
     data = [job_summary(j) for j in iter_jobs(obj.store, limit)]
-    emit(data, fmt, lambda d: [click.echo(f"{x['id']:>5} {x['status']:<11} {x['read']:>9} read "
-                                          f"{x['rejected']:>6} rejected  {x['source']}") for x in d])
+    with obj.store.reading() as s:
+        total = int(s.scalar(select(func.count()).select_from(m.ImportJob)) or 0)
+    if fmt == "json":
+        emit({"total": total, "shown": len(data), "items": data}, fmt, None)
+        return
+    _print_jobs(data, total)
+
+
+# (header zh, header en, key, width); the counts say what a re-import did: 未变 = read again, unchanged
+_JOB_COLUMNS = (("作业", "job", "id", 5), ("读取", "read", "read", 9), ("新增", "inserted", "inserted", 9),
+                ("更新", "updated", "updated", 8), ("未变", "unchanged", "unchanged", 9),
+                ("拒绝", "rejected", "rejected", 8))
+
+
+def _status_words(status: str | None) -> str:
+    return " / ".join(dict.fromkeys(t(f"web.job_status.{status}", lang) for lang in ("zh", "en")))
+
+
+def _format_words(fmt: str | None) -> str:
+    return fmt or " / ".join(both("pages.job.format_unknown"))
+
+
+def _columns(text: str) -> int:
+    """Terminal columns a text takes: a Chinese character takes two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int, left: bool = False) -> str:
+    fill = " " * max(width - _columns(text), 0)
+    return text + fill if left else fill + text
+
+
+def _print_jobs(data: list[dict[str, Any]], total: int) -> None:
+    if not data:
+        click.echo(" / ".join(both("pages.jobs.none")))
+        return
+    status_width = max(_columns(_status_words(x["status"])) for x in data) + 2
+    for lang in ("zh", "en"):
+        cells = [_pad(zh if lang == "zh" else en, w) for zh, en, _k, w in _JOB_COLUMNS]
+        click.echo(" ".join(cells) + "  " + _pad(t("pages.jobs.status", lang), status_width, left=True)
+                   + t("pages.jobs.source", lang))
+    for x in data:
+        cells = [_pad(f"{x[k] or 0:,}" if k != "id" else str(x[k]), w) for _zh, _en, k, w in _JOB_COLUMNS]
+        click.echo(" ".join(cells) + "  " + _pad(_status_words(x["status"]), status_width, left=True) + x["source"])
+    if total > len(data):
+        click.echo("\n".join(both("pages.jobs.more", shown=len(data), total=total)))
 
 
 @jobs.command("show")

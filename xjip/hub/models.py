@@ -918,6 +918,62 @@ class GIWhitelist(Base):
     added_by: Mapped[str | None] = mapped_column(String(100))
     added_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     __table_args__ = (UniqueConstraint("shop", "gi_id", name="uq_gi_whitelist"),)
+
+class RightCount(Base):
+    """Kept counts of the rights by the overview's dimensions, maintained by triggers on every
+    right table (xjip.hub.counts); never written by the application itself."""
+
+    __tablename__ = "right_count"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_type: Mapped[str] = mapped_column(String(20))
+    is_synthetic: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    year: Mapped[int] = mapped_column(Integer)  # 0: no date
+    status: Mapped[str] = mapped_column(String(60))  # '': none
+    bucket: Mapped[str] = mapped_column(String(12))  # xjip.hub.counts.bucket_sql
+    no_title: Mapped[int] = mapped_column(Integer)
+    no_party: Mapped[int] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+    __table_args__ = (UniqueConstraint("record_type", "is_synthetic", "year", "status", "bucket", "no_title",
+                                       "no_party", name="uq_right_count"),)
+
+
+class ImportRequest(Base):
+    """An import the web asked for, waiting for the server's one import runner (with several
+    web worker processes, imports run in one place: xjip.hub.pipeline.run_requested_jobs)."""
+
+    __tablename__ = "import_request"
+    job_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    requested_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# The lists' keyset order (xjip.hub.queries._keyset_rows): real or synthetic, then the date and
+# id newest first, whole or within a prefecture; each page walks one of these and stops.
+LIST_DATES = {"patent": "app_date", "trademark": "app_date", "gi": "approval_date", "gi_mark_user": "approved_date",
+              "copyright": "reg_date", "plant_variety": "app_date", "right_transaction": "date",
+              "pledge": "reg_date", "enforcement_case": "accepted_date", "institution": "established_date"}
+for _model in RIGHT_MODELS.values():
+    _table = _model.__table__
+    _date = LIST_DATES[_table.name]
+    Index(f"ix_{_table.name}_list", _table.c.is_synthetic, _table.c[_date], _table.c.id)
+    Index(f"ix_{_table.name}_pref_list", _table.c.prefecture_code, _table.c.is_synthetic, _table.c[_date],
+          _table.c.id)
+
+
+class PledgeNumber(Base):
+    """Each number a pledge names (an item of pledge.right_numbers), kept by triggers on `pledge`
+    (migration 0012): a record page finds the pledges of its right by index, not by reading every
+    pledge's JSON list."""
+
+    __tablename__ = "pledge_number"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pledge_id: Mapped[int] = mapped_column(Integer, index=True)
+    right_type: Mapped[str | None] = mapped_column(String(20))
+    number: Mapped[str] = mapped_column(String(60))
+    __table_args__ = (Index("ix_pledge_number_lookup", "right_type", "number"),)
+# A record page's transfers and licences: by right type and number together (without statistics,
+# SQLite took the right_type index alone and sorted every transfer: 49 ms a page at 100,000).
+Index("ix_right_transaction_lookup", RightTransaction.right_type, RightTransaction.right_number)
+
 # --- semantic search (xjip/search/semantic) ---------------------------------------------------
 
 class EmbedQueue(Base):
@@ -950,3 +1006,23 @@ class EmbedRun(Base):
     total: Mapped[int] = mapped_column(Integer, default=0)
     texts_per_second: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class PlanTask(Base):
+    """A main task (三（一）1…) or special project (专栏1–8) of the plan, tracked: responsible
+    department, status, milestones and evidence (xjip/indicators/plan.py). Every change is an
+    audit_event 'indicators:plan_task:update' with the values before and after."""
+
+    __tablename__ = "plan_task"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)  # 三(二)3 | 专栏4
+    kind: Mapped[str] = mapped_column(String(10))  # task | project
+    parent_code: Mapped[str | None] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str | None] = mapped_column(Text)
+    department: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="not_started")
+    milestones: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)  # [{"due": "2027-12", "what": ..., "done": bool}]
+    evidence: Mapped[list[Any] | None] = mapped_column(JSONN, default=list)  # [{"what": ..., "link": ...}]
+    updated_by: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -199,22 +199,62 @@ def run_import(store: Store, path: str | os.PathLike[str], *, actor: str | None 
     return run_job(store, job_id, progress=progress)
 
 
-def start_job_thread(store: Store, *job_ids: int) -> threading.Thread:
-    """Run (or resume) these jobs one after the other in a background thread."""
+# Set in the web worker processes of `xjip serve --workers N`: they do not run imports
+# themselves but ask the server's one import runner (`run_requested_jobs`, in the parent process).
+WEB_WORKER_ENV = "XJIP_WEB_WORKER"
+
+
+def _run_logged(store: Store, job_id: int) -> None:
+    try:
+        run_job(store, job_id)
+    except ImportAlreadyRunning:
+        log.info("job %s already running elsewhere", job_id)
+    except ImportInterrupted:
+        log.info("import job %s stopped on request", job_id)
+    except Exception:  # noqa: BLE001 - recorded on the job; a thread has nobody to raise to
+        log.exception("import job %s failed", job_id)
+
+
+def start_job_thread(store: Store, *job_ids: int) -> threading.Thread | None:
+    """Run (or resume) these jobs one after the other in a background thread; in a web worker
+    process (several workers), hand them to the server's import runner instead (None)."""
+    if os.environ.get(WEB_WORKER_ENV) == "1":
+        request_jobs(store, *job_ids)
+        return None
+
     def target() -> None:
         for job_id in job_ids:
-            try:
-                run_job(store, job_id)
-            except ImportAlreadyRunning:
-                log.info("job %s already running elsewhere", job_id)
-            except ImportInterrupted:
-                log.info("import job %s stopped on request", job_id)
-            except Exception:  # noqa: BLE001 - recorded on the job; a thread has nobody to raise to
-                log.exception("import job %s failed", job_id)
+            _run_logged(store, job_id)
 
     thread = threading.Thread(target=target, name=f"import-{'-'.join(map(str, job_ids))}", daemon=True)
     thread.start()
     return thread
+
+
+def request_jobs(store: Store, *job_ids: int) -> None:
+    """Ask the import runner to run these jobs (a repeated request is one request)."""
+    with store.session() as s:
+        have = set(s.scalars(select(m.ImportRequest.job_id).where(m.ImportRequest.job_id.in_(job_ids))))
+        s.add_all(m.ImportRequest(job_id=j) for j in dict.fromkeys(job_ids) if j not in have)
+
+
+def run_requested_jobs(store: Store, stop: threading.Event, poll_seconds: float = 0.5) -> None:
+    """The server's one import runner: runs the requested jobs one after the other, in this
+    process, until `stop` is set. One place, so that imports neither run twice nor compete with
+    each other for the two cores, and no web worker's requests wait behind an import's writer."""
+    while not stop.is_set():
+        try:
+            with store.session() as s:
+                ids = list(s.scalars(select(m.ImportRequest.job_id)
+                                     .order_by(m.ImportRequest.requested_at, m.ImportRequest.job_id)))
+                if ids:
+                    s.execute(delete(m.ImportRequest).where(m.ImportRequest.job_id.in_(ids)))
+        except Exception:  # noqa: BLE001 - a locked or unreachable database: try again at the next poll
+            log.exception("import runner: cannot read the requests")
+            ids = []
+        for job_id in ids:
+            _run_logged(store, job_id)
+        stop.wait(poll_seconds)
 
 
 def requeue(store: Store, job_id: int) -> bool:

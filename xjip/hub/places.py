@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 
 from xjip.hub.gazetteer import REGION_CODE, Place
 
-METHODS = ("gazetteer", "given", "postcode", "owner", "organisation", "name", "province_code", "none")
+METHODS = ("gazetteer", "given", "postcode", "owner", "organisation", "name", "province_code", "abroad", "none")
 # Places learnt from an address or from codes in the source: what the owner method spreads. An
 # owner's row is placed `province_code` only from an address outside Xinjiang (the export's
 # 国省代码 places the patent row, never an owner's party row nor another right).
@@ -324,7 +324,26 @@ def settle(address_place: Any, owner_place: Place | None, province_code: str | N
     return None
 
 
+# Not placed in China and the owner is foreign: counted apart from what could not be placed
+# (`none`). Only the place method says so; the codes stay empty.
+ABROAD = Place(None, None, None, "abroad", None)
+_DOMESTIC = ("CN", "CHN")
+
+
+def abroad(owner_country: str | None, office_country: str | None = None) -> Place | None:
+    """ABROAD for a record placed nowhere in China whose owner's country is known and not China;
+    an owner without a country counts as abroad only on a foreign office's record (a US patent of
+    an applicant whose country the source leaves out). Otherwise None (not placed: `none`)."""
+    country = (owner_country or "").strip().upper()
+    if country:
+        return None if country in _DOMESTIC else ABROAD
+    office = (office_country or "").strip().upper()
+    return ABROAD if office and office not in _DOMESTIC and len(office) == 2 and office not in ("WO", "EP") else None
+
+
 def method_of(place: Any) -> str:
+    if place is not None and getattr(place, "method", None) == "abroad":
+        return "abroad"
     if place is None or not (getattr(place, "region_code", None) or getattr(place, "prefecture_code", None)):
         return "none"
     return (getattr(place, "method", None) or "gazetteer")[:20]
@@ -436,5 +455,5 @@ def apply_moves(counts: dict[str, Any] | None, moved: dict[str, int]) -> dict[st
     return {k: v for k, v in out.items() if v}
 
 
-__all__ = ["METHODS", "OwnerPlacer", "settle", "method_of", "method_shares", "owner_places", "place_from_owners",
+__all__ = ["METHODS", "ABROAD", "abroad", "OwnerPlacer", "settle", "method_of", "method_shares", "owner_places", "place_from_owners",
            "apply_moves", "organisation_rows"]

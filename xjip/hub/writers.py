@@ -451,6 +451,8 @@ def prepare(ctx: Any, record_type: str, records: list[BaseRecord],
         if owner_of is not None and (place is None or not (place.region_code or place.prefecture_code)):
             owner = owner_of(rec)
             place = places.settle(place, _owner_place(place_owner, owner) if owner else None, None)
+            if place is None and owner is not None:
+                place = places.abroad(owner.country)
         if method is None and (address_of is not None or owner_of is not None):
             method = places.method_of(place)
         if before is not None and before[0] == h:
@@ -500,6 +502,8 @@ def place_columns(place: Any, fallback_region: str | None = None) -> dict[str, A
                 "county_code": place.county_code, "place_method": (getattr(place, "method", None) or "gazetteer")[:20]}
     if fallback_region:
         return {"region_code": fallback_region, "place_method": "province_code"}
+    if place is not None and getattr(place, "method", None) == "abroad":
+        return {"place_method": "abroad"}
     return {}
 
 
@@ -734,8 +738,12 @@ def prepare_patents(env: PrepareEnv, records: list[BaseRecord]) -> PatentBatch:
         # without an address: the first applicant's name, then the 国省代码 (xjip.hub.places)
         by_name = None if placed or not r.applicants else _owner_place(place_owner, r.applicants[0])
         settled = places.settle(place, by_name, r.province_code)
+        if settled is None:  # placed nowhere in China: abroad when the applicant (or office) is foreign
+            settled = places.abroad(r.applicants[0].country if r.applicants else None, r.country)
         method = places.method_of(settled)
-        if settled is not None and method != "none":
+        if method == "abroad":
+            where = [None, None, None, "abroad"]
+        elif settled is not None and method != "none":
             where = [settled.region_code, settled.prefecture_code, settled.county_code, method]
         else:
             where = [None, None, None, None]

@@ -163,6 +163,10 @@ def build(session: Session, series: str, s: IndicatorSettings | None = None) -> 
 def ensure(store: Any, s: IndicatorSettings) -> None:
     """Build the series the current settings need when they are missing (first use, or after a
     settings change), dropping high-value series of earlier settings."""
+    from sqlalchemy import func
+
+    from xjip.indicators import facts
+
     want = hv_series(s)
     with store.reading() as r:
         have_tm, have_hv = built(r, TM), built(r, want)
@@ -170,6 +174,14 @@ def ensure(store: Any, s: IndicatorSettings) -> None:
         return
     with store.session() as w:
         lock(w)
+        # Records stored before the hook existed (or while it failed) have no fact rows: then
+        # the facts are recomputed whole first.
+        patents = w.scalar(select(func.count()).select_from(m.Patent).where(m.Patent.patent_type == "invention"))
+        marks = w.scalar(select(func.count()).select_from(m.Trademark))
+        if patents != w.scalar(select(func.count()).select_from(m.IndicatorPatent)) or \
+                marks != w.scalar(select(func.count()).select_from(m.IndicatorTrademark)):
+            facts.rebuild(w)  # builds both series too
+            return
         if not built(w, TM):
             build(w, TM)
         if not built(w, want):

@@ -78,7 +78,10 @@ def check(obj: Any, fmt: str) -> None:
     elif result["equal"]:
         click.echo(t("indicators.cli.check_equal", rows=result["rows"]))
     else:
-        click.echo(t("indicators.cli.check_differ", count=result["difference_count"]))
+        click.echo(t("indicators.cli.check_differ", count=result["difference_count"] + result["trademark_difference_count"]))
+        stale = [k for k, v in result["series"].items() if v is not True]
+        if stale:
+            click.echo(f"series: {', '.join(stale)}")
     if not result["equal"]:
         sys.exit(1)
 
@@ -112,4 +115,100 @@ def enter(obj: Any, kind: str, key: str, year: int | None, region_code: str | No
     click.echo(t("indicators.cli.entered", id=new_id))
 
 
+@indicators.command("value")
+@click.option("--patent", "number", required=True, help="Application, publication or grant number / 专利号")
+@click.option("--year", type=click.IntRange(1985, 2100), required=True)
+@click.option("--scenario", type=click.Choice(["licensing", "financing", "management"]), default="licensing",
+              show_default=True)
+@click.pass_obj
+def value_cmd(obj: Any, number: str, year: int, scenario: str) -> None:
+    """Patent value score by GB/T 42748-2023 dimensions (JSON) / 专利价值评分."""
+    from sqlalchemy import or_, select
+
+    from xjip.hub import models as m
+    from xjip.indicators import facts, value
+
+    with obj.store.reading() as s:
+        forms = sorted(facts.number_forms(facts.number_key(number) or "")) + [number]
+        pid = s.scalar(select(m.Patent.id).where(or_(m.Patent.app_number.in_(forms), m.Patent.pub_number.in_(forms),
+                                                     m.Patent.grant_number.in_(forms))).limit(1))
+        if pid is None:
+            _fail(*both("indicators.entry.not_found", field="--patent", value=number[:40]))
+        result = value.score(s, [pid], year, scenario)[pid]
+    click.echo(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+
+
+@indicators.command("agreement")
+@click.option("--cutoff", "cutoff_year", type=click.IntRange(1985, 2100), required=True)
+@click.option("--scenario", type=click.Choice(["licensing", "financing", "management"]), default="licensing")
+@click.pass_obj
+def agreement_cmd(obj: Any, cutoff_year: int, scenario: str) -> None:
+    """Score at the cutoff vs later transfers/licences/pledges (AUC) / 评分与后续交易的一致性."""
+    from xjip.indicators import value
+
+    with obj.store.reading() as s:
+        click.echo(json.dumps(value.agreement(s, cutoff_year, scenario), ensure_ascii=False, indent=2))
+
+
 commands = [indicators]
+
+
+@click.group("plan")
+def plan_group() -> None:
+    """规划任务与专栏 / The plan's main tasks and special projects as trackable items."""
+
+
+@plan_group.command("load")
+@click.pass_obj
+def plan_load(obj: Any) -> None:
+    """Read the tasks and 专栏1–8 from the plan text (shared/plan) / 载入规划任务."""
+    from xjip.indicators import plan
+
+    shared = obj.settings.shared_data_dir
+    path = plan.plan_file(shared) if shared else None
+    if path is None or not path.is_file():
+        _fail(*both("indicators.plan.missing", path=str(path)))
+    with obj.store.session() as s:
+        result = plan.load(s, shared)
+    click.echo(t("indicators.plan.loaded", **result))
+
+
+@plan_group.command("list")
+@format_option
+@click.pass_obj
+def plan_list(obj: Any, fmt: str) -> None:
+    """List the tracked items / 列出规划任务."""
+    from xjip.indicators import plan
+
+    with obj.store.reading() as s:
+        items = plan.listing(s)
+    emit(items, fmt, lambda rows: [click.echo(f"{r['code']:8} {t('indicators.plan.status.' + r['status']):6} "
+                                              f"{r['department'] or '—'}  {r['title']}") for r in rows])
+
+
+@plan_group.command("update")
+@click.argument("code")
+@click.option("--by", "actor", required=True, help="Who / 填报人")
+@click.option("--department", help="Responsible department / 责任部门")
+@click.option("--status", type=click.Choice(["not_started", "in_progress", "done", "at_risk", "adjusted"]))
+@click.option("--milestone", help="A milestone to add / 新增里程碑")
+@click.option("--due", help="Its due date (YYYY-MM)")
+@click.option("--evidence", help="Evidence to add / 新增佐证材料")
+@click.option("--link", help="Link or document number of the evidence")
+@click.pass_obj
+def plan_update(obj: Any, code: str, actor: str, department: str | None, status: str | None, milestone: str | None,
+                due: str | None, evidence: str | None, link: str | None) -> None:
+    """Record department, status, milestones, evidence; the change is kept in the audit trail."""
+    from xjip.indicators import entries, plan
+
+    try:
+        with obj.store.session() as s:
+            out = plan.update(s, code, actor, department=department, status=status,
+                              milestone={"what": milestone, "due": due, "done": False} if milestone else None,
+                              evidence={"what": evidence, "link": link} if evidence else None)
+    except entries.EntryError as exc:
+        _fail(exc.zh, exc.en)
+    click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+
+
+commands.append(plan_group)

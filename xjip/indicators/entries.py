@@ -18,7 +18,9 @@ from xjip.hub import models as m
 from xjip.i18n import both
 from xjip.indicators import config, definitions
 
-KINDS = ("reported", "population", "setting", "award")
+KINDS = ("reported", "population", "setting", "award", "report_text")
+REPORT_SECTIONS = ("summary", "creation", "utilisation", "protection", "services", "gi", "opening")
+MAX_REPORT_TEXT = 20_000
 AWARDS = ("china_patent_award", "national_st_award")
 MAX_TEXT = 500
 
@@ -102,6 +104,18 @@ def validate(e: EntryInput) -> dict[str, Any]:
             row["value"] = float(round(_number(e.value, "value")))
             if row["value"] < 1:
                 raise EntryError("not_a_number", "value", value=str(e.value)[:40])
+    elif e.kind == "setting" and key.startswith("value_weights_"):
+        from xjip.indicators.value import SCENARIOS
+
+        if key[len("value_weights_"):] not in SCENARIOS:
+            raise EntryError("bad_setting", "key", value=key[:40])
+        try:
+            parts = tuple(float(v) for v in str(e.value).replace("，", ",").split(","))
+        except ValueError:
+            raise EntryError("bad_setting_value", "value", value=str(e.value)[:40]) from None
+        if len(parts) != 3 or any(not math.isfinite(v) or v < 0 for v in parts) or abs(sum(parts) - 1) > 0.001:
+            raise EntryError("bad_setting_value", "value", value=str(e.value)[:40])
+        row["value_json"] = {"value": list(parts)}
     elif e.kind == "setting":
         try:
             row["value_json"] = {"value": config.coerce(key, e.value)} if not e.withdrawn else None
@@ -109,6 +123,18 @@ def validate(e: EntryInput) -> dict[str, Any]:
             raise EntryError("bad_setting", "key", value=key[:40]) from None
         except (TypeError, ValueError):
             raise EntryError("bad_setting_value", "value", value=str(e.value)[:40]) from None
+    elif e.kind == "report_text":
+        if key not in REPORT_SECTIONS:
+            raise EntryError("bad_section", "key", value=key[:40])
+        if e.year is None:
+            raise EntryError("required", "year")
+        if not e.withdrawn:
+            text = (str(e.value) if e.value is not None else "").strip()
+            if not text:
+                raise EntryError("required", "text")
+            if len(text) > MAX_REPORT_TEXT:
+                raise EntryError("too_long", "text", limit=MAX_REPORT_TEXT)
+            row["value_json"] = {"text": text}
     elif e.kind == "award":
         award = (e.value_json or {}).get("award")
         if award not in AWARDS:
@@ -134,7 +160,7 @@ def add(session: Session, e: EntryInput, supersedes: int | None = None) -> m.Ind
         if (old.kind, old.key) != (row["kind"], row["key"]):
             raise EntryError("correction_mismatch", "key", value=row["key"][:40])
         row["supersedes_id"] = old.id
-    elif row["kind"] != "award" and _current_row(session, row) is not None:
+    elif row["kind"] not in ("award",) and _current_row(session, row) is not None:
         # A second value for the same thing would silently replace the first: correct it instead.
         raise EntryError("exists", "key", value=row["key"][:40])
     entry = m.IndicatorEntry(**row, entered_at=m.utcnow())
@@ -189,6 +215,8 @@ def load_settings(session: Session) -> config.IndicatorSettings:
     base = config.IndicatorSettings()
     out = {}
     for k, v in values.items():
+        if k.startswith("value_weights_"):
+            continue  # read by xjip.indicators.value.weights
         try:
             out[k] = config.coerce(k, v)
         except (KeyError, ValueError, TypeError):

@@ -91,15 +91,31 @@ def _add_years(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year + years, day=28)
 
 
+_SEI_CACHE: dict[tuple[str, int, int], dict[str, str]] = {}
+
+
+def _sei_table(session: Session) -> dict[str, str]:
+    """IPC code → SEI code, read once per database and concordance size (the hook runs per batch)."""
+    from sqlalchemy import func
+
+    key = (str(session.get_bind().url), session.scalar(select(func.count()).select_from(m.IpcSei)) or 0,
+           session.scalar(select(func.max(m.IpcSei.id))) or 0)
+    if key not in _SEI_CACHE:
+        rules = dict(session.execute(select(m.SeiRule.id, m.SeiRule.sei_code)).all())
+        table: dict[str, str] = {}
+        for ipc, rule in session.execute(select(m.IpcSei.ipc_code, m.IpcSei.rule_id).order_by(m.IpcSei.rule_id)):
+            if rule in rules:
+                table.setdefault(ipc, rules[rule])
+        _SEI_CACHE.clear()
+        _SEI_CACHE[key] = table
+    return _SEI_CACHE[key]
+
+
 class Context:
     """What the facts of many patents need, read once: the SEI concordance and the pledges."""
 
     def __init__(self, session: Session):
-        rules = dict(session.execute(select(m.SeiRule.id, m.SeiRule.sei_code)).all())
-        self.sei: dict[str, str] = {}
-        for ipc, rule in session.execute(select(m.IpcSei.ipc_code, m.IpcSei.rule_id).order_by(m.IpcSei.rule_id)):
-            if rule in rules:
-                self.sei.setdefault(ipc, rules[rule])
+        self.sei = _sei_table(session)
         self.pledges: dict[str, tuple[float, dt.date | None, str]] = {}
         stmt = select(m.Pledge.key, m.Pledge.right_numbers, m.Pledge.amount_wan, m.Pledge.reg_date) \
             .where(m.Pledge.right_type == "patent", m.Pledge.amount_wan.is_not(None))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Iterator
 
-from sqlalchemy import and_, extract, select
+from sqlalchemy import and_, extract, false, select, true
 from sqlalchemy.orm import Session
 
 from xjip.hub import models as m
@@ -45,7 +45,7 @@ def hv_rows(session: Session, year: int, prefecture: str | None = None, criterio
     crit = c.hv_criteria(s, year, awards)
     conds = [c.hv_in_force(year), _fact_place(prefecture), F.patent_id > after]
     if criterion:
-        conds.append(crit.get(criterion, c.false()))
+        conds.append(crit.get(criterion, false()))
     elif high_value:
         conds.append(c.hv_condition(s, year, awards))
     elif high_value is False:
@@ -61,7 +61,7 @@ def hv_rows(session: Session, year: int, prefecture: str | None = None, criterio
     members = _members(session, [(r[0].patent_id, r[0].foreign_grant) for r in rows if r[0].foreign_grant])
     pledge_ids = dict(session.execute(select(m.Pledge.key, m.Pledge.id).where(
         m.Pledge.key.in_([r[0].pledge_key for r in rows if r[0].pledge_key])) if any(r[0].pledge_key for r in rows)
-        else select(m.Pledge.key, m.Pledge.id).where(c.false())).all())
+        else select(m.Pledge.key, m.Pledge.id).where(false())).all())
     out = []
     for f, app_number, grant_number, title, applicant, ipc_main, country in rows:
         met = criteria_met(f, s, year, awards)
@@ -142,8 +142,14 @@ HV_COLUMNS = ["app_number", "grant_number", "title", "first_applicant", "ipc_mai
               "is_synthetic"]
 
 
+def mask_owner(name: str | None) -> str | None:
+    """An applicant's name as the public sees it: organisations in full, persons masked (the hub's
+    policy, xjip.hub.queries.MASKING_POLICY)."""
+    return name if name is None or queries.is_organisation(name) else queries.mask_person_name(name)
+
+
 def hv_export_rows(session: Session, year: int, prefecture: str | None = None, criterion: str | None = None,
-                   limit: int = 200_000) -> Iterator[dict[str, Any]]:
+                   limit: int = 200_000, masked: bool = True) -> Iterator[dict[str, Any]]:
     """Every row of the list, flattened for CSV/XLSX (one evidence column per criterion)."""
     after, done = 0, 0
     s = entries.load_settings(session)
@@ -153,6 +159,8 @@ def hv_export_rows(session: Session, year: int, prefecture: str | None = None, c
             return
         for r in page:
             ev = r["evidence"]
+            if masked:
+                r["first_applicant"] = mask_owner(r["first_applicant"])
             yield {**r, "hv_criteria": "; ".join(r["criteria"]),
                    **{f"hv_{k}": _evidence_text(k, ev[k]) if k in ev else None for k in HV_CATEGORIES}}
         done += len(page)
@@ -196,9 +204,9 @@ def indicator_records(session: Session, indicator: str, year: int, prefecture: s
     tspec = queries.spec_for(record_type)
     if indicator == "gi_special_mark_coverage":
         pairs = queries.gi_bucket_pairs()
-        place = model.id.in_(select(pairs.c.gi_id).where(pairs.c.bucket == prefecture)) if prefecture else c.true()
+        place = model.id.in_(select(pairs.c.gi_id).where(pairs.c.bucket == prefecture)) if prefecture else true()
     elif indicator == "prefecture_service_coverage":
-        place = model.prefecture_code == prefecture if prefecture else c.true()
+        place = model.prefecture_code == prefecture if prefecture else true()
     else:
         place = _place(model, prefecture)
     cols = [model.id, getattr(model, tspec.title), getattr(model, tspec.date), model.is_synthetic]

@@ -26,7 +26,8 @@ def _fail(message: str, as_json: bool, payload: dict[str, Any]) -> None:
 
 @click.command("search")
 @click.argument("query", required=False)
-@click.option("--type", "record_type", help="Only this right type (patent, trademark, gi, …) / 只检索此类权利")
+@click.option("--type", "record_type", type=click.Choice(list(__import__("xjip.search.documents", fromlist=["x"]).INDEXED_TYPES)),
+              help="Only this type of record / 只检索此类记录")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True, help="Results / 结果数")
 @click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,

@@ -119,12 +119,14 @@ def _ipc_levels(doc: Doc, codes: Iterable[str]) -> None:
 
 
 def _rows(session: Session, model: Any, ids: list[int] | None, after: int | None, limit: int) -> list[Any]:
-    stmt = select(model)
+    # plain rows, not ORM objects: building the objects cost more than analysing their text
+    table = model.__table__
+    stmt = select(table)
     if ids is not None:
-        stmt = stmt.where(model.id.in_(ids))
+        stmt = stmt.where(table.c.id.in_(ids))
     elif after is not None:
-        stmt = stmt.where(model.id > after)
-    return session.execute(stmt.order_by(model.id).limit(limit if ids is None else len(ids))).scalars().all()
+        stmt = stmt.where(table.c.id > after)
+    return session.execute(stmt.order_by(table.c.id).limit(limit if ids is None else len(ids))).all()
 
 
 def _parties(session: Session, patent_ids: list[int]) -> dict[int, list[Any]]:
@@ -296,7 +298,7 @@ def _entities(session: Session, rows: list[Any]) -> Iterator[Doc]:
 
 
 def _laws(session: Session, rows: list[Any]) -> Iterator[Doc]:
-    laws = {r.id: r for r in session.execute(select(m.Law).where(m.Law.id.in_({a.law_id for a in rows}))).scalars()} \
+    laws = {r.id: r for r in session.execute(select(m.Law.__table__).where(m.Law.id.in_({a.law_id for a in rows})))} \
         if rows else {}
     for a in rows:
         law = laws.get(a.law_id)

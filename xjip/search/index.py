@@ -68,10 +68,13 @@ def to_tantivy(doc: documents.Doc) -> tantivy.Document:
     d.add_integer("tnum", documents.INDEXED_TYPES.index(doc.record_type))
     d.add_text("rtype", doc.record_type)
     subs: dict[str, list[str]] = {}
+    seen: dict[str, tuple[list[str], list[str]]] = {}  # tx repeats the title, abstract and claims: analysed once
     for name, values in doc.text.items():
         toks: list[str] = []
         for value in values:
-            positional, extra = text.analyse(value[: documents.MAX_TEXT])
+            if value not in seen:
+                seen[value] = text.analyse(value[: documents.MAX_TEXT])
+            positional, extra = seen[value]
             toks += positional
             sub = {"ti": "ti_sub", "pa": "pa_sub"}.get(name, "tx_sub")
             subs.setdefault(sub, []).extend(extra)
@@ -106,6 +109,7 @@ class IndexMissing(RuntimeError):
 
 
 _OPEN: dict[str, tantivy.Index] = {}
+_WORDS_SEEN: dict[str, int] = {}
 _OPEN_LOCK = threading.Lock()
 
 
@@ -139,6 +143,34 @@ class TantivyBackend:
     def exists(self) -> bool:
         return self._live_path() is not None
 
+    # --- the user dictionary's words from the hub (GI names) ------------------------------
+    # Index and query must segment alike: the words the index was built with are kept beside it
+    # and loaded by every process that searches it (`_load_words`), not only the one that built it.
+
+    @property
+    def words_file(self) -> Path:
+        return self.root / "user_words.txt"
+
+    def add_words(self, words: list[str]) -> None:
+        words = [w.strip() for w in words if w and w.strip() and "\n" not in w]
+        if not words:
+            return
+        text.prepare(words)
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.words_file, "a", encoding="utf-8") as fh:
+            fh.write("".join(w + "\n" for w in words))
+
+    def _load_words(self) -> None:
+        try:
+            stamp = self.words_file.stat().st_mtime_ns
+        except OSError:
+            return
+        key = str(self.words_file)
+        if _WORDS_SEEN.get(key) == stamp:
+            return
+        text.prepare(self.words_file.read_text(encoding="utf-8").splitlines())
+        _WORDS_SEEN[key] = stamp
+
     # --- reading ------------------------------------------------------------------------
 
     def searcher(self) -> tuple[tantivy.Index, tantivy.Searcher] | None:
@@ -147,6 +179,7 @@ class TantivyBackend:
         path = self._live_path()
         if path is None:
             return None
+        self._load_words()
         key = str(path)
         with _OPEN_LOCK:
             index = _OPEN.get(key)
@@ -225,6 +258,8 @@ class TantivyBackend:
         with store.reading() as s:
             counts = documents.count_rows(s)
             gi_names = [n for (n,) in s.execute(documents.select(documents.m.GeographicalIndication.name))]
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.words_file.write_text("".join(n.strip() + "\n" for n in gi_names if n and n.strip()), encoding="utf-8")
         text.prepare(gi_names)
         total = sum(counts.values())
         state = {"state": "building", "folder": folder.name, "done": 0, "total": total, "started": started,

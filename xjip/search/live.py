@@ -16,17 +16,17 @@ def after_commit(store: Any, changed: dict[str, list[int]]) -> None:
     from xjip.search.index import backend_for
 
     try:
+        backend = backend_for(store.settings)
         gi = changed.get("gi")
-        if gi:
+        if gi:  # new GI names join the user dictionary before their records are analysed
             from sqlalchemy import select
 
             from xjip.hub import models as m
-            from xjip.search import text
 
             with store.reading() as s:
-                text.prepare([n for (n,) in s.execute(select(m.GeographicalIndication.name)
-                                                      .where(m.GeographicalIndication.id.in_(gi[:5000])))])
-        backend_for(store.settings).update(store, changed)
+                backend.add_words([n for (n,) in s.execute(select(m.GeographicalIndication.name)
+                                                           .where(m.GeographicalIndication.id.in_(gi[:5000])))])
+        backend.update(store, changed)
     except Exception:  # noqa: BLE001
         log.exception("search index update failed for %s", {k: len(v) for k, v in changed.items()})
     try:

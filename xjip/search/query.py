@@ -264,6 +264,10 @@ def text_query(value: str, fields: tuple[tuple[str, float], ...], *, phrase: boo
         else:
             phrase_q = _phrase_query(toks, fields, slop)
             alts.append(phrase_q if phrase else _or([phrase_q, _and([_token_query(t, fields) for t in toks])]))
+            whole = text.fold(value).strip()
+            if not phrase and 2 <= len(whole) <= 3 and text.is_cjk(whole):
+                # 香梨 segments as 香 + 梨, but it is a piece of 库尔勒香梨 (`text._sub_words`)
+                alts.append(_token_query(whole, fields))
     if synonyms and not phrase:
         for other in text.synonyms(value):
             if other != text.fold(value):
@@ -416,6 +420,8 @@ class Compiler:
             vals = [c.value for c in node.children or []]
             self.terms += vals
             toks = [t for v in vals for t in text.tokens(v)]
+            if len(toks) == 1:
+                return _token_query(toks[0], fields)
             return _phrase_query(toks, fields, node.slop) if toks else None
         if k == "and":
             musts, nots = [], []

@@ -4,6 +4,7 @@ masking; the index only finds them."""
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -108,8 +109,23 @@ def _backend(store: Any) -> TantivyBackend:
     return backend_for(store.settings)
 
 
+AUTO_BUILD_MAX = 20_000  # records: a smaller hub without an index gets one at its first search
+_auto_lock = threading.Lock()
+
+
 def _searcher(store: Any) -> tuple[tantivy.Index, tantivy.Searcher]:
-    pair = _backend(store).searcher()
+    backend = _backend(store)
+    pair = backend.searcher()
+    if pair is None:
+        with _auto_lock:
+            pair = backend.searcher()
+            if pair is None:
+                with store.reading() as s:
+                    small = sum(documents.count_rows(s).values()) <= AUTO_BUILD_MAX
+                if not small:
+                    raise IndexNotReady()  # a bigger hub: `xjip search --rebuild` (minutes), not a page's wait
+                backend.rebuild(store)
+                pair = backend.searcher()
     if pair is None:
         raise IndexNotReady()
     return pair
@@ -128,7 +144,10 @@ def _hits(searcher: tantivy.Searcher, query: tantivy.Query, limit: int, offset: 
     kwargs: dict[str, Any] = {"count": True, "offset": offset}
     if sort == "date":
         kwargs.update(order_by_field="date", order=tantivy.Order.Desc)
-    result = searcher.search(query, limit, **kwargs)
+    try:
+        result = searcher.search(query, max(1, limit), **kwargs)
+    except ValueError as exc:  # the engine refused the query (e.g. a regular expression too large)
+        raise QueryError("engine", 1, detail=str(exc)[:200]) from None
     addrs = [a for _s, a in result.hits]
     tnums = searcher.fast_field_values("tnum", addrs) if addrs else []
     rids = searcher.fast_field_values("rid", addrs) if addrs else []
@@ -170,30 +189,29 @@ SNIPPET_COLUMNS = {"patent": ("abstract", "first_claim"), "trademark": ("goods",
                    "institution": ("address",), "gi_mark_user": ("gi_name",)}
 
 
-def highlight(value: str | None, terms: list[str], width: int = 160) -> str:
+def _pattern(terms: list[str]) -> re.Pattern[str] | None:
+    """One regular expression of the query's words (folded, longest first), made once per search."""
+    words = sorted({w for t in terms for w in [text.fold(t).strip('"*'), *text.tokens(t)] if w and w.strip()},
+                   key=len, reverse=True)
+    return re.compile("|".join(re.escape(w) for w in words)) if words else None
+
+
+def highlight(value: str | None, terms: list[str] | re.Pattern[str] | None, width: int = 160) -> str:
     """HTML-escaped text with the query's words in <mark>, cut around the first match. Matching is
     on folded text (width, traditional → simplified, case); the original is shown when folding kept
     its length, which it does for Chinese and most Latin text."""
     if not value:
         return ""
+    pattern = _pattern(terms) if isinstance(terms, list) else terms
     value = " ".join(str(value).split())
     folded = text.fold(value)
     base = value if len(folded) == len(value) else folded
-    words = sorted({w for t in terms for w in [text.fold(t).strip('"*'), *text.tokens(t)] if len(w) >= 1}, key=len,
-                   reverse=True)
-    spans: list[tuple[int, int]] = []
-    for w in words:
-        if not w or not w.strip():
-            continue
-        for mt in re.finditer(re.escape(w), folded):
-            if not any(a < mt.end() and mt.start() < b for a, b in spans):
-                spans.append((mt.start(), mt.end()))
-    spans.sort()
+    spans = [(mt.start(), mt.end()) for mt in pattern.finditer(folded)] if pattern is not None else []
     start = max(0, spans[0][0] - width // 3) if spans else 0
     end = min(len(base), start + width)
     out, pos = [], start
     for a, b in spans:
-        if a < start or b > end:
+        if a < start or b > end or a < pos:
             continue
         out.append(str(escape(base[pos:a])))
         out.append(f"<mark>{escape(base[a:b])}</mark>")
@@ -205,6 +223,7 @@ def highlight(value: str | None, terms: list[str], width: int = 160) -> str:
 def describe(store: Any, hits: list[tuple[str, int, float]], terms: list[str], masked: bool) -> list[dict[str, Any]]:
     """One display row per hit, from the hub, in the hits' order (a record deleted since it was
     indexed is left out)."""
+    pattern = _pattern(terms)
     by_type: dict[str, list[int]] = {}
     for t, i, _s in hits:
         by_type.setdefault(t, []).append(i)
@@ -223,7 +242,7 @@ def describe(store: Any, hits: list[tuple[str, int, float]], terms: list[str], m
                                         .where(m.LawArticle.id.in_(ids))):
                     rows[(t, a.id)] = {"title": f"{law.title} {a.number}", "number": None, "party": None,
                                        "date": law.version_date, "kind": law.category, "url": None, "place": None,
-                                       "snippet": highlight(a.text, terms)}
+                                       "snippet": highlight(a.text, pattern)}
                 continue
             spec = queries.TYPES[t]
             model = spec.model
@@ -238,7 +257,7 @@ def describe(store: Any, hits: list[tuple[str, int, float]], terms: list[str], m
                     "kind": getattr(r, spec.kind) if spec.kind else None, "url": f"/records/{t}/{r.id}",
                     "is_synthetic": bool(getattr(r, "is_synthetic", False)),
                     "place": queries._place(regions, r.region_code, r.prefecture_code, r.county_code),
-                    "snippet": highlight(snippet_src, terms),
+                    "snippet": highlight(snippet_src, pattern),
                     "ipc_main": getattr(r, "ipc_main", None)}
             s.expunge_all()
     out = []
@@ -247,13 +266,20 @@ def describe(store: Any, hits: list[tuple[str, int, float]], terms: list[str], m
         if row is None:
             continue
         row = {"record_type": t, "id": i, "score": round(score, 4), **row}
-        row["title_html"] = highlight(str(row["title"] or ""), terms, width=200)
+        row["title_html"] = highlight(str(row["title"] or ""), pattern, width=200)
         out.append(row)
     return out
 
 
 def _buckets(agg: dict[str, Any], name: str) -> list[dict[str, Any]]:
     return [{"value": str(b["key"]), "count": int(b["doc_count"])} for b in agg.get(name, {}).get("buckets", [])]
+
+
+def search_facets(store: Any, q: str, filters: Filters | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The facets of a result set alone (the page asks for them once its results show)."""
+    _index, searcher = _searcher(store)
+    query, _ = build_query(store, q, filters)
+    return facets(searcher, query, store)
 
 
 def facets(searcher: tantivy.Searcher, query: tantivy.Query, store: Any) -> dict[str, list[dict[str, Any]]]:
@@ -324,11 +350,18 @@ def search(store: Any, q: str, filters: Filters | None = None, *, page: int = 1,
                               "mode": mode, "total": total, "items": items, "terms": terms,
                               "pages": (min(total, MAX_OFFSET) + size - 1) // size,
                               "modes": ["lexical", *(["hybrid"] if semantic is not None else [])]}
+    if not with_facets:  # the tabs' counts alone (the page loads the other facets after it shows)
+        by_type_q = query if not filters.type else build_query(store, q, Filters(**{**filters.__dict__, "type": None}))[0]
+        result["by_type"] = _buckets(searcher.aggregate(by_type_q, {"rtype": {"terms": {"field": "rtype", "size": 20}}}),
+                                     "rtype")
     if with_facets:
         result["facets"] = facets(searcher, query, store)
-        by_type_q, _ = build_query(store, q, Filters(**{**filters.__dict__, "type": None}))
-        result["by_type"] = _buckets(searcher.aggregate(by_type_q, {"rtype": {"terms": {"field": "rtype",
-                                                                                          "size": 20}}}), "rtype")
+        if filters.type:  # the tabs count every type: the query without the type filter
+            by_type_q, _ = build_query(store, q, Filters(**{**filters.__dict__, "type": None}))
+            result["by_type"] = _buckets(searcher.aggregate(by_type_q, {"rtype": {"terms": {"field": "rtype",
+                                                                                              "size": 20}}}), "rtype")
+        else:
+            result["by_type"] = result["facets"]["rtype"]
     return result
 
 

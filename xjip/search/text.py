@@ -153,15 +153,14 @@ def _ensure() -> None:
 
 
 def _sub_words(word: str) -> list[str]:
-    """jieba's search mode on one word: its 2- and 3-character dictionary words."""
-    import rjieba
-
-    out = []
+    """Every 2- and 3-character piece of a longer word (库尔勒香梨 → 库尔, 尔勒, 勒香, 香梨, 库尔勒, …):
+    the pieces a person may type alone. Not only dictionary words: 香梨 is not in jieba's
+    dictionary, and without its HMM (off, so that index and query segment alike) it would never be
+    a token of its own."""
     n = len(word)
-    if n > 2:
-        out += [word[i:i + 2] for i in range(n - 1) if rjieba.has_word(word[i:i + 2])]
+    out = [word[i:i + 2] for i in range(n - 1)] if n > 2 else []
     if n > 3:
-        out += [word[i:i + 3] for i in range(n - 2) if rjieba.has_word(word[i:i + 3])]
+        out += [word[i:i + 3] for i in range(n - 2)]
     return out
 
 
@@ -183,6 +182,10 @@ def analyse(text: str | None, *, subwords: bool = True) -> tuple[list[str], list
         else:
             tokens += _stemmer().analyze(run) or [run]
     return tokens, extra
+
+
+def is_cjk(word: str) -> bool:
+    return bool(_CJK_RUN.fullmatch(word))
 
 
 def tokens(text: str | None) -> list[str]:

@@ -17,18 +17,32 @@ def _lang(ctx: click.Context) -> str:
 @click.command()
 @click.option("--host", help="Address to bind (default: settings.host)")
 @click.option("--port", type=int, help="Port to bind (default: settings.port)")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Web worker processes (default: one per core; imports run in the parent) / 工作进程数")
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None) -> None:
     """Run the web platform (uvicorn) / 启动网站服务."""
     import uvicorn
 
-    from xjip.app import create_app
+    from xjip.app import create_app, default_workers, serve_workers
 
     settings = ctx.obj.settings
     host, port = host or settings.host, port or settings.port
+    workers = workers or default_workers()
     click.echo(t("web.cli.serve.listening", _lang(ctx), host=host, port=port), err=True)
+    if workers > 1:
+        click.echo(t("perf.serve.workers", _lang(ctx), n=workers), err=True)
+        serve_workers(settings, host, port, workers)
+        return
     # Forwarded headers are believed only from `trusted_proxies` (create_app), never by uvicorn's default.
     uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=False, server_header=False)
+
+
+def _place_name(row: dict[str, Any], name: str, lang: str) -> str:
+    """A prefecture in the output's language (English names: refdata/regions/region_names_en.csv)."""
+    from xjip.hub.region_names import region_name
+
+    return (region_name(row["code"], lang) or name) if row["name"] and lang != "zh" else name
 
 
 def _render_stats(lang: str):  # noqa: ANN202
@@ -42,9 +56,10 @@ def _render_stats(lang: str):  # noqa: ANN202
         for row in data["by_prefecture"]:
             if not row["total"]:
                 continue
-            name = row["name"] or t(f"web.place.{'other' if row['kind'] == 'other' else 'unresolved'}", lang)
+            name = row["name"] or t("web.place.unresolved" if row["kind"] == "unresolved" else f"perf.place.{row['kind']}",
+                                    lang)
             counts = ", ".join(f"{t('web.type.' + k, lang)} {v:,}" for k, v in row["counts"].items() if v)
-            click.echo(f"  {row['code']:<7} {name:<20} {row['total']:>9,}  {counts}")
+            click.echo(f"  {row['code']:<7} {_place_name(row, name, lang):<{20 if lang == 'zh' else 40}} {row['total']:>9,}  {counts}")
         click.echo(f"\n{t('web.cli.stats.by_year', lang)}")
         totals: dict[int, int] = {}
         for rows in data["by_year"].values():
@@ -104,12 +119,16 @@ def export(ctx: click.Context, record_type: str, out: str, year: int | None, pre
     if fmt not in exports.FORMATS:
         raise click.UsageError(f"{out}: 文件名须以 .csv 或 .xlsx 结尾 / the file name must end in .csv or .xlsx")
     lang = language or _lang(ctx)
+    from xjip.web.errors import bad_filter_message
+
     try:
         filters = queries.RecordFilters(year=year, prefecture=prefecture, county=county, status=status, kind=kind,
                                         synthetic=synthetic, q=q)
+        with ctx.obj.store.reading() as s:
+            queries.check_place_filters(s, filters)
     except queries.BadFilter as exc:
-        zh, en = both(f"security.error.bad_{exc.field}", value=exc.shown)
-        raise click.UsageError(f"--{exc.field}: {zh} / {en}") from None
+        zh, en = both(bad_filter_message(exc.field), value=exc.shown)
+        raise click.UsageError(f"--{exc.field}: {zh}\n{en}") from None
     columns = queries.export_columns(record_type)
     count = 0
 

@@ -126,4 +126,10 @@ def nul_error() -> ApiError:
 def bad_filter(exc: BadFilter) -> ApiError:
     """A filter value no record can have (year 0000…), named in both languages."""
     return ApiError(400, "bad_filter", {"field": exc.field, "value": exc.shown},
-                    message_id=f"security.error.bad_{exc.field}", value=exc.shown)
+                    message_id=bad_filter_message(exc.field), value=exc.shown)
+
+
+def bad_filter_message(field_name: str) -> str:
+    # a region code that names no region: pages.* (the place filters), the year: security.*
+    return f"pages.error.unknown_{field_name}" if field_name in ("prefecture", "county") else \
+        f"security.error.bad_{field_name}"

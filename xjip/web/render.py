@@ -22,7 +22,8 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 # (section id, [(item id, href, role needed or None)])
 NAVIGATION: list[tuple[str, list[tuple[str, str, str | None]]]] = [
     ("data", [("overview", "/", None), ("search", "/search", None), ("regions", "/regions", None), ("entities", "/entities", None)]),
-    ("plan", [("indicators", "/indicators", None), ("hv_patents", "/indicators/high-value", None)]),
+    ("plan", [("indicators", "/indicators", None), ("hv_patents", "/indicators/high-value", None),
+              ("plan_tasks", "/plan", None)]),
     ("rights", [(name, f"/records/{name}", None) for name in TYPES]),
     ("gi", [("gi", "/gi", None), ("gi_marks", "/gi/marks/applications", "staff"), ("gi_reports", "/gi/reports", "staff"),
             ("gi_clues", "/gi/clues", "staff"), ("gi_census", "/gi/census", None)]),
@@ -118,8 +119,36 @@ def make_renderer(env: Environment) -> Callable[..., HTMLResponse]:
         def place_name(place: dict[str, Any] | None) -> str:
             if not place:
                 return "—"
-            parts = [p for p in (place.get("prefecture"), place.get("county")) if p]
+            parts = [region(place.get(f"{level}_code"), place.get(level)) for level in ("prefecture", "county")
+                     if not (level == "prefecture" and place.get("prefecture_code") == "659000" and place.get("county"))]
+            parts = list(dict.fromkeys(p for p in parts if p))  # a GI placed at its prefecture: named once
             return " · ".join(parts) if parts else "—"
+
+        def region(code: str | None, name: str | None) -> str | None:
+            """A region by name in the page's language (English names: refdata/regions)."""
+            from xjip.hub.region_names import region_name
+
+            return name if lang == "zh" and name else (region_name(code, lang) or name)
+
+        def country_name(code: str | None) -> str | None:
+            from xjip.web.record_view import country_name as name
+
+            return name(code, lang)
+
+        def place_words(place: dict[str, Any] | None) -> str:
+            from xjip.web.record_view import place_words as words
+
+            return words(place, lang)
+
+        def gi_category(value: str | None) -> str | None:
+            from xjip.web.record_view import gi_category as words
+
+            return words(value, lang)
+
+        def region_name(code: str | None) -> str | None:
+            from xjip.hub.region_names import region_name as name
+
+            return name(code, lang)
 
         flashes = [(kind, t(msg_id, lang, **params)) for kind, msg_id, params in request.session.pop("flash", [])]
         nav = [(section, [(item, href) for item, href, role in items if role is None or (user and user.has(role))])
@@ -129,7 +158,9 @@ def make_renderer(env: Environment) -> Callable[..., HTMLResponse]:
         switch = {code: url_for_params(path, {k: v for k, v in query.items() if k != "lang"}, lang=code)
                   for code in supported_languages()}
         base = {"request": request, "lang": lang, "_": _, "label": label, "field": field, "fmt": fmt, "duration": duration,
-                "place_name": place_name,
+                "place_name": place_name, "place_words": place_words, "country_name": country_name,
+                "region_name": region_name, "region": region,
+                "gi_category": gi_category,
                 "url": url_for_params, "user": user, "csrf_token": csrf_token(request), "nav": nav, "path": path,
                 "lang_switch": switch, "flashes": flashes, "languages": supported_languages(),
                 "max_upload_mb": request.app.state.settings.max_upload_mb,

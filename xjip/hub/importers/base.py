@@ -241,7 +241,9 @@ def _preview(head: bytes, kind: str | None = None, rows: list[list[str]] | None 
     table = [r for r in head_rows(head, 5) if len(r) > 1]
     if table:  # a table nobody knows: its columns, which a person can then map (job page, --mapping)
         return "列 / columns: " + "、".join(c for c in table[0] if c)[:300]
-    return head[:80].decode("utf-8", "replace").replace("\n", " ")
+    # control characters (a binary file's NUL) shown as spaces: PostgreSQL text cannot hold NUL
+    text = head[:80].decode("utf-8", "replace")
+    return "".join(" " if (c < " " or c == "\x7f") else c for c in text).strip()
 
 
 # --- opening sources -------------------------------------------------------------------

@@ -213,6 +213,12 @@ def province_of(value: Any) -> str | None:
     return None
 
 
+def _foreign_country(value: Any) -> str | None:
+    """'US', '日本(JP)', '美国；US' → the ISO country code of a 国省代码 naming a foreign applicant's country."""
+    found = re.findall(r"(?<![A-Za-z])([A-Z]{2})(?![A-Za-z])", str(value))
+    return found[-1] if found and found[-1] not in ("CN",) else None
+
+
 def strip_postcode(address: str | None) -> str | None:
     if not address:
         return None
@@ -475,6 +481,9 @@ def build_record(v: dict[str, Any]) -> PatentRecord:
 
     province = v.get("province") or v.get("applicant_province")
     rec.province_code = province_of(str(province)) if province is not None else None
+    foreign = _foreign_country(province) if province is not None and rec.province_code is None else None
+    if foreign and rec.applicants and not rec.applicants[0].country:
+        rec.applicants[0].country = foreign  # CNIPA's 国省代码 of a foreign applicant is its country (US, 日本(JP))
     rec.legal_status = _text(v.get("legal_status")) or _text(v.get("legal_events"))
     rec.status = status_of(rec.legal_status)
     rec.transfer_count = _count(v.get("transfer_count"), "transfer_count")

@@ -14,6 +14,10 @@ Rules
   ``applied/registered (wording: 申请注册了中国地理标志商标)``): the code is stored as the status
   (``applied/registered`` spelt as its code, ``applied_or_registered``), so that pages label and
   count it, and the remark goes to the notes. A value that is not a known code is kept as is.
+- applicant_or_holder sometimes ends with the compiler's note in half-width brackets after a
+  space (``和田地区 (as printed)``, ``…协会 (2002年组建)``): the name is what stands before it,
+  the note goes to the notes (the source record keeps the row as read). A name's own full-width
+  brackets (``…（有限合伙）``) are part of the name.
 
 ``xinjiang_gi_special_mark_events.csv`` is not imported: its rows are aggregate facts (counts of
 authorised enterprises, an association's founding) with enterprise names, where any, inside
@@ -62,6 +66,20 @@ def _codes(value: Any, column: str) -> list[str]:
     return codes
 
 
+_NAME_NOTE = re.compile(r"^(?P<name>.*?\S)\s+\((?P<note>[^()]*)\)$")
+
+
+def split_name_note(value: Any) -> tuple[str | None, str | None]:
+    """(name, note): a trailing half-width bracketed note after a space is the compiler's
+    remark, not part of the name ("和田地区 (as printed)" → 和田地区, as printed). Only after a
+    Chinese name: an English name's "(Holdings)" may be its own."""
+    text = clean(value)
+    match = _NAME_NOTE.match(text) if text else None
+    if not match or not re.search(r"[\u4e00-\u9fff]", match.group("name")):  # Chinese names only
+        return text, None
+    return match.group("name"), match.group("note").strip() or None
+
+
 def row_to_record(values: dict[str, Any]) -> GIRecord:
     """One row (column → value) → GIRecord; RecordError on a missing or bad value."""
     name = clean(values.get("name_zh"))
@@ -84,7 +102,9 @@ def row_to_record(values: dict[str, Any]) -> GIRecord:
     except ValueError:
         raise RecordError("bad_value", "nice_class", value=nice) from None
     status, remark = split_status(values.get("status"))
+    applicant, applicant_note = split_name_note(values.get("applicant_or_holder"))
     notes = [f"状态说明 / status remark: {remark}" if remark else None,
+             f"申请人说明 / applicant note: {applicant_note}" if applicant_note else None,
              *(clean(values.get(k)) for k in ("special_mark_or_other_events", "source_note"))]
     return GIRecord(
         name=name,
@@ -97,7 +117,7 @@ def row_to_record(values: dict[str, Any]) -> GIRecord:
         announcement_no=clean(values.get("announcement_no")),
         approval_date=approval,
         approval_date_text=approval_text,
-        applicant=clean(values.get("applicant_or_holder")),
+        applicant=applicant,
         registration_no=clean(values.get("registration_no")),
         nice_class=nice,
         confidence=confidence,

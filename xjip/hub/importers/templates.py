@@ -330,6 +330,8 @@ _spec(TemplateSpec("institution", "服务机构与代理机构", "Service instit
         Choice("service_outlet", "知识产权服务网点", "Service outlet", ("服务网点", "服务工作站", "工作站")),
         Choice("navigation_base", "专利导航服务基地", "Patent navigation base", ("导航基地", "专利导航基地")),
         Choice("protection_centre", "知识产权保护中心", "Protection centre", ("保护中心", "快速维权中心")),
+        Choice("comprehensive_service", "综合性知识产权公共服务机构", "Comprehensive IP public-service institution",
+               ("综合性公共服务机构", "知识产权公共服务中心")),  # plan indicator 6 (xjip/indicators)
         Choice("other", "其他", "Other"),
     )),
     Column("credit_code", "统一社会信用代码", "Unified social credit code", check="credit_code",

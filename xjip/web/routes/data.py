@@ -5,6 +5,7 @@ import datetime as dt
 import itertools
 import re
 import secrets
+import threading
 from pathlib import Path as FsPath
 from typing import Annotated, Any, Iterator, Literal
 
@@ -12,8 +13,10 @@ from fastapi import APIRouter, Body, Depends, Form, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
+from starlette.responses import Response
 
 from xjip.hub import queries
+from xjip.hub.region_names import region_name
 from xjip.web.auth import Principal
 from xjip.i18n import t
 from xjip.web.deps import get_store, lang, require, sees_personal_data, verify_csrf
@@ -73,7 +76,8 @@ def overview_view(data: dict[str, Any], lang: str) -> dict[str, Any]:
     prefecture_totals = {ty: sum(r["counts"].get(ty, 0) for r in data["by_prefecture"]) for ty in shown}
     year_counts = {ty: {y["year"]: y["count"] for y in data["by_year"].get(ty, [])} for ty in shown}
     chart_rows = [r for r in rows if r["total"] or r["kind"] == "prefecture"]
-    place_label = {"other": t("web.place.other", lang), "unresolved": t("web.place.unresolved", lang)}
+    place_label = {"other": t("perf.place.other", lang), "abroad": t("perf.place.abroad", lang),
+                   "xinjiang": t("perf.place.xinjiang", lang), "unresolved": t("web.place.unresolved", lang)}
     chart = {
         "prefecture": {"labels": [r["name"] or place_label[r["kind"]] for r in chart_rows],
                        "links": [r["code"] for r in chart_rows], "types": shown,
@@ -83,6 +87,9 @@ def overview_view(data: dict[str, Any], lang: str) -> dict[str, Any]:
                  "series": [{"name": t(f"web.type.{ty}", lang), "data": [year_counts[ty].get(y, 0) for y in data["years"]]}
                             for ty in shown]},
     }
+    if lang != "zh":  # places by their names in the page's language (refdata/regions/region_names_en.csv)
+        chart["prefecture"]["labels"] = [(region_name(r["code"], lang) if r["name"] else None) or label
+                                         for r, label in zip(chart_rows, chart["prefecture"]["labels"])]
     return {"types_shown": shown, "prefecture_totals": prefecture_totals, "year_counts": year_counts,
             "year_total": sum(sum(c.values()) for c in year_counts.values()), "chart": chart}
 
@@ -106,6 +113,7 @@ def records_data(request: Request, record_type: str, filters: queries.RecordFilt
     filters.extra["text_ids"] = queries.text_ids(get_store(request), record_type, filters.q)
     try:
         with get_store(request).reading() as s:
+            queries.check_place_filters(s, filters)
             return queries.list_records(s, record_type, filters, page_size, after,
                                         masked=not sees_personal_data(request))
     except queries.BadPageToken:
@@ -119,6 +127,9 @@ def records_page(request: Request, record_type: RecordType,
     data = records_data(request, record_type, filters, page_size, after)
     with get_store(request).reading() as s:
         options = queries.filter_options(s, record_type)
+    if lang(request) != "zh":  # the prefecture filter names places in the page's language
+        for place in options.get("places") or []:
+            place["name"] = region_name(place.get("code"), lang(request)) or place.get("name")
     params = {**data["filters"], "page_size": page_size if page_size != queries.DEFAULT_PAGE_SIZE else None,
               "after": after}
     return request.app.state.render(request, "records.html", {
@@ -155,6 +166,8 @@ def records_export(request: Request, record_type: RecordType,
 
     _check_type(record_type)
     store, language = get_store(request), lang(request)
+    with store.reading() as s:
+        queries.check_place_filters(s, filters)
     filters.extra["text_ids"] = queries.text_ids(store, record_type, filters.q)
     masked, limit = not sees_personal_data(request), export_limit(request)
     columns = queries.export_columns(record_type)
@@ -173,18 +186,65 @@ def records_export(request: Request, record_type: RecordType,
         first = next(chunks)
         return StreamingResponse(itertools.chain([first], chunks), media_type=exports.MEDIA_TYPES["csv"], headers={
             **headers, "Content-Disposition": f'attachment; filename="{filename}"'})
-    folder = FsPath(store.settings.data_dir) / "reports"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"export-{secrets.token_hex(8)}.xlsx"
-    try:
-        with store.reading() as s, open(path, "wb") as out:
-            exports.write_xlsx(queries.export_records(s, record_type, filters, masked=masked, limit=limit), columns,
-                               language, out, sheet=record_type, zone=zone)
-    except BaseException:
-        path.unlink(missing_ok=True)  # no half-written workbook left behind
-        raise
-    return FileResponse(path, media_type=exports.MEDIA_TYPES["xlsx"], filename=filename, headers=headers,
-                        background=BackgroundTask(path.unlink, missing_ok=True))
+    return _XlsxExport(store, record_type, filters, masked, limit, columns, language, zone, filename, headers)
+
+
+class _XlsxExport(Response):
+    """An XLSX download: the workbook is written row by row in a worker thread (memory stays
+    flat), while the request watches its client; a client that goes away stops the writing at
+    the next 100 rows (before, an abandoned 200,000-row export kept a core busy for minutes).
+    Then the finished file is sent in chunks and removed."""
+
+    def __init__(self, store: Any, record_type: str, filters: Any, masked: bool, limit: int, columns: list[str],
+                 language: str, zone: str, filename: str, headers: dict[str, str]):
+        super().__init__(media_type=None)
+        self.args = (store, record_type, filters, masked, limit, columns, language, zone)
+        self.filename, self.extra_headers = filename, headers
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        import anyio
+        from starlette.requests import Request as StarletteRequest
+
+        from xjip.hub import exports
+
+        store, record_type, filters, masked, limit, columns, language, zone = self.args
+        folder = FsPath(store.settings.data_dir) / "reports"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"export-{secrets.token_hex(8)}.xlsx"
+        gone = threading.Event()
+
+        def build() -> None:
+            with store.reading() as s:
+                exports.write_xlsx(queries.export_records(s, record_type, filters, masked=masked, limit=limit),
+                                   columns, language, str(path), sheet=record_type, zone=zone,
+                                   cancelled=gone.is_set)
+
+        request = StarletteRequest(scope, receive)
+        try:
+            async with anyio.create_task_group() as tg:
+                async def watch() -> None:
+                    while not gone.is_set():
+                        if await request.is_disconnected():
+                            gone.set()
+                            return
+                        await anyio.sleep(0.25)
+
+                tg.start_soon(watch)
+                try:
+                    await anyio.to_thread.run_sync(build)
+                finally:
+                    tg.cancel_scope.cancel()
+        except BaseException:
+            path.unlink(missing_ok=True)  # no half-written workbook left behind
+            if gone.is_set():
+                return  # nobody to answer
+            raise
+        if gone.is_set():
+            path.unlink(missing_ok=True)
+            return
+        response = FileResponse(path, media_type=exports.MEDIA_TYPES["xlsx"], filename=self.filename,
+                                headers=self.extra_headers, background=BackgroundTask(path.unlink, missing_ok=True))
+        await response(scope, receive, send)
 
 
 def detail_data(request: Request, record_type: str, record_id: int) -> dict[str, Any]:
@@ -198,9 +258,14 @@ def detail_data(request: Request, record_type: str, record_id: int) -> dict[str,
 
 @router.get("/records/{record_type}/{record_id}", response_class=HTMLResponse, include_in_schema=False)
 def record_page(request: Request, record_type: RecordType, record_id: int) -> HTMLResponse:
+    from xjip.web import record_view
+
     data = detail_data(request, record_type, record_id)
+    store = get_store(request)
+    with store.reading() as s:  # titles of the IPC and Nice codes, for the page only
+        view = record_view.build(s, data, record_type, lang(request), store.settings.display_timezone)
     return request.app.state.render(request, "record.html", {"data": data, "record_type": record_type,
-                                                             "spec": queries.TYPES[record_type]})
+                                                             "spec": queries.TYPES[record_type], "view": view})
 
 
 @router.get("/api/records/{record_type}/{record_id}", tags=["records"],

@@ -3,10 +3,14 @@ users and reports, coverage, e-commerce clues, census)."""
 from __future__ import annotations
 
 import datetime as dt
+import secrets
+import shutil
+from pathlib import Path as FsPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, File, Form, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import Path as FPath
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from xjip.gi import GIError
@@ -167,19 +171,70 @@ def _docs(text: str | None) -> list[dict[str, str]]:
     return [{"name": line.strip()} for line in (text or "").splitlines() if line.strip()]
 
 
+DOCUMENTS_DIR = "gi_documents"
+MAX_FILES = 10
+
+
+def _documents_root(request: Request) -> FsPath:
+    return FsPath(request.app.state.settings.data_dir) / DOCUMENTS_DIR
+
+
+def _save_files(request: Request, files: list[UploadFile]) -> tuple[list[dict[str, Any]], FsPath | None]:
+    """Uploaded documents saved under <data_dir>/gi_documents/<token>/ (names sanitised, size-checked)."""
+    from xjip.web.uploads import UploadTooLarge, save_upload
+
+    files = [f for f in files if f is not None and f.filename]
+    if not files:
+        return [], None
+    if len(files) > MAX_FILES:
+        raise GIError("too_many_documents", "files", limit=MAX_FILES)
+    token = secrets.token_hex(8)
+    folder = _documents_root(request) / token
+    folder.mkdir(parents=True, exist_ok=False)
+    limit = request.app.state.settings.max_upload_mb << 20
+    docs = []
+    try:
+        for f in files:
+            try:
+                path = save_upload(f.file, folder, f.filename or "document", limit)
+            except FileExistsError:
+                continue  # the same name twice: kept once
+            docs.append({"name": f.filename or path.name, "file": f"{token}/{path.name}", "bytes": path.stat().st_size})
+    except UploadTooLarge:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise ApiError(413, message_id="import.error.too_large", limit_mb=request.app.state.settings.max_upload_mb) from None
+    return docs, folder
+
+
 @router.post("/gi/{gi_id:int}/applications", include_in_schema=False, dependencies=STAFF_POST)
 def submit_form(request: Request, gi_id: int, user: Staff, applicant_name: Annotated[str, Form(max_length=300)] = "",
                 credit_code: Annotated[str, Form(max_length=40)] = "", address: Annotated[str, Form(max_length=1000)] = "",
-                user_type: Annotated[str, Form(max_length=40)] = "", documents: Annotated[str, Form(max_length=5000)] = ""
-                ) -> RedirectResponse:
+                user_type: Annotated[str, Form(max_length=40)] = "", documents: Annotated[str, Form(max_length=5000)] = "",
+                files: Annotated[list[UploadFile] | None, File()] = None) -> RedirectResponse:
     from xjip.gi import marks
 
+    folder = None
     try:
+        saved, folder = _save_files(request, list(files or []))
         with get_store(request).session() as s:
-            app = marks.submit(s, gi_id, applicant_name, credit_code, address, user_type, _docs(documents), user.username)
+            app = marks.submit(s, gi_id, applicant_name, credit_code, address, user_type, [*_docs(documents), *saved],
+                               user.username)
     except GIError as err:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)  # nothing kept for an application not recorded
         return back(request, f"/gi/{gi_id}", err)
     return back(request, f"/gi/marks/{app['id']}", ok="gi.flash.submitted")
+
+
+@router.get("/gi/documents/{token}/{name}", tags=["gi"], summary="Staff: a document uploaded with an application")
+def document(request: Request, user: Staff, token: Annotated[str, FPath(pattern=r"^[0-9a-f]{16}$")],
+             name: Annotated[str, FPath(max_length=200)]) -> FileResponse:
+    root = _documents_root(request).resolve()
+    path = (root / token / name).resolve()
+    if path.parent != root / token or not path.is_file():
+        raise ApiError(404)
+    return FileResponse(path, filename=name, headers={"X-Content-Type-Options": "nosniff"},
+                        media_type="application/octet-stream")
 
 
 class ApplicationRequest(BaseModel):

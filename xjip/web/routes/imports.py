@@ -337,15 +337,22 @@ def _templates() -> list[dict[str, Any]]:
             for kind, spec in template_specs().items()]
 
 
+def _importers() -> list[dict[str, Any]]:
+    # the formats table an "unrecognised format" error points to (as `xjip import-formats`)
+    from xjip.hub.formats import importer_formats
+
+    return importer_formats()
+
+
 @router.get("/templates", response_class=HTMLResponse, include_in_schema=False)
 def templates_page(request: Request) -> HTMLResponse:
-    return request.app.state.render(request, "templates.html", {"data": {"templates": _templates(),
-                                                                          "formats": TEMPLATE_FORMATS}})
+    return request.app.state.render(request, "templates.html", {"data": {
+        "templates": _templates(), "formats": TEMPLATE_FORMATS, "importers": _importers()}})
 
 
-@router.get("/api/templates", tags=["imports"], summary="Import templates that can be downloaded")
+@router.get("/api/templates", tags=["imports"], summary="Import templates that can be downloaded, and the formats read")
 def templates_api() -> dict[str, Any]:
-    return {"templates": _templates(), "formats": list(TEMPLATE_FORMATS)}
+    return {"templates": _templates(), "formats": list(TEMPLATE_FORMATS), "importers": _importers()}
 
 
 @router.get("/templates/{kind}.{fmt}", tags=["imports"], response_class=FileResponse,

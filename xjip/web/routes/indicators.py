@@ -16,7 +16,7 @@ from starlette.background import BackgroundTask
 from xjip.i18n import t
 from xjip.indicators import compute, definitions, entries, records, report
 from xjip.indicators.config import HV_CATEGORIES
-from xjip.web.deps import get_store, lang, require, verify_csrf
+from xjip.web.deps import get_store, lang, require, sees_personal_data, verify_csrf
 from xjip.web.errors import ApiError
 
 router = APIRouter()
@@ -151,6 +151,9 @@ def hv_data(request: Request, year: int | None, prefecture: str | None, criterio
         code = _prefecture(s, prefecture)
         rows = records.hv_rows(s, year, code, criterion, after=after, limit=page_size)
         st = entries.load_settings(s)
+    if not sees_personal_data(request):
+        for r in rows:
+            r["first_applicant"] = records.mask_owner(r["first_applicant"])
     return {"year": year, "prefecture": code, "criterion": criterion, "rows": rows, "categories": list(st.hv_categories),
             "settings": {"hv_maintained_years": st.hv_maintained_years, "hv_maintained_from": st.hv_maintained_from,
                          "hv_pledge_threshold_wan": st.hv_pledge_threshold_wan},
@@ -182,13 +185,14 @@ def hv_export(request: Request, year: Year = None, prefecture: Prefecture = None
     from xjip.hub import exports
 
     store, language, year = get_store(request), lang(request), year or default_year()
+    masked = not sees_personal_data(request)
     with store.reading() as s:
         code = _prefecture(s, prefecture)
     filename = f"xjip-high-value-{year}-{code or '650000'}.{format}"
     if format == "csv":
         def body() -> Iterator[bytes]:
             with store.reading() as s:
-                yield from exports.iter_csv(records.hv_export_rows(s, year, code, criterion or None),
+                yield from exports.iter_csv(records.hv_export_rows(s, year, code, criterion or None, masked=masked),
                                             records.HV_COLUMNS, language)
 
         chunks = body()
@@ -200,13 +204,143 @@ def hv_export(request: Request, year: Year = None, prefecture: Prefecture = None
     path = folder / f"hv-{secrets.token_hex(8)}.xlsx"
     try:
         with store.reading() as s, open(path, "wb") as out:
-            exports.write_xlsx(records.hv_export_rows(s, year, code, criterion or None), records.HV_COLUMNS, language,
+            exports.write_xlsx(records.hv_export_rows(s, year, code, criterion or None, masked=masked),
+                               records.HV_COLUMNS, language,
                                out, sheet="high_value")
     except BaseException:
         path.unlink(missing_ok=True)
         raise
     return FileResponse(path, media_type=exports.MEDIA_TYPES["xlsx"], filename=filename,
                         background=BackgroundTask(path.unlink, missing_ok=True))
+
+
+# --- patent value (GB/T 42748-2023 dimensions) ---------------------------------------------------
+
+Scenario = Annotated[str, Query(pattern="^(licensing|financing|management)$")]
+
+
+@router.get("/api/indicators/value/{patent_id}", tags=["indicators"],
+            summary="A patent's value score: legal, technical and economic dimensions, each sub-indicator with its "
+                    "value and reason, weighted for a scenario")
+def value_api(request: Request, patent_id: Annotated[int, Path(ge=1, le=2**31 - 1)], year: Year = None,
+              scenario: Scenario = "licensing") -> dict[str, Any]:
+    from xjip.indicators import value
+
+    with get_store(request).reading() as s:
+        result = value.score(s, [patent_id], year or default_year(), scenario)
+    if patent_id not in result:
+        raise ApiError(404)
+    return result[patent_id]
+
+
+@router.get("/api/indicators/value-agreement", tags=["indicators"],
+            summary="How well the value score at a cutoff foresees later transfers, licences and pledges (AUC)")
+def value_agreement_api(request: Request, cutoff_year: Annotated[int, Query(ge=1985, le=2100)],
+                        scenario: Scenario = "licensing") -> dict[str, Any]:
+    from xjip.indicators import value
+
+    with get_store(request).reading() as s:
+        return value.agreement(s, cutoff_year, scenario)
+
+
+# --- annual report ---------------------------------------------------------------------------
+
+ReportYear = Annotated[int, Path(ge=1985, le=2100)]
+
+
+def report_data(request: Request, year: int) -> dict[str, Any]:
+    from xjip.indicators import aggregates
+    from xjip.reports import annual
+
+    store = get_store(request)
+    with store.reading() as s:
+        settings = entries.load_settings(s)
+    aggregates.ensure(store, settings)
+    with store.reading() as s:
+        return annual.build(s, year)
+
+
+@router.get("/reports/annual/{year}", response_class=HTMLResponse, tags=["reports"],
+            summary="The year's 知识产权保护与发展状况报告 as HTML (the PDF's source)")
+def report_page(request: Request, year: ReportYear) -> HTMLResponse:
+    from xjip.reports import annual
+
+    return HTMLResponse(annual.render_html(report_data(request, year)))
+
+
+@router.get("/api/reports/annual/{year}", tags=["reports"], summary="The annual report's data: every figure with its query")
+def report_api(request: Request, year: ReportYear) -> dict[str, Any]:
+    return report_data(request, year)
+
+
+def _report_file(request: Request, year: int, kind: str) -> FileResponse:
+    from xjip.reports import annual
+
+    data = report_data(request, year)
+    folder = FsPath(get_store(request).settings.data_dir) / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"annual-{secrets.token_hex(8)}.{kind}"
+    try:
+        with open(path, "wb") as out:
+            if kind == "pdf":
+                annual.render_pdf(annual.render_html(data), out)
+            else:
+                annual.write_xlsx(data, out)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    media = "application/pdf" if kind == "pdf" else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return FileResponse(path, media_type=media, filename=f"xjip-annual-report-{year}.{kind}",
+                        background=BackgroundTask(path.unlink, missing_ok=True))
+
+
+@router.get("/reports/annual/{year}/pdf", tags=["reports"], response_class=FileResponse, summary="The annual report as PDF")
+def report_pdf(request: Request, year: ReportYear) -> FileResponse:
+    return _report_file(request, year, "pdf")
+
+
+@router.get("/reports/annual/{year}/xlsx", tags=["reports"], response_class=FileResponse,
+            summary="The annual report's XLSX annex: every table")
+def report_xlsx(request: Request, year: ReportYear) -> FileResponse:
+    return _report_file(request, year, "xlsx")
+
+
+# --- plan tasks --------------------------------------------------------------------------------
+
+def plan_data(request: Request) -> dict[str, Any]:
+    from xjip.indicators import plan
+
+    with get_store(request).reading() as s:
+        return {"items": plan.listing(s), "statuses": list(plan.STATUSES)}
+
+
+@router.get("/plan", response_class=HTMLResponse, include_in_schema=False)
+def plan_page(request: Request) -> HTMLResponse:
+    return request.app.state.render(request, "plan_tasks.html", {"data": plan_data(request), "error": None})
+
+
+@router.get("/api/plan", tags=["indicators"], summary="The plan's main tasks and special projects with their tracking")
+def plan_api(request: Request) -> dict[str, Any]:
+    return plan_data(request)
+
+
+@router.post("/plan/{code}", response_class=HTMLResponse, include_in_schema=False, dependencies=STAFF_POST)
+async def plan_post(request: Request, code: Annotated[str, Path(max_length=20)],
+                    user: Annotated[Any, Depends(STAFF)]) -> Any:
+    from xjip.indicators import plan
+
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    try:
+        with get_store(request).session() as s:
+            plan.update(s, code, user.username, department=form.get("department"), status=form.get("status") or None,
+                        milestone={"what": form.get("milestone"), "due": form.get("due"), "done": False}
+                        if (form.get("milestone") or "").strip() else None,
+                        evidence={"what": form.get("evidence"), "link": form.get("link")}
+                        if (form.get("evidence") or "").strip() else None)
+    except entries.EntryError as exc:
+        return request.app.state.render(request, "plan_tasks.html", {"data": plan_data(request), "error": exc},
+                                        status=400)
+    return RedirectResponse(f"/plan#task-{code}", status_code=303)
 
 
 # --- staff entries -----------------------------------------------------------------------------
@@ -243,7 +377,9 @@ def _add_entry(request: Request, form: dict[str, Any], user: Any) -> dict[str, A
         return int(value)
 
     e = entries.EntryInput(kind=str(form.get("kind") or ""), key=str(form.get("key") or ""), year=opt_int("year"),
-                           region_code=form.get("region_code") or None, value=form.get("value"),
+                           region_code=form.get("region_code") or None,
+                           value=(form.get("text") or form.get("value")) if form.get("kind") == "report_text"
+                           else form.get("value"),
                            value_json={"award": form.get("award"), "level": form.get("level")}
                            if form.get("kind") == "award" else None,
                            source_document=str(form.get("source_document") or ""),

@@ -57,14 +57,14 @@ def _error(exc: QueryError) -> ApiError:
 
 
 def search_data(request: Request, q: str | None, filters: service.Filters, page: int, size: int, sort: str,
-                mode: str) -> dict[str, Any]:
+                mode: str, with_facets: bool = True) -> dict[str, Any]:
     try:
         return service.search(get_store(request), q or "", filters, page=page, size=size, sort=sort, mode=mode,
-                              masked=not sees_personal_data(request))
+                              masked=not sees_personal_data(request), with_facets=with_facets)
     except QueryError as exc:
         raise _error(exc) from None
     except service.IndexNotReady:
-        raise ApiError(503, "search_no_index", message_id="search.error.no_index") from None
+        raise ApiError(409, "search_no_index", message_id="search.error.no_index") from None
 
 
 @router.get("/search", response_class=HTMLResponse, include_in_schema=False)
@@ -74,7 +74,8 @@ def search_page(request: Request, filters: Annotated[service.Filters, Depends(se
     data, error = None, None
     if q and q.strip():
         try:
-            data = search_data(request, q, filters, page, size, sort, mode)
+            # the facets come by htmx once the results show (/search/facets): the page is not kept waiting
+            data = search_data(request, q, filters, page, size, sort, mode, with_facets=False)
         except ApiError as exc:
             error = exc
     store = get_store(request)
@@ -82,14 +83,30 @@ def search_page(request: Request, filters: Annotated[service.Filters, Depends(se
     from xjip.search.index import backend_for
 
     user = current_user(request)
-    notices = saved.notices(store, user.username) if user else []
+    mine = saved.notices(store, user.username, only_new=False) if user else []
+    notices = [n for n in mine if n["new_count"]]
     params = {"q": q, **filters.as_params(), "sort": sort if sort != "relevance" else None,
               "mode": mode if mode != "lexical" else None, "size": size if size != service.DEFAULT_SIZE else None}
     status = backend_for(store.settings).status()
     return request.app.state.render(request, "search.html", {
         "data": data, "error": error.messages() if error else None, "error_detail": error.detail if error else None,
-        "q": q or "", "params": params, "filters": filters.as_params(), "notices": notices, "index": status,
+        "q": q or "", "params": params, "filters": filters.as_params(), "notices": notices, "saved": mine, "index": status,
         "lang_code": lang(request)}, status=error.status if error else 200)
+
+
+@router.get("/search/facets", response_class=HTMLResponse, include_in_schema=False)
+def search_facets_fragment(request: Request, filters: Annotated[service.Filters, Depends(search_filters)],
+                           q: Annotated[str, Query(max_length=20_000)], sort: Sort = "relevance",
+                           mode: Mode = "lexical", size: Size = service.DEFAULT_SIZE) -> HTMLResponse:
+    try:
+        facets = service.search_facets(get_store(request), q, filters)
+    except QueryError as exc:
+        raise _error(exc) from None
+    except service.IndexNotReady:
+        raise ApiError(409, "search_no_index", message_id="search.error.no_index") from None
+    params = {"q": q, **filters.as_params(), "sort": sort if sort != "relevance" else None,
+              "mode": mode if mode != "lexical" else None, "size": size if size != service.DEFAULT_SIZE else None}
+    return request.app.state.render(request, "_search_facets.html", {"facets": facets, "params": params})
 
 
 @router.get("/api/search", tags=["search"], summary="Search every right, owners and law articles (one page)",
@@ -114,7 +131,7 @@ def analysis_data(request: Request, q: str, filters: service.Filters) -> dict[st
     except QueryError as exc:
         raise _error(exc) from None
     except service.IndexNotReady:
-        raise ApiError(503, "search_no_index", message_id="search.error.no_index") from None
+        raise ApiError(409, "search_no_index", message_id="search.error.no_index") from None
 
 
 @router.get("/api/search/analysis", tags=["search"],
@@ -144,19 +161,36 @@ def analysis_xlsx(request: Request, filters: Annotated[service.Filters, Depends(
 
     from xjip.i18n import t
 
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
     data = analysis_data(request, q, filters)
     language = lang(request)
     wb = Workbook(write_only=True)
+
+    def row(ws: Any, values: list[Any]) -> None:
+        # text stays text: no control characters (openpyxl refuses them), never a formula (a query
+        # such as =HYPERLINK(…) is the person's words, not something for Excel to run)
+        cells = []
+        for value in values:
+            if isinstance(value, str):
+                cell = WriteOnlyCell(ws, value=ILLEGAL_CHARACTERS_RE.sub("", value))
+                cell.data_type = "s"
+            else:
+                cell = WriteOnlyCell(ws, value=value)
+            cells.append(cell)
+        ws.append(cells)
+
     info = wb.create_sheet("query")
-    info.append(["q", q])
-    info.append(["total", data["total"]])
+    row(info, ["q", q])
+    row(info, ["total", data["total"]])
     for key, value in data["filters"].items():
-        info.append([key, str(value)])
+        row(info, [key, str(value)])
     for section in ANALYSIS_SECTIONS:
         ws = wb.create_sheet(t(f"search.analysis.{section}", language)[:31].replace("/", "-"))
-        ws.append([t("search.col.value", language), t("search.col.label", language), t("search.col.count", language)])
+        row(ws, [t("search.col.value", language), t("search.col.label", language), t("search.col.count", language)])
         for b in data[section]:
-            ws.append([b["value"], b.get("label") or "", b["count"]])
+            row(ws, [b["value"], b.get("label") or "", b["count"]])
     folder = FsPath(get_store(request).settings.data_dir) / "reports"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"analysis-{secrets.token_hex(8)}.xlsx"
@@ -212,7 +246,7 @@ def search_export(request: Request, filters: Annotated[service.Filters, Depends(
     except QueryError as exc:
         raise _error(exc) from None
     except service.IndexNotReady:
-        raise ApiError(503, "search_no_index", message_id="search.error.no_index") from None
+        raise ApiError(409, "search_no_index", message_id="search.error.no_index") from None
     return FileResponse(path, media_type=exports.MEDIA_TYPES["xlsx"], filename=filename, headers=headers,
                         background=BackgroundTask(path.unlink, missing_ok=True))
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0040'
-down_revision = '0032'
+down_revision = '0033'
 branch_labels = None
 depends_on = None
 

@@ -14,8 +14,8 @@
         color: palette,
         tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
         legend: { top: 0, type: "scroll" },
-        grid: { left: 48, right: 16, top: 36, bottom: 90 },
-        xAxis: { type: "category", data: data.prefecture.labels, axisLabel: { rotate: 45, interval: 0, fontSize: 11 } },
+        grid: { left: 8, right: 16, top: 36, bottom: 8, containLabel: true },
+        xAxis: { type: "category", data: data.prefecture.labels, axisLabel: { rotate: 45, interval: 0, fontSize: 11, width: 140, overflow: "truncate" } },
         yAxis: { type: "value", minInterval: 1 },
         series: data.prefecture.series.map(function (s) {
           return { name: s.name, type: "bar", stack: "all", data: s.data, emphasis: { focus: "series" } };
