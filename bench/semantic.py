@@ -149,6 +149,12 @@ def run(cmd: list[str], env: dict[str, str]) -> float:
 def latency(args: argparse.Namespace, shared: Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     import xjip.search.semantic  # noqa: F401
     from xjip.hub.store import open_store
+    try:  # the lexical ranker of the search part, when present: hybrid fuses it
+        from xjip.search import live
+
+        live.install()
+    except ImportError:
+        pass
     from xjip.search.rankers import RANKERS
     from xjip.search.semantic import embed, search
     from xjip.settings import Settings
@@ -198,6 +204,31 @@ def latency(args: argparse.Namespace, shared: Path) -> tuple[list[dict[str, Any]
         rows.append({"what": name, "patents": args.patents, "static_vectors": search.index_for(data_dir, "static").count(),
                      "e5_vectors": search.index_for(data_dir, "e5").count(), "queries": len(times),
                      "p50_ms": round(times[len(times) // 2], 1), "p95_ms": round(times[int(len(times) * 0.95) - 1], 1)})
+    # where the time goes, per query: the two query embeddings, the exact search over the static
+    # vectors, the rerank and the rows read
+    from xjip.search.semantic.encoder import e5 as e5_encoder, static as static_encoder
+
+    static_enc, e5_enc = static_encoder(data_dir), e5_encoder("")
+    static_index, e5_index = search.index_for(data_dir, "static"), search.index_for(data_dir, "e5")
+    parts: dict[str, list[float]] = {}
+    for q in queries:
+        t0 = time.perf_counter()
+        sq = static_enc.queries([q])[0]
+        t1 = time.perf_counter()
+        cands = static_index.search(sq, search.RECALL)
+        t2 = time.perf_counter()
+        eq = e5_enc.queries([q])[0]
+        t3 = time.perf_counter()
+        vecs = e5_index.vectors_of([i for i, _ in cands])
+        sorted(((i, float(vecs[i] @ eq)) for i, _ in cands if i in vecs), key=lambda x: -x[1])
+        t4 = time.perf_counter()
+        for name, value in (("static query embed", t1 - t0), ("static exact search", t2 - t1),
+                            ("encoder query embed", t3 - t2), ("encoder rerank", t4 - t3)):
+            parts.setdefault(name, []).append(value * 1000)
+    for name, times in parts.items():
+        times.sort()
+        rows.append({"what": f"  part: {name}", "patents": args.patents, "queries": len(times),
+                     "p50_ms": round(times[len(times) // 2], 2), "p95_ms": round(times[int(len(times) * 0.95) - 1], 2)})
     return rows, info
 
 

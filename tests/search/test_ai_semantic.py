@@ -151,3 +151,21 @@ def test_index_newest_row_wins(tmp_path) -> None:  # noqa: ANN001
     assert [i for i, _ in index.search(a[0], 5)] != [1] or index.search(a[0], 1)[0][1] < 0.5
     with pytest.raises(ValueError):
         index.append([3], np.zeros((1, 5), np.float32))
+
+
+def test_cli_import_queues_for_embedding(tmp_path, shared_data) -> None:  # noqa: ANN001
+    """`xjip import` in a fresh process subscribes the hook (the part's CLI module loads with the CLI)."""
+    import subprocess
+    import sys
+
+    path = shared_data / OPENAI_EXPORT
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
+    env = {"XJIP_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([sys.executable, "-m", "xjip.cli", "import", str(path), "--quiet"], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    status = subprocess.run([sys.executable, "-m", "xjip.cli", "embed", "--status", "--format", "json"], env=env,
+                            capture_output=True, text=True, timeout=600)
+    rows = {r["model"]: r for r in __import__("json").loads(status.stdout)}
+    assert rows["e5"]["queued"] == rows["e5"]["patents"] > 50

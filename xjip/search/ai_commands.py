@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+import xjip.search.semantic  # noqa: F401 - `xjip import` in this process queues what it writes for embedding
 from xjip.cli import emit
 from xjip.i18n import both
 
@@ -21,8 +22,7 @@ def _fail(msg_id: str, code: int = 2, **params: Any) -> None:
     sys.exit(code)
 
 
-def _semantic():  # noqa: ANN202 - imported on use: the encoder loads a 70 MB model
-    import xjip.search.semantic  # noqa: F401 - registers the ranker and the hook
+def _semantic():  # noqa: ANN202 - the encoder's model loads on first use, not here
     from xjip.search.semantic import embed, search
 
     return embed, search
