@@ -29,6 +29,18 @@ COMMANDS = {
     "classify": "xjip.search.ai_commands",
 }
 PARTS = list(dict.fromkeys(COMMANDS.values()))
+# Parts that listen to the hub's after-commit hook, subscribed before any command runs (cheap:
+# no model, no index is opened), so a record written from the command line reaches the search
+# index, the embedding queue and the indicators' kept figures as one written from the web does.
+SUBSCRIBERS = ["xjip.indicators", "xjip.search.semantic", "xjip.search.live:install"]
+
+
+def subscribe_parts() -> None:
+    for target in SUBSCRIBERS:
+        module, _, function = target.partition(":")
+        loaded = importlib.import_module(module)
+        if function:
+            getattr(loaded, function)()
 
 
 class Context:
@@ -75,6 +87,7 @@ class PartsGroup(click.Group):
 @click.pass_context
 def main(ctx: click.Context, database_url: str | None, data_dir: str | None) -> None:
     """xjip — 新疆知识产权公共服务平台 / Xinjiang IP public-service platform."""
+    subscribe_parts()
     try:
         ctx.obj = Context(Settings.from_env(database_url=database_url, data_dir=data_dir))
     except SettingsError as exc:

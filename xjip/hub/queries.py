@@ -1387,6 +1387,16 @@ def gi_bucket_pairs() -> Any:
 
 
 def record_bucket(model: type[m.Base]) -> Any:
-    """The prefecture-level bucket expression the overview counts a right table's records in."""
-    return _bucket_expr(model.prefecture_code, model.county_code,
-                        model.province_code if model is m.Patent else None)
+    """The prefecture-level unit a right table's record counts in, for parts that count by
+    prefecture (indicators, reports): an XPCC city as itself, a prefecture's code, OUTSIDE for a
+    patent whose 国省代码 names another province; None where no prefecture is known. The
+    indicators' Python twin is xjip.indicators.facts.bucket."""
+    # Literals, not bound parameters: PostgreSQL must see the same expression in SELECT and GROUP BY.
+    node = literal_column(f"'{XPCC_NODE}'")
+    prefecture, county = model.prefecture_code, model.county_code
+    whens = [(prefecture == node, func.coalesce(county, node))]
+    if model is m.Patent:
+        province = model.province_code
+        whens.append((and_(prefecture.is_(None), province.is_not(None), province != literal_column("'65'")),
+                      literal_column(f"'{OUTSIDE}'")))
+    return case(*whens, else_=prefecture)

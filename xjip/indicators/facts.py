@@ -76,7 +76,7 @@ def number_forms(key: str) -> set[str]:
 
 
 def bucket(prefecture: str | None, county: str | None, province: str | None) -> str | None:
-    """Python twin of the overview's bucket (xjip.hub.queries._bucket_expr)."""
+    """Python twin of the overview's bucket (xjip.hub.queries.record_bucket)."""
     if prefecture == XPCC_NODE:
         return county or XPCC_NODE
     if prefecture is None and province is not None and province != "65":

@@ -158,7 +158,7 @@ def classify_data(request: Request, text: str, top: int) -> dict[str, Any]:
     except ClassifyInputError as exc:
         raise ApiError(400, f"classify_{exc.code}", message_id=f"ai.classify.error.{exc.code}") from None
     except ModelMissing:
-        raise ApiError(503, "classify_no_model", message_id="ai.classify.error.no_model") from None
+        raise ApiError(409, "classify_no_model", message_id="ai.classify.error.no_model") from None
     return result
 
 
