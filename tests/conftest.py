@@ -80,9 +80,22 @@ def _truncate_all(url: str) -> None:
 
     engine = create_engine(normalise_url(url))
     names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    try:
+        with engine.begin() as conn:
+            # A connection an earlier test left in a transaction would make this wait for ever
+            # (CI once ran out of time that way): fail, naming what it was doing, instead.
+            conn.execute(text("SET LOCAL lock_timeout = '30s'"))
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    except Exception as exc:
+        with engine.connect() as conn:
+            left = conn.execute(text(
+                "SELECT state, left(query, 200) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()")).all()
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        pytest.fail(f"an earlier test left connections open ({left}): {exc}".splitlines()[0])
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

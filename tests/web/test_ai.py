@@ -24,14 +24,7 @@ def classifier(tmp_path_factory, shared_data):  # noqa: ANN001, ANN201
     return model_path(folder)
 
 
-@pytest.fixture
-def embedded(store, loaded: Loaded) -> Loaded:  # noqa: ANN001
-    embed.enqueue_missing(store, "e5")
-    embed.run(store, "e5", batch=64)
-    return loaded
-
-
-def test_semantic_api_and_page(client, store, embedded: Loaded) -> None:  # noqa: ANN001
+def _semantic_api_and_page(client) -> None:  # noqa: ANN001
     response = client.get("/api/semantic", params={"q": "农作物种植的方法", "limit": 5})
     assert response.status_code == 200
     data = response.json()
@@ -49,7 +42,7 @@ BAD_INPUT = [
     ({"q": "x", "limit": -1}, 422)]
 
 
-def test_semantic_bad_input(client, embedded: Loaded) -> None:  # noqa: ANN001
+def _semantic_bad_input(client) -> None:  # noqa: ANN001
     for params, status in BAD_INPUT:
         response = client.get("/api/semantic", params=params)
         assert response.status_code == status, (params, response.text[:300])
@@ -59,7 +52,7 @@ def test_semantic_bad_input(client, embedded: Loaded) -> None:  # noqa: ANN001
         assert client.get("/semantic", params=params).status_code == status
 
 
-def test_similar_panel(client, store, embedded: Loaded) -> None:  # noqa: ANN001
+def _similar_panel(client, embedded: Loaded) -> None:  # noqa: ANN001
     patent_id = next(iter(embedded.patents.values()))
     page = client.get(f"/records/patent/{patent_id}")
     assert f'hx-get="/records/patent/{patent_id}/similar"' in page.text
@@ -82,7 +75,8 @@ def test_similar_before_the_worker_ran(client, store, loaded: Loaded) -> None:  
     assert response.status_code == 200 and response.json()["results"] == []
 
 
-def test_embed_job_is_staff_only(client, store, users, loaded: Loaded) -> None:  # noqa: ANN001
+def test_embed_job_is_staff_only_then_semantic_search_and_similar(client, store, users, loaded: Loaded) -> None:  # noqa: ANN001
+    """One embedding of the loaded patents (the staff's job, ~40 s here) serves every reading check."""
     assert client.post("/api/semantic/embed").status_code == 401
     status = client.get("/api/semantic/status").json()
     assert status["models"][0]["model"] == "e5"
@@ -98,6 +92,9 @@ def test_embed_job_is_staff_only(client, store, users, loaded: Loaded) -> None: 
     after = client.get("/api/semantic/status").json()["models"][0]
     assert after["vectors"] == len(loaded.patents) and after["queued"] == 0 and after["status"] == "idle"
     assert client.get("/semantic/status").status_code == 200
+    _semantic_api_and_page(client)
+    _semantic_bad_input(client)
+    _similar_panel(client, loaded)
 
 
 def test_classify_api_and_page(client, settings, classifier) -> None:  # noqa: ANN001

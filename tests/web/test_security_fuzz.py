@@ -21,7 +21,7 @@ from xjip.hub import models as m
 
 from .conftest import client_as
 
-EXAMPLES = int(os.environ.get("XJIP_FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("XJIP_FUZZ_EXAMPLES", "6"))
 # Logging out would end the staff session the run goes on with (it is run anonymously).
 STAFF_SKIP = {"DELETE /api/session"}
 
