@@ -57,7 +57,7 @@ def dashboard_data(request: Request, year: int | None, prefecture: str | None) -
 def _chart(data: dict[str, Any], language: str) -> dict[str, Any]:
     out = []
     for ind in data["indicators"]:
-        out.append({"id": ind["id"], "name": ind["name"], "unit": ind["unit"],
+        out.append({"id": ind["id"], "name": ind["name"], "unit": ind["unit_text"],
                     "years": [p["year"] for p in ind["series"]] + [y for y in definitions.SERIES_YEARS
                                                                   if y > data["year"]],
                     "values": [p["value"] for p in ind["series"]],
