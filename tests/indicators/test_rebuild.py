@@ -58,7 +58,7 @@ def test_dashboard_answers_at_once_then_shows_the_figures(records, settings, mon
         monkeypatch.setattr(rebuild, "_run", lambda *a: (gate.wait(30), run_(*a))[1])
         page = web.get(f"/indicators?year={YEAR}&lang=en")
         assert page.status_code == 200 and 'id="indicators-rebuilding"' in page.text
-        assert "being rebuilt" in page.text and 'hx-get="/indicators/rebuild/progress"' in page.text
+        assert "being rebuilt" in page.text and 'hx-get="/indicators/rebuild"' in page.text
         zh = web.get(f"/indicators?year={YEAR}&lang=zh")
         assert "指标数据正在重算" in zh.text
         api = web.get(f"/api/indicators?year={YEAR}")
@@ -72,7 +72,7 @@ def test_dashboard_answers_at_once_then_shows_the_figures(records, settings, mon
         rebuild.wait(records)
         progress = web.get("/api/indicators/rebuild").json()
         assert progress["status"] == "done" and progress["ready"] and progress["percent"] == 100.0
-        fragment = web.get("/indicators/rebuild/progress")
+        fragment = web.get("/indicators/rebuild")
         assert fragment.headers.get("HX-Refresh") == "true"
         after = web.get(f"/api/indicators?year={YEAR}")
         assert after.status_code == 200

@@ -115,7 +115,7 @@ def dashboard_api(request: Request, year: Year = None, prefecture: Prefecture = 
     return dashboard_data(request, year, prefecture)
 
 
-@router.get("/indicators/rebuild/progress", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/indicators/rebuild", response_class=HTMLResponse, include_in_schema=False)
 def rebuild_fragment(request: Request) -> HTMLResponse:
     data = rebuild_data(request)
     response = request.app.state.render(request, "_indicators_rebuild.html", {"data": data})
