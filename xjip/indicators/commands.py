@@ -40,24 +40,53 @@ def indicators(ctx: click.Context, year: int | None, prefecture: str | None, lan
         return
     if year is None:
         _fail(*both("indicators.cli.year_required"))
-    from xjip.indicators import aggregates, compute, entries, report
+    from xjip.indicators import compute, entries, report
 
     from xjip.indicators import rebuild as job
 
     store = ctx.obj.store
     with store.reading() as s:
         settings = entries.load_settings(s)
-    try:
-        aggregates.ensure(store, settings)  # after an upgrade: the rebuild, here (resumable)
-    except job.RebuildRunning as exc:
-        _fail(*both("indicators.cli.rebuild_running", pid=exc.pid, host=exc.host), code=1)
-    except job.RebuildInterrupted:
-        _fail(*both("indicators.cli.rebuild_interrupted"), code=130)
+        need = job.needed(s, settings)
+    if need is not None:  # after an upgrade: the rebuild, here, its progress on stderr (resumable)
+        _run_rebuild(store, full=False, restart=False, quiet=not sys.stderr.isatty())
     with store.reading() as s:
         if prefecture and prefecture not in {u["code"] for u in compute.units(s)}:
             _fail(*both("indicators.cli.bad_prefecture", value=prefecture[:20]))
         data = report.build(s, year, prefecture, lang)
     emit(data, fmt, _text)
+
+
+def _run_rebuild(store: Any, *, full: bool, restart: bool, quiet: bool) -> dict[str, Any]:
+    """The rebuild job in the foreground, one progress bar per phase on stderr; refused when
+    another process runs it, exit 130 on Ctrl-C (the committed chunks stay; a rerun continues)."""
+    from xjip.indicators import rebuild as job
+
+    bars: dict[str, Any] = {}
+
+    def progress(state: dict[str, Any]) -> None:
+        phase = state.get("phase")
+        if quiet or not phase:
+            return
+        bar = bars.get(phase)
+        if bar is None:
+            for other in bars.values():
+                other.render_finish()
+            bar = bars[phase] = click.progressbar(length=max(state["total"], 1), file=sys.stderr, show_pos=True,
+                                                  label="{} / {}".format(*both(f"indicators.rebuild.phase.{phase}")))
+        bar.update(max(state["done"] - bar.pos, 0))
+
+    try:
+        return job.run(store, full=full, restart=restart, progress=progress, actor="cli")
+    except job.RebuildRunning as exc:
+        _fail(*both("indicators.cli.rebuild_running", pid=exc.pid, host=exc.host), code=1)
+    except job.RebuildInterrupted:
+        click.echo("", err=True)
+        _fail(*both("indicators.cli.rebuild_interrupted"), code=130)
+    finally:
+        for bar in bars.values():
+            bar.render_finish()
+    raise AssertionError  # _fail exits
 
 
 @indicators.command("rebuild")
@@ -68,38 +97,12 @@ def indicators(ctx: click.Context, year: int | None, prefecture: str | None, lan
 def rebuild(obj: Any, restart: bool, missing_only: bool, quiet: bool) -> None:
     """Recompute the indicator facts and series whole, with a progress bar; Ctrl-C stops after
     the last committed chunk and running it again continues there / 全量重算指标数据（可中断、可续算）."""
-    from xjip.indicators import rebuild as job
+    from sqlalchemy import func, select
 
-    bars: dict[str, Any] = {}
+    from xjip.hub import models as m
 
-    def progress(state: dict[str, Any]) -> None:
-        if quiet or not state.get("phase"):
-            return
-        phase = state["phase"]
-        bar = bars.get(phase)
-        if bar is None:
-            for other in bars.values():
-                other.render_finish()
-            bar = bars[phase] = click.progressbar(length=max(state["total"], 1), file=sys.stderr,
-                                                  label=t(f"indicators.rebuild.phase.{phase}"), show_pos=True)
-            bar.pos = 0
-        bar.update(max(state["done"] - bar.pos, 0))
-
-    try:
-        state = job.run(obj.store, full=not missing_only, restart=restart, progress=progress, actor="cli")
-    except job.RebuildRunning as exc:
-        _fail(*both("indicators.cli.rebuild_running", pid=exc.pid, host=exc.host), code=1)
-    except job.RebuildInterrupted:
-        click.echo("", err=True)
-        _fail(*both("indicators.cli.rebuild_interrupted"), code=130)
-    finally:
-        for bar in bars.values():
-            bar.render_finish()
+    state = _run_rebuild(obj.store, full=not missing_only, restart=restart, quiet=quiet)
     with obj.store.reading() as s:
-        from sqlalchemy import func, select
-
-        from xjip.hub import models as m
-
         rows = s.scalar(select(func.count()).select_from(m.IndicatorPatent))
     click.echo(t("indicators.cli.rebuilt", rows=rows) if state["status"] == "done" else state["status"])
 
