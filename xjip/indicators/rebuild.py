@@ -175,6 +175,7 @@ def _run(store: Any, row: m.IndicatorRebuild, full: bool, restart: bool, progres
         if progress is not None:
             progress(state(store))
 
+    facts_rebuilt = phase in ("patents", "trademarks")
     if phase == "patents":
         with store.reading() as r:
             total = int(r.scalar(select(func.count()).select_from(m.Patent).where(m.Patent.patent_type == "invention")) or 0)
@@ -225,9 +226,10 @@ def _run(store: Any, row: m.IndicatorRebuild, full: bool, restart: bool, progres
         with store.session() as s:
             aggregates.lock(s)
             settings = entries.load_settings(s)  # as they are now (a setting may have changed meanwhile)
-            s.execute(delete(m.IndicatorDelta).where(m.IndicatorDelta.series.like("hv:%")
-                                                     | (m.IndicatorDelta.series == aggregates.TM)))
-            aggregates.build(s, aggregates.TM)
+            if facts_rebuilt or not aggregates.built(s, aggregates.TM):
+                aggregates.build(s, aggregates.TM)
+            # high-value series of earlier settings are stale: one series, of the current settings
+            s.execute(delete(m.IndicatorDelta).where(m.IndicatorDelta.series.like("hv:%")))
             aggregates.build(s, aggregates.hv_series(settings), settings)
         report(done=1, checkpoint={})
 
