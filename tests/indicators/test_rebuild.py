@@ -137,3 +137,26 @@ def test_cli_rebuild_with_progress_and_a_running_one_refused(records, settings):
     again = CliRunner().invoke(main, ["indicators", "rebuild", "--restart"], env=env)
     assert again.exit_code == 0, again.output
     assert _figures(records) == want
+
+
+def test_a_failed_rebuild_says_so_and_is_not_retried_on_every_request(records, settings, monkeypatch):
+    want = _figures(records)
+    _as_after_an_upgrade(records)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(facts, "compute", broken)
+    with TestClient(create_app(settings, records)) as web:
+        assert web.get(f"/api/indicators?year={YEAR}").status_code == 202
+        rebuild.wait(records)
+        state = web.get("/api/indicators/rebuild").json()
+        assert state["status"] == "failed" and state["error"] is True and "disk full" not in str(state)
+        page = web.get(f"/indicators?year={YEAR}&lang=en").text
+        assert "The rebuild failed" in page and "xjip indicators rebuild" in page
+        assert web.get("/api/indicators/rebuild").json()["status"] == "failed"  # not started again at once
+        monkeypatch.undo()
+        # an administrator runs it: it continues and the figures are back
+        assert rebuild.run(records, full=False)["status"] == "done"
+        assert web.get(f"/api/indicators?year={YEAR}").status_code == 200
+    assert _figures(records) == want

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 ROW_ID = 1
 PATENT_CHUNK = 10_000
 PHASES = ("patents", "trademarks", "series")
+RETRY_AFTER = dt.timedelta(minutes=5)  # a failed rebuild is started again by a page after this
 Progress = Callable[[dict[str, Any]], None]
 
 
@@ -279,6 +280,8 @@ def _queue(store: Any, actor: str | None) -> bool:
                 s.add(row)
             elif _alive(row, store.settings.heartbeat_stale_seconds):
                 return False
+            elif row.status == "failed" and row.finished_at and row.finished_at > m.utcnow() - RETRY_AFTER:
+                return False  # failed a moment ago: not again on every request (the page says it failed)
             row.status, row.pid, row.host, row.heartbeat_at = "queued", os.getpid(), socket.gethostname(), m.utcnow()
             row.requested_by, row.error = actor, None
     except Exception:  # noqa: BLE001 - two workers creating the row at once: the other one has it
@@ -329,7 +332,7 @@ def ensure_started(store: Any, actor: str | None = None) -> dict[str, Any] | Non
 
 
 def wait(store: Any, timeout: float = 60.0) -> None:
-    """Wait for this process's background rebuild (tests, and the CLI when it started one)."""
+    """Wait for this process's background rebuild (tests; a server never waits for it)."""
     thread = _threads.get(store)
     if thread is not None:
         thread.join(timeout)
