@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from xjip.app import create_app
+from xjip.indicators import rebuild
 from xjip.web import auth
 from xjip.web.auth import create_user
 
@@ -31,6 +32,9 @@ def web(synthetic, settings):  # noqa: F811
         create_user(s, "staff1", PASSWORDS["staff1"], "staff")
         create_user(s, "viewer1", PASSWORDS["viewer1"], "viewer")
     with TestClient(app) as client:
+        # the first request starts the rebuild of the figures in the background (test_rebuild.py)
+        if client.get(f"/api/indicators?year={YEAR}").status_code == 202:
+            rebuild.wait(synthetic)
         yield client
 
 
@@ -146,6 +150,11 @@ def test_dashboard_in_a_real_browser(synthetic, settings, tmp_path: Path):  # no
             page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="zh-CN")
             watch = Watch(page)
             page.goto(f"{server}/indicators?year={YEAR}")
+            # a new database: the figures are rebuilt in the background; the page says so, shows
+            # the progress and reloads itself when they are there
+            assert page.locator("h1").inner_text().startswith("指标数据正在重算")
+            assert page.locator("#rebuild-progress .progress").count() == 1
+            page.wait_for_selector("#indicator-table", timeout=30_000)
             assert page.locator("h1").inner_text().startswith("规划主要指标")
             page.wait_for_selector("#series-valid_tm_cum canvas")
             page.wait_for_selector("#ranking-valid_tm_cum canvas")

@@ -2,7 +2,8 @@
 their annual reports, coverage, e-commerce infringement clues, census candidates.
 
 Built on the hub's GI tables (`gi`, `gi_area`, `gi_mark_user`) and the part's own tables at the end
-of `xjip.hub.models`. Plan indicator 5 reads `xjip.gi.coverage.coverage(...)`.
+of `xjip.hub.models`. Special-mark coverage (`xjip.gi.coverage`) and plan indicator 5 share one
+computation, the hub's `xjip.hub.gi_coverage`.
 """
 from __future__ import annotations
 

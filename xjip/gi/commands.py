@@ -92,12 +92,13 @@ def gi_monitor(obj: Any, path: str, batch: str | None, processes: int, fmt: str)
 
 @gi.command("coverage")
 @click.option("--level", type=click.Choice(["gi", "prefecture", "region"]), default="region", show_default=True)
-@click.option("--definition", default="gi_with_users", show_default=True,
-              help="gi_with_users | producers_with_mark (see xjip.gi.coverage)")
+@click.option("--definition", default=None,
+              help="gi_with_users | products_with_users (default: the indicator setting gi_coverage; "
+                   "see xjip.hub.gi_coverage)")
 @click.option("--year", type=int)
 @format_option
 @click.pass_obj
-def gi_coverage(obj: Any, level: str, definition: str, year: int | None, fmt: str) -> None:
+def gi_coverage(obj: Any, level: str, definition: str | None, year: int | None, fmt: str) -> None:
     """地理标志专用标志使用覆盖率 with numerator and denominator."""
     from xjip.gi.coverage import coverage
 

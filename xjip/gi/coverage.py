@@ -2,16 +2,20 @@
 
 No official definition was found (gi_rules_facts.md; the data README notes the plan's KPI
 "80.4%" without its universe), so the definition is a setting, named in every answer with its
-numerator and denominator:
+numerator and denominator. The computation and its settings are the hub's
+(`xjip.hub.gi_coverage`, whose docstring documents them), shared with plan indicator 5, so this
+page and the indicator give the same figure for the same day and settings:
 
 - ``gi_with_users`` (default): numerator = GIs (name × system) with at least one special-mark user
-  active on the reference date; denominator = GIs whose status is approved/registered. Per GI
-  the rate is 1 or 0; a prefecture counts the GIs whose protected area touches it.
+  authorised on the reference date; denominator = GIs in force (status approved/registered,
+  approved by then). Per GI the rate is 1 or 0; a prefecture counts the GIs whose protected area
+  touches it (as the overview counts them).
 - ``products_with_users``: the same counted per product name (a product protected under three
   systems counts once, covered when any of its systems has a user).
 
-`systems` restricts the GI systems counted (default: all), e.g. ("PGI_product",) for the
-GI-product mark only. Plan indicator 5 calls `coverage(session, level="region")`.
+Unless a definition or systems are given, the current indicator setting (`gi_coverage`,
+`gi_systems`, `gi_in_force_statuses`, entered by staff) applies. Synthetic records count, as in the
+indicator; `synthetic` says how many covered units are covered only through them.
 """
 from __future__ import annotations
 
@@ -22,65 +26,45 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from xjip.gi import GIError
+from xjip.hub import gi_coverage as hub
 from xjip.hub import models as m
 
-DEFINITIONS = ("gi_with_users", "products_with_users")
+DEFINITIONS = hub.DEFINITIONS
 LEVELS = ("gi", "prefecture", "region")
-APPROVED = ("approved_or_registered",)
+MEANS = {"gi_with_users": ("GIs with ≥1 active special-mark user / 有合法用标企业的地理标志数",
+                           "GIs in force (approved/registered) / 已批准或注册的地理标志数"),
+         "products_with_users": ("products with ≥1 active user / 有用标企业的产品数",
+                                 "products in force (approved/registered) / 已批准或注册的产品数")}
 
 
-def coverage(session: Session, level: str = "region", definition: str = "gi_with_users",
-             year: int | None = None, systems: tuple[str, ...] | None = None,
-             include_synthetic: bool = False) -> dict[str, Any]:
-    if definition not in DEFINITIONS:
-        raise GIError("bad_definition", "definition", value=definition, choices=", ".join(DEFINITIONS))
+def coverage(session: Session, level: str = "region", definition: str | None = None,
+             year: int | None = None, systems: tuple[str, ...] | None = None) -> dict[str, Any]:
+    try:
+        current = hub.current_rule(session)
+        rule = hub.CoverageRule(definition or current.definition,
+                                current.systems if systems is None else tuple(systems), current.statuses)
+    except ValueError:
+        raise GIError("bad_definition", "definition", value=definition, choices=", ".join(DEFINITIONS)) from None
     if level not in LEVELS:
         raise GIError("bad_value", "level", value=level)
     on = dt.date(year, 12, 31) if year else m.utcnow().date()
-    gis = [g for g in session.execute(select(m.GeographicalIndication)).scalars()
-           if g.status in APPROVED and (systems is None or g.gi_system in systems)
-           and (include_synthetic or not g.is_synthetic)]
-    ids = {g.id for g in gis}
-    users: dict[int, int] = {}
-    for gi_id, approved, revoked, synthetic in session.execute(
-            select(m.GIMarkUser.gi_id, m.GIMarkUser.approved_date, m.GIMarkUser.revoked_date, m.GIMarkUser.is_synthetic)):
-        if gi_id in ids and (include_synthetic or not synthetic) and (approved is None or approved <= on) \
-                and (revoked is None or revoked > on):
-            users[gi_id] = users.get(gi_id, 0) + 1
-    areas: dict[int, set[str]] = {}
-    for gi_id, pref in session.execute(select(m.GIArea.gi_id, m.GIArea.prefecture_code)):
-        if gi_id in ids and pref:
-            areas.setdefault(gi_id, set()).add(pref)
+    levels = {"gi": ("gi",), "prefecture": ("prefecture",), "region": ("region",)}[level]
+    result = hub.coverage(session, [on], rule, levels)[on]
     names = {c: n for c, n in session.execute(select(m.Region.code, m.Region.name_zh).where(m.Region.valid_to.is_(None)))}
-
-    def units(group: list[m.GeographicalIndication]) -> tuple[int, int]:
-        if definition == "gi_with_users":
-            return sum(1 for g in group if users.get(g.id)), len(group)
-        by_name: dict[str, bool] = {}
-        for g in group:
-            by_name[g.name] = by_name.get(g.name, False) or bool(users.get(g.id))
-        return sum(by_name.values()), len(by_name)
-
     rows = []
     if level == "gi":
-        for g in sorted(gis, key=lambda g: (g.name, g.gi_system)):
-            num = 1 if users.get(g.id) else 0
-            rows.append({"code": str(g.id), "name": f"{g.name}（{g.gi_system}）", "numerator": num, "denominator": 1,
-                         "users": users.get(g.id, 0), "rate": float(num)})
+        for gi_id, u in result["gi"].items():
+            rows.append({"code": str(gi_id), "name": u.name, "numerator": u.numerator, "denominator": u.denominator,
+                         "synthetic": u.synthetic, "users": u.users, "rate": u.rate})
     elif level == "prefecture":
-        prefs = sorted({p for s in areas.values() for p in s})
-        for p in prefs:
-            group = [g for g in gis if p in areas.get(g.id, set())]
-            num, den = units(group)
-            rows.append({"code": p, "name": names.get(p, p), "numerator": num, "denominator": den,
-                         "rate": num / den if den else None})
+        for code, u in sorted(result["prefecture"].items()):
+            rows.append({"code": code, "name": names.get(code, code), "numerator": u.numerator,
+                         "denominator": u.denominator, "synthetic": u.synthetic, "rate": u.rate})
     else:
-        num, den = units(gis)
-        rows.append({"code": "650000", "name": names.get("650000", "新疆维吾尔自治区"), "numerator": num,
-                     "denominator": den, "rate": num / den if den else None})
-    return {"definition": definition, "level": level, "on": on, "systems": list(systems) if systems else None,
-            "rows": rows,
-            "numerator_means": {"gi_with_users": "GIs with ≥1 active special-mark user / 有合法用标企业的地理标志数",
-                                "products_with_users": "products with ≥1 active user / 有用标企业的产品数"}[definition],
-            "denominator_means": {"gi_with_users": "approved/registered GIs / 已批准或注册的地理标志数",
-                                  "products_with_users": "approved/registered products / 已批准或注册的产品数"}[definition]}
+        u = result["region"]
+        rows.append({"code": hub.REGION, "name": names.get(hub.REGION, "新疆维吾尔自治区"), "numerator": u.numerator,
+                     "denominator": u.denominator, "synthetic": u.synthetic, "rate": u.rate})
+    num_means, den_means = MEANS[rule.definition]
+    return {"definition": rule.definition, "level": level, "on": on, "systems": list(rule.systems) or None,
+            "in_force_statuses": list(rule.statuses), "rows": rows,
+            "numerator_means": num_means, "denominator_means": den_means}

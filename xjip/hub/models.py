@@ -825,6 +825,28 @@ class IndicatorDelta(Base):
     n: Mapped[int] = mapped_column(Integer, default=0)
     synthetic: Mapped[int] = mapped_column(Integer, default=0)
 
+
+class IndicatorRebuild(Base):
+    """The rebuild of the indicator facts and series as a job (xjip.indicators.rebuild): one row
+    (id 1), what the dashboard's progress shows. Each chunk of patents or trademarks is committed
+    with its checkpoint (the last id done per table), so an interrupted rebuild continues there."""
+
+    __tablename__ = "indicator_rebuild"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued | running | done | failed | interrupted
+    phase: Mapped[str | None] = mapped_column(String(20))  # patents | trademarks | series
+    done: Mapped[int] = mapped_column(BigInteger, default=0)  # records of the phase done
+    total: Mapped[int] = mapped_column(BigInteger, default=0)  # records of the phase
+    checkpoint: Mapped[dict[str, Any] | None] = mapped_column(JSONN, default=dict)  # {"patent": id, "trademark": id}
+    requested_by: Mapped[str | None] = mapped_column(String(100))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(100))
+    started_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    stop_requested: Mapped[bool | None] = mapped_column(Boolean)
+    error: Mapped[str | None] = mapped_column(Text)
+
 # --- GI management (xjip.gi): special-mark applications, usage reports, e-commerce clues ---------
 
 class GIMarkApplication(Base):

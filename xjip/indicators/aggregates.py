@@ -160,33 +160,17 @@ def build(session: Session, series: str, s: IndicatorSettings | None = None) -> 
     session.execute(insert(m.IndicatorDelta), [{"series": series, "bucket": MARK, "year": 0, "n": 1, "synthetic": 0}])
 
 
-def ensure(store: Any, s: IndicatorSettings) -> None:
-    """Build the series the current settings need when they are missing (first use, or after a
-    settings change), dropping high-value series of earlier settings."""
-    from sqlalchemy import func
+def ensure(store: Any, s: IndicatorSettings | None = None) -> None:
+    """Build, in the foreground, what the indicators need when it is missing (first use, after a
+    settings change, or records stored before the hook kept the facts): the rebuild job
+    (`xjip.indicators.rebuild.run`), resumable. The dashboard does not wait for it: it starts
+    the job in the background (`rebuild.ensure_started`) and shows its progress."""
+    from xjip.indicators import rebuild
 
-    from xjip.indicators import facts
-
-    want = hv_series(s)
     with store.reading() as r:
-        have_tm, have_hv = built(r, TM), built(r, want)
-    if have_tm and have_hv:
-        return
-    with store.session() as w:
-        lock(w)
-        # Records stored before the hook existed (or while it failed) have no fact rows: then
-        # the facts are recomputed whole first.
-        patents = w.scalar(select(func.count()).select_from(m.Patent).where(m.Patent.patent_type == "invention"))
-        marks = w.scalar(select(func.count()).select_from(m.Trademark))
-        if patents != w.scalar(select(func.count()).select_from(m.IndicatorPatent)) or \
-                marks != w.scalar(select(func.count()).select_from(m.IndicatorTrademark)):
-            facts.rebuild(w)  # builds both series too
+        if rebuild.needed(r, s) is None:
             return
-        if not built(w, TM):
-            build(w, TM)
-        if not built(w, want):
-            w.execute(delete(m.IndicatorDelta).where(m.IndicatorDelta.series.like("hv:%")))
-            build(w, want, s)
+    rebuild.run(store)
 
 
 def stocks(session: Session, series: str, years: list[int]) -> dict[str, list[tuple[int, int]]]:

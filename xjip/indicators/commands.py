@@ -40,12 +40,16 @@ def indicators(ctx: click.Context, year: int | None, prefecture: str | None, lan
         return
     if year is None:
         _fail(*both("indicators.cli.year_required"))
-    from xjip.indicators import aggregates, compute, entries, report
+    from xjip.indicators import compute, entries, report
+
+    from xjip.indicators import rebuild as job
 
     store = ctx.obj.store
     with store.reading() as s:
         settings = entries.load_settings(s)
-    aggregates.ensure(store, settings)
+        need = job.needed(s, settings)
+    if need is not None:  # after an upgrade: the rebuild, here, its progress on stderr (resumable)
+        _run_rebuild(store, full=False, restart=False, quiet=not sys.stderr.isatty())
     with store.reading() as s:
         if prefecture and prefecture not in {u["code"] for u in compute.units(s)}:
             _fail(*both("indicators.cli.bad_prefecture", value=prefecture[:20]))
@@ -53,15 +57,54 @@ def indicators(ctx: click.Context, year: int | None, prefecture: str | None, lan
     emit(data, fmt, _text)
 
 
-@indicators.command("rebuild")
-@click.pass_obj
-def rebuild(obj: Any) -> None:
-    """Recompute the per-patent facts whole / 全量重算专利指标数据."""
-    from xjip.indicators import facts
+def _run_rebuild(store: Any, *, full: bool, restart: bool, quiet: bool) -> dict[str, Any]:
+    """The rebuild job in the foreground, one progress bar per phase on stderr; refused when
+    another process runs it, exit 130 on Ctrl-C (the committed chunks stay; a rerun continues)."""
+    from xjip.indicators import rebuild as job
 
-    with obj.store.session() as s:
-        rows = facts.rebuild(s)
-    click.echo(t("indicators.cli.rebuilt", rows=rows))
+    bars: dict[str, Any] = {}
+
+    def progress(state: dict[str, Any]) -> None:
+        phase = state.get("phase")
+        if quiet or not phase:
+            return
+        bar = bars.get(phase)
+        if bar is None:
+            for other in bars.values():
+                other.render_finish()
+            bar = bars[phase] = click.progressbar(length=max(state["total"], 1), file=sys.stderr, show_pos=True,
+                                                  label="{} / {}".format(*both(f"indicators.rebuild.phase.{phase}")))
+        bar.update(max(state["done"] - bar.pos, 0))
+
+    try:
+        return job.run(store, full=full, restart=restart, progress=progress, actor="cli")
+    except job.RebuildRunning as exc:
+        _fail(*both("indicators.cli.rebuild_running", pid=exc.pid, host=exc.host), code=1)
+    except job.RebuildInterrupted:
+        click.echo("", err=True)
+        _fail(*both("indicators.cli.rebuild_interrupted"), code=130)
+    finally:
+        for bar in bars.values():
+            bar.render_finish()
+    raise AssertionError  # _fail exits
+
+
+@indicators.command("rebuild")
+@click.option("--restart", is_flag=True, help="Start again from nothing, even when an earlier rebuild was cut off / 从头重算")
+@click.option("--missing-only", is_flag=True, help="Only what is missing (as the dashboard does) / 只补缺失部分")
+@click.option("--quiet", is_flag=True, help="No progress bar / 不显示进度条")
+@click.pass_obj
+def rebuild(obj: Any, restart: bool, missing_only: bool, quiet: bool) -> None:
+    """Recompute the indicator facts and series whole, with a progress bar; Ctrl-C stops after
+    the last committed chunk and running it again continues there / 全量重算指标数据（可中断、可续算）."""
+    from sqlalchemy import func, select
+
+    from xjip.hub import models as m
+
+    state = _run_rebuild(obj.store, full=not missing_only, restart=restart, quiet=quiet)
+    with obj.store.reading() as s:
+        rows = s.scalar(select(func.count()).select_from(m.IndicatorPatent))
+    click.echo(t("indicators.cli.rebuilt", rows=rows) if state["status"] == "done" else state["status"])
 
 
 @indicators.command("check")

@@ -331,7 +331,8 @@ def compute(session: Session, years: list[int], s: IndicatorSettings | None = No
         "transfer_licence_cum_growth": lambda: tl_counts(session, years, s),
         "valid_tm_cum": lambda: tm_counts(session, years, s),
         "pledge_financing_cum": lambda: pledge_sums(session, years, s),
-        "gi_special_mark_coverage": lambda: {y: {b: Cell(n, d, 0, None if d else "no_records") for b, (n, d) in c.items()}
+        "gi_special_mark_coverage": lambda: {y: {b: Cell(n, d, syn, None if d else "no_records")
+                                                 for b, (n, d, syn) in c.items()}
                                              for y, c in gi_special_mark_coverage(session, years, s).items()},
         "prefecture_service_coverage": lambda: service_coverage(session, years, s, prefectures),
     }

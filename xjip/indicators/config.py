@@ -33,7 +33,8 @@ class IndicatorSettings:
     pledge_cum_from: int = 2021
     pledge_right_types: tuple[str, ...] = ("patent", "trademark")
     # 5. GI coverage: no official formula; default GIs with ≥1 authorised user ÷ all GIs in force.
-    gi_coverage: str = "gi_with_user_over_gi"  # gi_with_user_over_gi (the only one so far)
+    # One definition with the GI part's pages: xjip.hub.gi_coverage (its docstring names each choice).
+    gi_coverage: str = "gi_with_users"  # gi_with_users (alias gi_with_user_over_gi) | products_with_users
     gi_systems: tuple[str, ...] = ()  # () = every system (GI products and GI trademarks)
     # The GI statuses that mean "in force" (shared/data/gi README: status codes of the GI list).
     gi_in_force_statuses: tuple[str, ...] = ("approved_or_registered",)
@@ -53,7 +54,8 @@ class IndicatorSettings:
         return {k: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v) for k, v in self.as_dict().items()}
 
 
-CHOICES = {"hv_maintained_from": ("filing", "grant"), "gi_coverage": ("gi_with_user_over_gi",)}
+CHOICES = {"hv_maintained_from": ("filing", "grant"),
+           "gi_coverage": ("gi_with_users", "products_with_users", "gi_with_user_over_gi")}
 LIST_OF = {"hv_categories": HV_CATEGORIES}
 
 

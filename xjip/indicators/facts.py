@@ -30,7 +30,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from xjip.hub import models as m
@@ -336,6 +336,9 @@ def rebuild(session: Session) -> int:
     settings = entries.load_settings(session)
     aggregates.build(session, aggregates.TM)
     aggregates.build(session, aggregates.hv_series(settings), settings)
+    # whole again: an unfinished rebuild job (xjip.indicators.rebuild) has nothing left to do
+    session.execute(update(m.IndicatorRebuild).where(m.IndicatorRebuild.status != "running")
+                    .values(status="done", phase=None, checkpoint={}, finished_at=m.utcnow()))
     return total
 
 

@@ -73,6 +73,37 @@ def _fmt(v: float | None) -> str:
     return f"{v:,.2f}".rstrip("0").rstrip(".") if abs(v) < 1e6 else f"{v:,.0f}"
 
 
+# Setting values that name something a clerk reads: shown through the catalogue in the formulas.
+_VALUE_IDS = {"hv_categories": "indicators.criterion.{}", "tl_kinds": "web.kind.{}", "tl_right_types": "web.type.{}",
+              "pledge_right_types": "web.type.{}", "service_kinds": "web.kind.{}", "gi_systems": "web.kind.{}",
+              "population_indicator": "indicators.setting_value.{}", "gi_coverage": "indicators.setting_value.{}"}
+
+
+def settings_text(s: IndicatorSettings, lang: str = "zh") -> dict[str, str]:
+    """The settings as the formulas show them, in a language ("、" or ", " between list items)."""
+    sep = "、" if lang == "zh" else ", "
+    out = {}
+    for name, value in s.as_dict().items():
+        items = value if isinstance(value, list) else [value]
+        pattern = _VALUE_IDS.get(name)
+        words = []
+        for v in items:
+            text = t(pattern.format(v), lang) if pattern else str(v)
+            words.append(str(v) if pattern and text == pattern.format(v) else text)  # no catalogue entry: the id
+        out[name] = sep.join(words) if words else t("indicators.setting_value.none", lang)
+    if s.tl_base_year is None:
+        out["tl_base_year"] = t("indicators.setting_value.tl_base_year_default", lang)
+    return out
+
+
+def texts(ind: definitions.Indicator, s: IndicatorSettings, lang: str) -> dict[str, str]:
+    """The indicator's page-visible texts in one language (catalogue), formula settings filled in."""
+    filled = settings_text(s, lang)
+    return {"definition": ind.text("definition", lang), "formula": ind.text("formula", lang, **filled),
+            "data_source": ind.text("data_source", lang), "unit_text": ind.text("unit", lang),
+            "plan_source": definitions.plan_source(lang)}
+
+
 def years_for(year: int) -> list[int]:
     return list(range(min(FIRST_YEAR, year), year + 1))
 
@@ -85,7 +116,6 @@ def build(session: Session, year: int, prefecture: str | None = None, lang: str 
     units = c.units(session)
     names = {u["code"]: u for u in units}
     code = prefecture or c.REGION
-    settings_text = s.text()
     out_inds = []
     for ind in definitions.indicators():
         cells = results.get(ind.id, {})
@@ -102,9 +132,11 @@ def build(session: Session, year: int, prefecture: str | None = None, lang: str 
         computed = c.value_of(ind.id, cell) if ind.computed else None
         item: dict[str, Any] = {
             "id": ind.id, "seq": ind.seq, "name": ind.name_zh if lang == "zh" else ind.name_en,
-            "name_zh": ind.name_zh, "name_en": ind.name_en, "unit": ind.unit, "definition": ind.definition,
-            "formula": ind.formula.format(**settings_text), "data_source": ind.source,
-            "baseline_2025": ind.baseline, "target_2030": ind.target, "plan_source": definitions.PLAN_SOURCE,
+            "name_zh": ind.name_zh, "name_en": ind.name_en, "unit": ind.unit,
+            # definition, formula, data_source, unit_text, plan_source in the requested language;
+            # the same with _zh and _en for both
+            **texts(ind, s, lang), **{f"{k}_{lg}": v for lg in ("zh", "en") for k, v in texts(ind, s, lg).items()},
+            "baseline_2025": ind.baseline, "target_2030": ind.target,
             "year": year, "region_code": code, "computed": computed,
             "numerator": cell.numerator if cell else None, "denominator": cell.denominator if cell else None,
             "scale": c.SCALE[ind.id], "gap": (cell.gap if cell else ("not_computed" if not ind.computed else "no_records")),

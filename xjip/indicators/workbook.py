@@ -27,7 +27,7 @@ def dashboard_xlsx(data: dict[str, Any], lang: str, out: IO[bytes]) -> None:
     ws.append(head)
     for ind in data["indicators"]:
         ws.append([_safe(v) for v in (
-            ind["seq"], ind["name"], ind["unit"], ind["year"], ind["value"], ind["value_from"], ind["numerator"],
+            ind["seq"], ind["name"], ind["unit_text"], ind["year"], ind["value"], ind["value_from"], ind["numerator"],
             ind["denominator"], ind["baseline_2025"], ind["target_2030"], t(f"indicators.status.{ind['status']}", lang),
             ind["reason_text"], ind["projection_2030"], ind["pace_needed"],
             ind["reported"]["value"] if ind["reported"] else None, ind["difference"], ind["formula"], ind["definition"],

@@ -367,40 +367,42 @@ def report_api(request: Request, app_id: int, body: Annotated[ReportRequest, Bod
 # --- reports: not reported, reminders, annual workbook, coverage ---------------------------
 
 Year = Annotated[int | None, Query(ge=2000, le=2100)]
-Definition = Annotated[str, Query(pattern=r"^(gi_with_users|products_with_users)$")]
+Definition = Annotated[str | None, Query(pattern=r"^(gi_with_users|products_with_users)?$",
+                                         description="Default: the current indicator setting gi_coverage")]
 
 
-def reports_data(request: Request, year: int | None, definition: str) -> dict[str, Any]:
+def reports_data(request: Request, year: int | None, definition: str | None) -> dict[str, Any]:
     from xjip.gi import marks
     from xjip.gi.coverage import coverage
 
     year = year or _this_year() - 1
     try:
         with get_store(request).reading() as s:
-            return {"year": year, "not_reported": marks.not_reported(s, year),
-                    "coverage": {level: coverage(s, level=level, definition=definition, year=year)
-                                 for level in ("region", "prefecture")}, "definition": definition}
+            cov = {level: coverage(s, level=level, definition=definition or None, year=year)
+                   for level in ("region", "prefecture")}
+            return {"year": year, "not_reported": marks.not_reported(s, year), "coverage": cov,
+                    "definition": cov["region"]["definition"]}
     except GIError as err:
         raise api_error(err) from None
 
 
 @router.get("/gi/reports", response_class=HTMLResponse, include_in_schema=False)
-def reports_page(request: Request, user: Staff, year: Year = None, definition: Definition = "gi_with_users") -> HTMLResponse:
+def reports_page(request: Request, user: Staff, year: Year = None, definition: Definition = None) -> HTMLResponse:
     return _render(request, "gi_reports.html", {"data": reports_data(request, year, definition)})
 
 
 @router.get("/api/gi/reports", tags=["gi"], summary="Staff: who has not reported a year, and special-mark coverage")
-def reports_api(request: Request, user: Staff, year: Year = None, definition: Definition = "gi_with_users") -> dict[str, Any]:
+def reports_api(request: Request, user: Staff, year: Year = None, definition: Definition = None) -> dict[str, Any]:
     return reports_data(request, year, definition)
 
 
 @router.get("/api/gi/coverage", tags=["gi"], summary="Special-mark coverage with numerator, denominator and definition")
 def coverage_api(request: Request, level: Annotated[str, Query(pattern=r"^(gi|prefecture|region)$")] = "region",
-                 definition: Definition = "gi_with_users", year: Year = None) -> dict[str, Any]:
+                 definition: Definition = None, year: Year = None) -> dict[str, Any]:
     from xjip.gi.coverage import coverage
 
     with get_store(request).reading() as s:
-        return coverage(s, level=level, definition=definition, year=year)
+        return coverage(s, level=level, definition=definition or None, year=year)
 
 
 @router.post("/gi/reports/remind", include_in_schema=False, dependencies=STAFF_POST)

@@ -10,7 +10,8 @@ from pathlib import Path as FsPath
 from typing import Annotated, Any, Iterator, Literal
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
 from xjip.i18n import t
@@ -41,13 +42,25 @@ def _prefecture(session: Any, code: str | None) -> str | None:
     return code
 
 
-def dashboard_data(request: Request, year: int | None, prefecture: str | None) -> dict[str, Any]:
-    from xjip.indicators import aggregates
+def _rebuilding(request: Request) -> dict[str, Any] | None:
+    """None when the indicator figures can be read; else the rebuild job's state, the job started
+    in the background when no process runs it (after an upgrade, or records stored before the
+    facts were kept: minutes at 1,000,000 records, which no request waits for)."""
+    from xjip.indicators import rebuild
 
+    return rebuild.ensure_started(get_store(request))
+
+
+def _not_while_rebuilding(request: Request) -> None:
+    """Exports and reports need the figures: refused (503, bilingual) while they are rebuilt."""
+    state = _rebuilding(request)
+    if state is not None:
+        raise ApiError(503, "indicators_rebuilding", {"rebuild": state, "progress": "/api/indicators/rebuild"},
+                       message_id="indicators.rebuild.busy", percent=state.get("percent") or 0)
+
+
+def dashboard_data(request: Request, year: int | None, prefecture: str | None) -> dict[str, Any]:
     store = get_store(request)
-    with store.reading() as s:
-        settings = entries.load_settings(s)
-    aggregates.ensure(store, settings)  # first use, or a changed setting: the deltas are built once
     with store.reading() as s:
         data = report.build(s, year or default_year(), _prefecture(s, prefecture), lang(request))
         data["units"] = compute.units(s)
@@ -57,7 +70,7 @@ def dashboard_data(request: Request, year: int | None, prefecture: str | None) -
 def _chart(data: dict[str, Any], language: str) -> dict[str, Any]:
     out = []
     for ind in data["indicators"]:
-        out.append({"id": ind["id"], "name": ind["name"], "unit": ind["unit"],
+        out.append({"id": ind["id"], "name": ind["name"], "unit": ind["unit_text"],
                     "years": [p["year"] for p in ind["series"]] + [y for y in definitions.SERIES_YEARS
                                                                   if y > data["year"]],
                     "values": [p["value"] for p in ind["series"]],
@@ -70,8 +83,21 @@ def _chart(data: dict[str, Any], language: str) -> dict[str, Any]:
     return {"year": data["year"], "indicators": out}
 
 
+def rebuild_data(request: Request) -> dict[str, Any]:
+    from xjip.indicators import rebuild
+
+    state = rebuild.state(get_store(request))
+    with get_store(request).reading() as s:
+        state["needed"] = rebuild.needed(s)
+    state["ready"] = state["needed"] is None
+    return state
+
+
 @router.get("/indicators", response_class=HTMLResponse, include_in_schema=False)
 def dashboard_page(request: Request, year: Year = None, prefecture: Prefecture = None) -> HTMLResponse:
+    rebuilding = _rebuilding(request)
+    if rebuilding is not None:
+        return request.app.state.render(request, "indicators_rebuilding.html", {"data": rebuilding})
     data = dashboard_data(request, year, prefecture)
     return request.app.state.render(request, "indicators.html", {
         "data": data, "chart": _chart(data, lang(request)), "years": list(range(2020, dt.date.today().year + 1))})
@@ -80,8 +106,28 @@ def dashboard_page(request: Request, year: Year = None, prefecture: Prefecture =
 @router.get("/api/indicators", tags=["indicators"],
             summary="Every plan indicator for a year (and a prefecture): value, numerator, denominator, baseline, "
                     "target, status, projection, ranking and the record query behind it")
-def dashboard_api(request: Request, year: Year = None, prefecture: Prefecture = None) -> dict[str, Any]:
+def dashboard_api(request: Request, year: Year = None, prefecture: Prefecture = None) -> Any:
+    rebuilding = _rebuilding(request)
+    if rebuilding is not None:  # 202: the figures are being rebuilt; poll the progress, then ask again
+        return JSONResponse(jsonable_encoder({"year": year or default_year(), "region_code": prefecture or "650000",
+                                              "rebuilding": rebuilding, "progress": "/api/indicators/rebuild",
+                                              "indicators": []}), status_code=202)
     return dashboard_data(request, year, prefecture)
+
+
+@router.get("/indicators/rebuild", response_class=HTMLResponse, include_in_schema=False)
+def rebuild_fragment(request: Request) -> HTMLResponse:
+    data = rebuild_data(request)
+    response = request.app.state.render(request, "_indicators_rebuild.html", {"data": data})
+    if data["ready"]:
+        response.headers["HX-Refresh"] = "true"  # the figures are there: the page shows them
+    return response
+
+
+@router.get("/api/indicators/rebuild", tags=["indicators"],
+            summary="The rebuild of the indicator figures: status, phase, done, total, percent (ready when needed is null)")
+def rebuild_api(request: Request) -> dict[str, Any]:
+    return rebuild_data(request)
 
 
 @router.get("/indicators/export", tags=["indicators"], response_class=FileResponse,
@@ -89,6 +135,7 @@ def dashboard_api(request: Request, year: Year = None, prefecture: Prefecture = 
 def dashboard_export(request: Request, year: Year = None, prefecture: Prefecture = None) -> Any:
     from xjip.indicators import workbook
 
+    _not_while_rebuilding(request)
     data = dashboard_data(request, year, prefecture)
     store = get_store(request)
     folder = FsPath(store.settings.data_dir) / "reports"
@@ -114,6 +161,7 @@ def records_data(request: Request, indicator: str, year: int | None, prefecture:
     except KeyError:
         raise ApiError(404) from None
     year = year or default_year()
+    _not_while_rebuilding(request)
     with get_store(request).reading() as s:
         code = _prefecture(s, prefecture)
         try:
@@ -147,6 +195,7 @@ def records_api(request: Request, indicator: IndicatorId, year: Year = None, pre
 def hv_data(request: Request, year: int | None, prefecture: str | None, criterion: str | None, after: int,
             page_size: int) -> dict[str, Any]:
     year = year or default_year()
+    _not_while_rebuilding(request)
     with get_store(request).reading() as s:
         code = _prefecture(s, prefecture)
         rows = records.hv_rows(s, year, code, criterion, after=after, limit=page_size)
@@ -186,6 +235,7 @@ def hv_export(request: Request, year: Year = None, prefecture: Prefecture = None
 
     store, language, year = get_store(request), lang(request), year or default_year()
     masked = not sees_personal_data(request)
+    _not_while_rebuilding(request)
     with store.reading() as s:
         code = _prefecture(s, prefecture)
     filename = f"xjip-high-value-{year}-{code or '650000'}.{format}"
@@ -249,13 +299,10 @@ ReportYear = Annotated[int, Path(ge=1985, le=2100)]
 
 
 def report_data(request: Request, year: int) -> dict[str, Any]:
-    from xjip.indicators import aggregates
     from xjip.reports import annual
 
+    _not_while_rebuilding(request)
     store = get_store(request)
-    with store.reading() as s:
-        settings = entries.load_settings(s)
-    aggregates.ensure(store, settings)
     with store.reading() as s:
         return annual.build(s, year)
 
