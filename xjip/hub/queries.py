@@ -609,7 +609,8 @@ def _kept_totals(session: Session, spec: TypeSpec, f: RecordFilters) -> tuple[in
     """(matching, of which synthetic) from the kept counts (xjip.hub.counts) when every filter is
     one of their dimensions; None otherwise. A list's total is then the overview's figure, and no
     page counts a million rows."""
-    if spec.name == "gi" or f.kind or f.q or f.county or f.extra:
+    # The web sets extra["text_ids"] on every list, to None without a text box: only a value counts.
+    if spec.name == "gi" or f.kind or f.q or f.county or any(v is not None for v in f.extra.values()):
         return None
     rc = m.RightCount
     conds: list[Any] = [rc.record_type == spec.name]
@@ -805,6 +806,9 @@ _SOURCES = (select(m.SourceRecord.__table__)
             .order_by(_SR.imported_at.desc(), _SR.id.desc()).limit(50))
 
 
+_ROW_BY_ID: dict[str, Any] = {}
+
+
 def _read(session: Session, statement: Any, **params: Any) -> list[dict[str, Any]]:
     return [dict(r) for r in session.connection().execute(statement, params).mappings()]
 
@@ -823,11 +827,15 @@ def record_detail(session: Session, record_type: str, record_id: int, *, masked:
                   text_limit: int = 20000) -> dict[str, Any] | None:
     """Everything known about one record: its fields, place, related rows and raw source records."""
     spec = spec_for(record_type)
-    row = session.get(spec.model, record_id) if m.is_row_id(record_id) else None
+    by_id = _ROW_BY_ID.get(record_type)
+    if by_id is None:
+        table = spec.model.__table__
+        by_id = _ROW_BY_ID[record_type] = select(table).where(table.c.id == bindparam("id"))
+    row = session.connection().execute(by_id, {"id": record_id}).first() if m.is_row_id(record_id) else None
     if row is None:
         return None
     regions = region_index(session)
-    data = _row_dict(row)
+    data = dict(row._mapping)
     related: dict[str, Any] = {}
     entity_ids = {data.get(spec.entity)} if spec.entity else set()
     if record_type == "patent":
@@ -929,24 +937,29 @@ def rights_named(session: Session, right_type: str | None, numbers: list[str]) -
     return out
 
 
+_T, _P = m.RightTransaction, m.Pledge
+_DEALT_TRANSACTIONS = (
+    select(_T.id, _T.kind, _T.date, _T.from_party, _T.to_party, _T.licence_type, _T.is_synthetic)
+    .where(_T.right_type == bindparam("right_type"), _T.right_number.in_(bindparam("numbers", expanding=True)))
+    .order_by(_T.date.desc().nulls_last(), _T.id.desc()).limit(bindparam("limit")))
+# The items of pledge.right_numbers (a JSON list) are rows of pledge_number, kept by triggers:
+# found by index (reading every pledge's list took 350-560 ms a page at 50,000 pledges).
+_DEALT_PLEDGES = (
+    select(_P.id, _P.key, _P.reg_date, _P.end_date, _P.pledgor, _P.pledgee, _P.amount_wan, _P.status,
+           _P.is_synthetic)
+    .where(_P.right_type == bindparam("right_type"), _P.id.in_(
+        select(m.PledgeNumber.pledge_id).where(m.PledgeNumber.right_type == bindparam("right_type"),
+                                               m.PledgeNumber.number.in_(bindparam("numbers", expanding=True)))))
+    .order_by(_P.reg_date.desc().nulls_last(), _P.id.desc()).limit(bindparam("limit")))
+
+
 def dealings(session: Session, right_type: str, numbers: list[str], limit: int = 200) -> dict[str, list[dict[str, Any]]]:
     """Transfers, licences and pledges that name a right by any of its numbers (newest first)."""
     if not numbers:
         return {"transactions": [], "pledges": []}
-    t = m.RightTransaction
-    transactions = [{"id": r.id, "kind": r.kind, "date": r.date, "from_party": r.from_party, "to_party": r.to_party,
-                     "licence_type": r.licence_type, "is_synthetic": r.is_synthetic}
-                    for r in session.execute(select(t).where(t.right_type == right_type, t.right_number.in_(numbers))
-                                             .order_by(t.date.desc().nulls_last(), t.id.desc()).limit(limit)).scalars()]
-    p = m.Pledge
-    # The items of pledge.right_numbers (a JSON list) are rows of pledge_number, kept by triggers:
-    # found by index (reading every pledge's list took 350-560 ms a page at 50,000 pledges).
-    named = select(m.PledgeNumber.pledge_id).where(m.PledgeNumber.right_type == right_type,
-                                                   m.PledgeNumber.number.in_(numbers))
-    pledges = [{"id": r.id, "key": r.key, "reg_date": r.reg_date, "end_date": r.end_date, "pledgor": r.pledgor,
-                "pledgee": r.pledgee, "amount_wan": r.amount_wan, "status": r.status, "is_synthetic": r.is_synthetic}
-               for r in session.execute(select(p).where(p.right_type == right_type, p.id.in_(named))
-                   .order_by(p.reg_date.desc().nulls_last(), p.id.desc()).limit(limit)).scalars()]
+    params = {"right_type": right_type, "numbers": numbers, "limit": limit}
+    transactions = [dict(r) for r in session.connection().execute(_DEALT_TRANSACTIONS, params).mappings()]
+    pledges = [dict(r) for r in session.connection().execute(_DEALT_PLEDGES, params).mappings()]
     return {"transactions": transactions, "pledges": pledges}
 
 

@@ -27,7 +27,12 @@ def catalogue(lang: str) -> dict[str, str]:
 
 
 def languages() -> list[str]:
-    return sorted({p.name.split(".")[-2] for p in CATALOGUE_DIR.glob("*.*.json")})
+    return list(_languages())
+
+
+@lru_cache(maxsize=1)
+def _languages() -> tuple[str, ...]:  # every request asks; the catalogue files are the package's
+    return tuple(sorted({p.name.split(".")[-2] for p in CATALOGUE_DIR.glob("*.*.json")}))
 
 
 class _SafeDict(dict):

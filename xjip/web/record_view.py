@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from xjip.hub import models as m
@@ -231,6 +231,15 @@ def claims_numbered(claims: list[Any]) -> list[str]:
 
 # --- classification lookups ------------------------------------------------------------------
 
+# Built once: building a statement per page cost more than running it.
+_IPC_TITLES = select(m.IpcClass.code, m.IpcClass.title_zh, m.IpcClass.title_en).where(
+    m.IpcClass.code.in_(bindparam("codes", expanding=True)))
+_NICE_HEADINGS = select(m.NiceClass.code, m.NiceClass.heading_zh, m.NiceClass.heading_en).where(
+    m.NiceClass.code.in_(bindparam("codes", expanding=True)))
+_SIMILAR_GROUPS = select(m.SimilarGroup.code, m.SimilarGroup.name_zh).where(
+    m.SimilarGroup.code.in_(bindparam("codes", expanding=True)))
+
+
 def _ipc_key(code: str) -> str:
     return re.sub(r"\s+", "", code or "").upper()
 
@@ -249,8 +258,7 @@ def ipc_titles(session: Session, codes: list[str], lang: str) -> dict[str, str |
     every = {c for tries in wanted.values() for c in tries}
     if not every:
         return {}
-    rows = session.execute(select(m.IpcClass.code, m.IpcClass.title_zh, m.IpcClass.title_en)
-                           .where(m.IpcClass.code.in_(sorted(every)))).all()
+    rows = session.connection().execute(_IPC_TITLES, {"codes": sorted(every)}).all()
     titles = {code: (zh, en) for code, zh, en in rows}
     out: dict[str, str | None] = {}
     for code, tries in wanted.items():
@@ -263,8 +271,7 @@ def nice_headings(session: Session, codes: list[str], lang: str) -> dict[str, st
     keys = {c: str(c).strip().zfill(2) for c in codes if str(c).strip().isdigit()}
     if not keys:
         return {}
-    rows = session.execute(select(m.NiceClass.code, m.NiceClass.heading_zh, m.NiceClass.heading_en)
-                           .where(m.NiceClass.code.in_(sorted(set(keys.values()))))).all()
+    rows = session.connection().execute(_NICE_HEADINGS, {"codes": sorted(set(keys.values()))}).all()
     found = {code: (zh if lang == "zh" else (en or zh)) for code, zh, en in rows}
     return {c: found.get(k) for c, k in keys.items()}
 
@@ -272,8 +279,7 @@ def nice_headings(session: Session, codes: list[str], lang: str) -> dict[str, st
 def similar_group_names(session: Session, codes: list[str]) -> dict[str, str]:
     if not codes:
         return {}
-    rows = session.execute(select(m.SimilarGroup.code, m.SimilarGroup.name_zh)
-                           .where(m.SimilarGroup.code.in_(sorted({str(c) for c in codes})))).all()
+    rows = session.connection().execute(_SIMILAR_GROUPS, {"codes": sorted({str(c) for c in codes})}).all()
     return dict(rows)
 
 
