@@ -264,3 +264,22 @@ def test_linking_only_enterprise_accounts_and_one_account_for_two_users(app, cli
     viewer, _ = client_as(app, "viewer1")
     assert viewer.get("/gi/my").status_code == 403 and viewer.get("/api/gi/my").status_code == 403
     assert TestClient(app).get("/api/gi/my").status_code == 401
+
+
+def test_an_enterprise_account_keeps_its_kind_on_the_users_page(app, client, users, store, gi_loaded) -> None:  # noqa: ANN001
+    app_id = _approved_since(store, gi_loaded, 2025)
+    token = login(client, "staff1")
+    _open_account(client, token, app_id, "ent-a")
+    admin, admin_token = client_as(app, "admin")
+    listed = {u["username"]: u for u in admin.get("/api/users").json()["users"]}
+    assert listed["ent-a"]["role"] == "enterprise"
+    page = admin.get("/users").text
+    row = page[page.index("<td>ent-a</td>"):].split("</tr>", 1)[0]
+    assert 'value="enterprise"' in row and 'value="viewer"' not in row  # disabling it cannot promote it
+    h = {"X-CSRF-Token": admin_token}
+    to_viewer = admin.patch(f"/api/users/{listed['ent-a']['id']}", json={"role": "viewer"}, headers=h)
+    assert to_viewer.status_code == 400 and to_viewer.json()["error"]["code"] == "enterprise_kind"
+    to_enterprise = admin.patch(f"/api/users/{listed['viewer1']['id']}", json={"role": "enterprise"}, headers=h)
+    assert to_enterprise.status_code == 400
+    off = admin.patch(f"/api/users/{listed['ent-a']['id']}", json={"active": False, "role": "enterprise"}, headers=h)
+    assert off.status_code == 200 and off.json()["role"] == "enterprise" and off.json()["active"] is False

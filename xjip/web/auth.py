@@ -136,6 +136,9 @@ def update_user(session: Session, user_id: int, *, role: str | None = None, acti
         raise UserError("no_such_user", username=str(user_id))
     if role is not None and role not in KINDS:
         raise UserError("bad_role", role=role)
+    if role is not None and (role == ENTERPRISE) != (user.role == ENTERPRISE):
+        # An enterprise account is no reader of the records, nor a reader an enterprise: a new account instead.
+        raise UserError("enterprise_kind", username=user.username)
     losing_admin = user.role == "admin" and ((role is not None and role != "admin") or active is False)
     if losing_admin:
         admins = session.scalar(select(func.count()).select_from(m.User).where(
