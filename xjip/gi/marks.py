@@ -487,7 +487,8 @@ def annual_report_rows(session: Session, year: int) -> dict[str, list[list[Any]]
                                .order_by(m.GIMarkApplication.id)).scalars():
         gi = session.get(m.GeographicalIndication, app.gi_id)
         rep = session.execute(select(m.GIUsageReport).where(m.GIUsageReport.application_id == app.id,
-                                                            m.GIUsageReport.year == year)).scalar()
+                                                            m.GIUsageReport.year == year,
+                                                            m.GIUsageReport.status != "returned")).scalar()
         user = session.get(m.GIMarkUser, app.mark_user_id) if app.mark_user_id else None
         use.append([gi.name, app.applicant_name, app.credit_code, app.user_type, app.prefecture_code, app.status,
                     user.announcement_no if user else None, "是" if rep else "否",
