@@ -368,6 +368,9 @@ def report_api(request: Request, app_id: int, body: Annotated[ReportRequest, Bod
 
 # --- enterprise accounts of a user (staff) --------------------------------------------------
 
+HANDED_OVER = "ABCDEFGHJKMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz23456789"  # read aloud or copied from paper: no 0/O, 1/l/I
+
+
 def _create_account(request: Request, app_id: int, username: str, display_name: str | None,
                     user: Principal) -> dict[str, Any]:
     """A new enterprise account linked to the approved user; the generated password is returned
@@ -375,7 +378,7 @@ def _create_account(request: Request, app_id: int, username: str, display_name: 
     from xjip.gi import enterprise
     from xjip.web import auth
 
-    password = secrets.token_urlsafe(12)
+    password = "".join(secrets.choice(HANDED_OVER) for _ in range(14))  # ≈ 80 bits
     with get_store(request).session() as s:
         mark_user = enterprise.approved_user(s, app_id)
         try:
