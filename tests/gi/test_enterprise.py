@@ -285,3 +285,42 @@ def test_an_enterprise_account_keeps_its_kind_on_the_users_page(app, client, use
     assert to_enterprise.status_code == 400
     off = admin.patch(f"/api/users/{listed['ent-a']['id']}", json={"active": False, "role": "enterprise"}, headers=h)
     assert off.status_code == 200 and off.json()["role"] == "enterprise" and off.json()["active"] is False
+
+
+def test_a_user_approved_before_the_platform_is_enrolled_and_reports_online(app, client, users, store, gi_loaded) -> None:  # noqa: ANN001
+    target = gi_loaded.gis["库尔勒香梨|PGI_product"]
+    with store.session() as s:  # as the hub's import of the register writes them
+        old = m.GIMarkUser(key="库尔勒香梨|PGI_product|老用户（合成）", gi_id=target, gi_name="库尔勒香梨", user_name="老用户果业（合成）",
+                           approved_date=dt.date(2023, 6, 1), announcement_no="第123号", source="test", is_synthetic=True)
+        gone = m.GIMarkUser(key="库尔勒香梨|PGI_product|已撤销（合成）", gi_id=target, gi_name="库尔勒香梨", user_name="已撤销果业（合成）",
+                            approved_date=dt.date(2020, 1, 1), revoked_date=dt.date(2022, 1, 1), source="test",
+                            is_synthetic=True)
+        s.add_all([old, gone])
+        s.flush()
+        old_id, gone_id = old.id, gone.id
+    token = login(client, "staff1")
+    h = {"X-CSRF-Token": token}
+    page = client.get(f"/gi/{target}")
+    assert f'action="/gi/marks/users/{old_id}/enrol"' in page.text and f'/gi/marks/users/{gone_id}/enrol' not in page.text
+    assert 'class="inline-form enrol-form"' not in TestClient(app).get(f"/gi/{target}").text  # not for the public
+    enrolled = client.post(f"/api/gi/marks/users/{old_id}/enrol", json={"user_type": "gi_product_producer"}, headers=h)
+    assert enrolled.status_code == 200 and enrolled.json()["status"] == "approved"
+    app_id = enrolled.json()["id"]
+    assert [e["action"] for e in enrolled.json()["history"]] == ["enrolled"]
+    twice = client.post(f"/api/gi/marks/users/{old_id}/enrol", json={"user_type": "gi_product_producer"}, headers=h)
+    assert twice.status_code == 400 and twice.json()["error"]["code"] == "already_enrolled"
+    revoked = client.post(f"/api/gi/marks/users/{gone_id}/enrol", json={"user_type": "gi_product_producer"}, headers=h)
+    assert revoked.status_code == 400 and revoked.json()["error"]["code"] == "not_a_user"
+    assert client.post("/api/gi/marks/users/99999999/enrol", json={"user_type": "x"}, headers=h).status_code == 404
+    assert f'href="/gi/marks/{app_id}"' in client.get(f"/gi/{target}").text
+    assert app_id in [r["application_id"] for r in client.get("/api/gi/reports", params={"year": 2024}).json()[
+        "not_reported"]["missing"]]
+    shown = client.get(f"/gi/marks/{app_id}")
+    assert shown.status_code == 200 and "纳入平台在线报送" in shown.text and 'id="account-create-form"' in shown.text
+    password = _open_account(client, token, app_id, "old-user")
+    ent = TestClient(app)
+    _login_form(ent, "old-user", password)
+    years = [y["year"] for y in ent.get("/api/gi/my").json()["users"][0]["years"]]
+    assert min(years) == 2023
+    ent_token = ent.get("/api/session").json()["csrf_token"]
+    assert ent.post(f"/api/gi/my/{app_id}/2023", json=GOOD, headers={"X-CSRF-Token": ent_token}).status_code == 200

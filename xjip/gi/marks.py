@@ -228,6 +228,36 @@ def revoke(session: Session, app_id: int, actor: str, reason: str | None, docume
     return application_dict(session, app)
 
 
+def enrol(session: Session, mark_user_id: int, user_type: str, actor: str) -> dict[str, Any]:
+    """Bring a user approved before the platform (a `gi_mark_user` row from the register or an
+    import, with no application here) into online reporting: an application recorded as approved
+    at its approval date, marked `enrolled` in its history. Then accounts and reports work as for
+    any approved user. A user already on the platform answers `already_enrolled`."""
+    user = session.get(m.GIMarkUser, mark_user_id) if m.is_row_id(mark_user_id) else None
+    if user is None or not user.gi_id:
+        raise GIError("not_found", "mark_user_id", value=mark_user_id)
+    existing = session.scalar(select(m.GIMarkApplication.id).where(m.GIMarkApplication.mark_user_id == user.id))
+    if existing:
+        raise GIError("already_enrolled", "mark_user_id", applicant=user.user_name, other=existing)
+    if user.revoked_date is not None:
+        raise GIError("not_a_user", "mark_user_id", applicant=user.user_name)
+    if user_type not in USER_TYPES:
+        raise GIError("bad_value", "user_type", value=str(user_type)[:40])
+    approved = dt.datetime.combine(user.approved_date, dt.time()) if user.approved_date else m.utcnow()
+    app = m.GIMarkApplication(gi_id=user.gi_id, applicant_name=user.user_name[:300], credit_code=user.credit_code,
+                              address=user.address, user_type=user_type, status="approved", documents=[], history=[],
+                              mark_user_id=user.id, submitted_at=approved, decided_at=approved,
+                              is_synthetic=bool(user.is_synthetic), region_code=user.region_code,
+                              prefecture_code=user.prefecture_code, county_code=user.county_code)
+    session.add(app)
+    session.flush()
+    _event(app, actor, "enrolled", None, approved_date=user.approved_date.isoformat() if user.approved_date else None,
+           announcement_no=user.announcement_no, source=user.source)
+    _audit(session, "enrolled", actor, app, mark_user_id=user.id)
+    session.flush()
+    return application_dict(session, app)
+
+
 def application_dict(session: Session, app: m.GIMarkApplication) -> dict[str, Any]:
     gi = session.get(m.GeographicalIndication, app.gi_id)
     reports = session.execute(select(m.GIUsageReport).where(m.GIUsageReport.application_id == app.id)
@@ -303,7 +333,7 @@ def report_years(app: m.GIMarkApplication) -> tuple[int, int] | None:
         return None
     first = (app.decided_at or app.submitted_at).year if app.status == "approved" else None
     if app.status == "revoked":
-        approved = [h for h in (app.history or []) if h.get("action") == "approved"]
+        approved = [h for h in (app.history or []) if h.get("action") in ("approved", "enrolled")]
         first = int(approved[0]["at"][:4]) if approved else app.submitted_at.year
     last = m.utcnow().year if app.status == "approved" else (app.decided_at or m.utcnow()).year
     return first or 2000, max(last, first or 2000)

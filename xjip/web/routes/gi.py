@@ -366,6 +366,45 @@ def report_api(request: Request, app_id: int, body: Annotated[ReportRequest, Bod
         raise api_error(err) from None
 
 
+# --- users approved before the platform: enrolment (staff) ------------------------------------
+
+UserType = Annotated[str, Form(max_length=40)]
+
+
+def _enrol(request: Request, mark_user_id: int, user_type: str, user: Principal) -> dict[str, Any]:
+    from xjip.gi import marks
+
+    with get_store(request).session() as s:
+        return marks.enrol(s, mark_user_id, user_type, user.username)
+
+
+@router.post("/gi/marks/users/{mark_user_id:int}/enrol", include_in_schema=False, dependencies=STAFF_POST)
+def enrol_form(request: Request, mark_user_id: int, user: Staff, user_type: UserType = "",
+               gi_id: Annotated[int | None, Form(ge=1, le=2**31 - 1)] = None) -> RedirectResponse:
+    try:
+        app = _enrol(request, mark_user_id, user_type, user)
+    except GIError as err:
+        if err.code == "already_enrolled":
+            return back(request, f"/gi/marks/{err.params['other']}", err)
+        return back(request, f"/gi/{gi_id}#users" if gi_id else "/gi/marks/applications", err)
+    return back(request, f"/gi/marks/{app['id']}#accounts", ok="gi.flash.enrolled")
+
+
+class EnrolRequest(BaseModel):
+    user_type: str = Field(max_length=40)
+
+
+@router.post("/api/gi/marks/users/{mark_user_id:int}/enrol", tags=["gi"], dependencies=STAFF_POST,
+             summary="Staff: bring a user approved before the platform (imported register row) into online reporting")
+def enrol_api(request: Request, mark_user_id: int, body: Annotated[EnrolRequest, Body()], user: Staff) -> dict[str, Any]:
+    try:
+        return _enrol(request, mark_user_id, body.user_type, user)
+    except GIError as err:
+        if err.code == "not_found":
+            raise ApiError(404) from None
+        raise api_error(err) from None
+
+
 # --- enterprise accounts of a user (staff) --------------------------------------------------
 
 HANDED_OVER = "ABCDEFGHJKMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz23456789"  # read aloud or copied from paper: no 0/O, 1/l/I
