@@ -61,6 +61,11 @@ def test_year_states_and_the_report_workflow_in_the_service(store, gi_loaded) ->
     assert years[this_year] == "open" and years[2024] == "overdue" and min(years) == 2024
     assert mine["due"] == len([y for y in years if y < this_year])
     with store.session() as s:
+        marks.send_reminders(s, 2024, "staff1")
+    with store.reading() as s:
+        reminded = {y["year"]: y["reminders"] for y in enterprise.my_reports(s, account_id)["users"][0]["years"]}
+    assert reminded[2024] == 1 and reminded[this_year] == 0  # staff's reminder reaches the enterprise's page
+    with store.session() as s:
         first = enterprise.save_my_report(s, account_id, "ent-a", app_id, 2024, GOOD)
     assert first["status"] == "submitted" and first["output_tonnes"] == 1200.5 and first["submitted_by"] == "ent-a"
     with pytest.raises(GIError) as err, store.session() as s:
@@ -170,6 +175,10 @@ def test_staff_open_an_account_and_the_enterprise_files_online(app, client, user
     assert "已被受理" in locked.json()["error"]["message_zh"] and "accepted" in locked.json()["error"]["message_en"]
     view = ent.get(f"/gi/my/{app_id}/2024")
     assert 'id="report-locked"' in view.text and 'id="my-report-form"' not in view.text
+    for page in (ent.get("/gi/my", params={"lang": "en"}), ent.get(f"/gi/my/{app_id}/2024", params={"lang": "en"}),
+                 client.get(f"/gi/marks/{app_id}", params={"lang": "en"}), client.get("/gi/reports", params={"lang": "en"})):
+        assert page.status_code == 200 and not re.search(r"\bgi\.(my|report|reports|accounts)\.", page.text), page.url
+    assert "My annual usage reports" in ent.get("/gi/my", params={"lang": "en"}).text
     assert client.post(f"/api/gi/reports/{report['id']}/decision", json={"action": "return", "reason": "x"},
                        headers={"X-CSRF-Token": token}).status_code == 400
     assert client.post("/api/gi/reports/99999999/decision", json={"action": "accept"},

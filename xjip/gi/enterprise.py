@@ -143,8 +143,10 @@ def my_reports(session: Session, user_id: int, today: dt.date | None = None) -> 
             report = reports.get(year)
             state = _state(report, year, today)
             due += state in ("due", "overdue", "returned")
+            reminded = [h for h in (app.history or []) if h.get("action") == "reminded" and h.get("year") == year]
             years.append({"year": year, "due": marks.due_date(year), "state": state,
-                          "report": marks.report_dict(report) if report else None})
+                          "report": marks.report_dict(report) if report else None,
+                          "reminders": len(reminded) if state in ("due", "overdue", "returned") else 0})
         users.append({"application_id": app.id, "applicant_name": app.applicant_name, "gi_id": app.gi_id,
                       "gi_name": gi.name if gi else None, "status": app.status, "years": years})
     return {"users": users, "due": due}
