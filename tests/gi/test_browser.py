@@ -132,6 +132,9 @@ def test_an_enterprise_files_its_report_and_staff_return_it(server: str, browser
     _shot(staff, tmp_path, "gi_reports_filed")
     ent.reload()
     assert "用标数量与产量不符" in ent.inner_text(f"#year-{app_id}-2024")
+    staff.goto(server + f"/gi/marks/{app_id}")
+    assert "kuerle-pear" in staff.inner_text("#account-list")
+    _shot(staff, tmp_path, "gi_mark_accounts")
     assert not [e for e in watch.errors if "/favicon" not in e], watch.errors
     refused = f"400 {server}/gi/my/{app_id}/2024"  # the refused negative figure, answered 400 on purpose
     assert not [e for e in ent_watch.errors if "/favicon" not in e and e != refused and "status of 400" not in e], \
