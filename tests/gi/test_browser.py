@@ -76,3 +76,66 @@ def test_library_gap_fill_and_clues(server: str, browser, store, gi_loaded, tmp_
     assert page.locator("#coverage table tbody tr").count() >= 2
     assert watch.hosts == {"127.0.0.1"}, watch.hosts
     assert not [e for e in watch.errors if "/favicon" not in e], watch.errors
+
+
+def test_an_enterprise_files_its_report_and_staff_return_it(server: str, browser, store, gi_loaded,  # noqa: ANN001,F811
+                                                          tmp_path: Path) -> None:
+    """Staff open the account on the user's page; the enterprise logs in with the password shown
+    once, lands on its reports told what is due, files a year (a negative figure refused on the
+    form, then corrected); staff return it with a reason; the enterprise sees the reason."""
+    import datetime as dt
+
+    from xjip.hub import models as m
+    from xjip.web.auth import create_user
+
+    from .test_marks import _approved
+
+    app_id = _approved(store, gi_loaded)
+    with store.session() as s:
+        create_user(s, "staff1", PASSWORDS["staff1"], "staff")
+        s.get(m.GIMarkApplication, app_id).decided_at = dt.datetime(2024, 5, 1)
+    staff = browser.new_page(viewport={"width": 1366, "height": 900}, locale="zh-CN")
+    watch = Watch(staff)
+    staff.goto(server + f"/login?next=/gi/marks/{app_id}")
+    staff.fill('input[name="username"]', "staff1")
+    staff.fill('input[name="password"]', PASSWORDS["staff1"])
+    staff.click('form button[type="submit"] >> nth=-1')
+    staff.wait_for_selector("#account-create-form")
+    staff.fill('#account-create-form input[name="username"]', "kuerle-pear")
+    staff.click("#account-create-form button")
+    password = staff.inner_text("#new-password").strip()
+    _shot(staff, tmp_path, "gi_account_created")
+
+    ent = browser.new_page(viewport={"width": 1366, "height": 900}, locale="zh-CN")
+    ent_watch = Watch(ent)
+    ent.goto(server + "/login")
+    ent.fill('input[name="username"]', "kuerle-pear")
+    ent.fill('input[name="password"]', password)
+    ent.click('form button[type="submit"] >> nth=-1')
+    ent.wait_for_url("**/gi/my")
+    assert "待填报或待更正" in ent.inner_text(".flash.error")
+    _shot(ent, tmp_path, "gi_my")
+    ent.click(f'a[href="/gi/my/{app_id}/2024"]')
+    for name, value in (("output_tonnes", "-5"), ("sales_wan_yuan", "850"), ("marks_used", "30000"), ("quality_checks", "4")):
+        ent.fill(f'#my-report-form input[name="{name}"]', value)
+    ent.click("#my-report-form button")
+    assert "不能为负数" in ent.inner_text("#report-error") and "cannot be negative" in ent.inner_text("#report-error")
+    ent.fill('#my-report-form input[name="output_tonnes"]', "1200")
+    ent.click("#my-report-form button")
+    ent.wait_for_url("**/gi/my")
+    assert "已提交，待受理" in ent.inner_text(f"#year-{app_id}-2024")
+
+    staff.goto(server + "/gi/reports?year=2024")
+    staff.fill('#filed input[name="reason"]', "用标数量与产量不符")
+    staff.click('#filed form:has(input[name="reason"]) button')
+    staff.wait_for_selector(".flash.ok")
+    _shot(staff, tmp_path, "gi_reports_filed")
+    ent.reload()
+    assert "用标数量与产量不符" in ent.inner_text(f"#year-{app_id}-2024")
+    staff.goto(server + f"/gi/marks/{app_id}")
+    assert "kuerle-pear" in staff.inner_text("#account-list")
+    _shot(staff, tmp_path, "gi_mark_accounts")
+    assert not [e for e in watch.errors if "/favicon" not in e], watch.errors
+    refused = f"400 {server}/gi/my/{app_id}/2024"  # the refused negative figure, answered 400 on purpose
+    assert not [e for e in ent_watch.errors if "/favicon" not in e and e != refused and "status of 400" not in e], \
+        ent_watch.errors

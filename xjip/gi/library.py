@@ -228,8 +228,11 @@ def gi_detail(session: Session, gi_id: int) -> dict[str, Any] | None:
     siblings = [{"id": i, "gi_system": s} for i, s in session.execute(
         select(m.GeographicalIndication.id, m.GeographicalIndication.gi_system)
         .where(m.GeographicalIndication.name == gi.name, m.GeographicalIndication.id != gi.id))]
+    on_platform = dict(session.execute(select(m.GIMarkApplication.mark_user_id, m.GIMarkApplication.id).where(
+        m.GIMarkApplication.gi_id == gi.id, m.GIMarkApplication.mark_user_id.is_not(None))).all())
     users = [{"id": u.id, "user_name": u.user_name, "approved_date": u.approved_date, "revoked_date": u.revoked_date,
-              "announcement_no": u.announcement_no, "is_synthetic": u.is_synthetic}
+              "announcement_no": u.announcement_no, "is_synthetic": u.is_synthetic,
+              "application_id": on_platform.get(u.id)}
              for u in session.execute(select(m.GIMarkUser).where(m.GIMarkUser.gi_id == gi.id)
                                       .order_by(m.GIMarkUser.user_name)).scalars()]
     place_ug = next((regions.units[c]["name_ug"] for c in codes if c in regions.units and regions.units[c]["name_ug"]),

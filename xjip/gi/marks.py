@@ -228,6 +228,36 @@ def revoke(session: Session, app_id: int, actor: str, reason: str | None, docume
     return application_dict(session, app)
 
 
+def enrol(session: Session, mark_user_id: int, user_type: str, actor: str) -> dict[str, Any]:
+    """Bring a user approved before the platform (a `gi_mark_user` row from the register or an
+    import, with no application here) into online reporting: an application recorded as approved
+    at its approval date, marked `enrolled` in its history. Then accounts and reports work as for
+    any approved user. A user already on the platform answers `already_enrolled`."""
+    user = session.get(m.GIMarkUser, mark_user_id) if m.is_row_id(mark_user_id) else None
+    if user is None or not user.gi_id:
+        raise GIError("not_found", "mark_user_id", value=mark_user_id)
+    existing = session.scalar(select(m.GIMarkApplication.id).where(m.GIMarkApplication.mark_user_id == user.id))
+    if existing:
+        raise GIError("already_enrolled", "mark_user_id", applicant=user.user_name, other=existing)
+    if user.revoked_date is not None:
+        raise GIError("not_a_user", "mark_user_id", applicant=user.user_name)
+    if user_type not in USER_TYPES:
+        raise GIError("bad_value", "user_type", value=str(user_type)[:40])
+    approved = dt.datetime.combine(user.approved_date, dt.time()) if user.approved_date else m.utcnow()
+    app = m.GIMarkApplication(gi_id=user.gi_id, applicant_name=user.user_name[:300], credit_code=user.credit_code,
+                              address=user.address, user_type=user_type, status="approved", documents=[], history=[],
+                              mark_user_id=user.id, submitted_at=approved, decided_at=approved,
+                              is_synthetic=bool(user.is_synthetic), region_code=user.region_code,
+                              prefecture_code=user.prefecture_code, county_code=user.county_code)
+    session.add(app)
+    session.flush()
+    _event(app, actor, "enrolled", None, approved_date=user.approved_date.isoformat() if user.approved_date else None,
+           announcement_no=user.announcement_no, source=user.source)
+    _audit(session, "enrolled", actor, app, mark_user_id=user.id)
+    session.flush()
+    return application_dict(session, app)
+
+
 def application_dict(session: Session, app: m.GIMarkApplication) -> dict[str, Any]:
     gi = session.get(m.GeographicalIndication, app.gi_id)
     reports = session.execute(select(m.GIUsageReport).where(m.GIUsageReport.application_id == app.id)
@@ -277,21 +307,12 @@ def _number(name: str, raw: Any, limit: float) -> float | int | None:
     return value
 
 
-def submit_report(session: Session, app_id: int, year: Any, values: dict[str, Any], actor: str,
-                  settings: ReportSettings = SETTINGS) -> dict[str, Any]:
-    """Validate every figure first (negative, not a number, above the bound, more failed checks than
-    checks); refuse a second report for the same year; nothing is written when one is refused."""
-    app = _get(session, app_id)
-    if app.status not in ("approved", "revoked"):
-        raise GIError("not_a_user", "application_id", applicant=app.applicant_name)
-    try:
-        year = int(str(year).strip())
-    except ValueError:
-        raise GIError("bad_year", "year", value=str(year)[:10]) from None
-    first = (app.decided_at or app.submitted_at).year if app.status in ("approved", "revoked") else None
-    this_year = m.utcnow().year
-    if not (first or 2000) <= year <= this_year:
-        raise GIError("bad_year", "year", value=year)
+REPORT_STATUSES = ("submitted", "accepted", "returned")
+
+
+def clean_report(values: dict[str, Any], settings: ReportSettings = SETTINGS) -> dict[str, Any]:
+    """Every figure checked (negative, not a number, above the bound, more failed checks than
+    checks, marks without output); the first refused one raises, naming its field."""
     limits = {"output_tonnes": settings.max_output_tonnes, "sales_wan_yuan": settings.max_sales_wan_yuan,
               "marks_used": settings.max_marks_used, "quality_checks": settings.max_quality_checks,
               "quality_failed": settings.max_quality_checks, "price_yuan_per_kg": settings.max_price_yuan_per_kg}
@@ -302,13 +323,96 @@ def submit_report(session: Session, app_id: int, year: Any, values: dict[str, An
                       checks=clean["quality_checks"])
     if clean["output_tonnes"] == 0 and clean["marks_used"] > 0:
         raise GIError("marks_without_output", "marks_used")
+    return clean
+
+
+def report_years(app: m.GIMarkApplication) -> tuple[int, int] | None:
+    """The first and last year a user may report: from the year of approval to this year (or the
+    year of revocation). None when the application is not (or no longer) a user's."""
+    if app.status not in ("approved", "revoked"):
+        return None
+    first = (app.decided_at or app.submitted_at).year if app.status == "approved" else None
+    if app.status == "revoked":
+        approved = [h for h in (app.history or []) if h.get("action") in ("approved", "enrolled")]
+        first = int(approved[0]["at"][:4]) if approved else app.submitted_at.year
+    last = m.utcnow().year if app.status == "approved" else (app.decided_at or m.utcnow()).year
+    return first or 2000, max(last, first or 2000)
+
+
+def _year(app: m.GIMarkApplication, year: Any) -> int:
+    try:
+        value = int(str(year).strip())
+    except ValueError:
+        raise GIError("bad_year", "year", value=str(year)[:10]) from None
+    first = (app.decided_at or app.submitted_at).year if app.status in ("approved", "revoked") else None
+    if not (first or 2000) <= value <= m.utcnow().year:
+        raise GIError("bad_year", "year", value=value)
+    return value
+
+
+def submit_report(session: Session, app_id: int, year: Any, values: dict[str, Any], actor: str,
+                  settings: ReportSettings = SETTINGS) -> dict[str, Any]:
+    """Validate every figure first (`clean_report`); refuse a second report for the same year;
+    nothing is written when one is refused. The report waits for staff to accept or return it."""
+    app = _get(session, app_id)
+    if app.status not in ("approved", "revoked"):
+        raise GIError("not_a_user", "application_id", applicant=app.applicant_name)
+    year = _year(app, year)
+    clean = clean_report(values, settings)
     if session.execute(select(m.GIUsageReport.id).where(m.GIUsageReport.application_id == app.id,
                                                         m.GIUsageReport.year == year)).scalar():
         raise GIError("already_reported", "year", value=year)
-    report = m.GIUsageReport(application_id=app.id, year=year, submitted_by=actor,
+    report = m.GIUsageReport(application_id=app.id, year=year, submitted_by=actor, status="submitted",
                              note=(str(values.get("note") or "").strip()[:2000] or None), **clean)
     session.add(report)
     _audit(session, "report", actor, app, year=year)
+    session.flush()
+    return report_dict(report)
+
+
+def _report(session: Session, report_id: int) -> m.GIUsageReport:
+    report = session.get(m.GIUsageReport, report_id) if m.is_row_id(report_id) else None
+    if report is None:
+        raise GIError("not_found", "report_id", value=report_id)
+    return report
+
+
+def update_report(session: Session, report_id: int, values: dict[str, Any], actor: str,
+                  settings: ReportSettings = SETTINGS) -> dict[str, Any]:
+    """Correct a report until staff accept it; a returned report goes back to staff as submitted.
+    The figures before the change are kept in the audit event."""
+    report = _report(session, report_id)
+    if report.status == "accepted":
+        raise GIError("report_accepted", "year", value=report.year)
+    clean = clean_report(values, settings)
+    note = str(values.get("note") or "").strip()[:2000] or None
+    before = {name: getattr(report, name) for name in (*REPORT_FIELDS, "note")}
+    for name, value in clean.items():
+        setattr(report, name, value)
+    report.note = note
+    was = report.status
+    report.status, report.updated_at, report.updated_by = "submitted", m.utcnow(), actor
+    app = session.get(m.GIMarkApplication, report.application_id)
+    _audit(session, "report_update", actor, app, year=report.year, report_id=report.id, status_before=was,
+           before=before)
+    session.flush()
+    return report_dict(report)
+
+
+def decide_report(session: Session, report_id: int, accept: bool, actor: str, reason: str | None) -> dict[str, Any]:
+    """Staff accept a submitted report (it is then locked) or return it with a reason (the user
+    corrects it and it comes back as submitted)."""
+    report = _report(session, report_id)
+    after = "accepted" if accept else "returned"
+    if report.status != "submitted":
+        raise GIError("bad_transition", "status", before=report.status, after=after)
+    reason = (reason or "").strip()[:2000] or None
+    if not accept and not reason:
+        raise GIError("reason_required", "reason")
+    report.status, report.reviewed_at, report.reviewed_by, report.review_reason = after, m.utcnow(), actor, reason
+    app = session.get(m.GIMarkApplication, report.application_id)
+    _event(app, actor, f"report_{after}", reason, year=report.year)
+    _audit(session, f"report_{after}", actor, app, year=report.year, report_id=report.id, reason=reason)
     session.flush()
     return report_dict(report)
 
@@ -317,30 +421,49 @@ def report_dict(r: m.GIUsageReport) -> dict[str, Any]:
     return {"id": r.id, "application_id": r.application_id, "year": r.year, "output_tonnes": r.output_tonnes,
             "sales_wan_yuan": r.sales_wan_yuan, "marks_used": r.marks_used, "quality_checks": r.quality_checks,
             "quality_failed": r.quality_failed, "price_yuan_per_kg": r.price_yuan_per_kg, "note": r.note,
-            "submitted_at": r.submitted_at, "submitted_by": r.submitted_by}
+            "submitted_at": r.submitted_at, "submitted_by": r.submitted_by, "status": r.status or "submitted",
+            "updated_at": r.updated_at, "updated_by": r.updated_by, "reviewed_at": r.reviewed_at,
+            "reviewed_by": r.reviewed_by, "review_reason": r.review_reason}
+
+
+def due_date(year: int, settings: ReportSettings = SETTINGS) -> dt.date:
+    """The last day of `due_month` of the year after `year` (our setting, see ReportSettings)."""
+    month_after = dt.date(year + 1, settings.due_month, 1) + dt.timedelta(days=31)
+    return month_after.replace(day=1) - dt.timedelta(days=1)
 
 
 def not_reported(session: Session, year: int, settings: ReportSettings = SETTINGS) -> dict[str, Any]:
-    """Users approved by the end of `year` and not revoked before it, with no report for it."""
+    """Users approved by the end of `year` and not revoked before it, with no report for it (a
+    returned report counts as not reported until it is corrected); `filed` lists the year's
+    reports with who filed them and their state (submitted, accepted, returned)."""
     end = dt.datetime(year, 12, 31, 23, 59, 59)
     start = dt.datetime(year, 1, 1)
     apps = session.execute(select(m.GIMarkApplication).where(m.GIMarkApplication.status.in_(("approved", "revoked")),
                                                              m.GIMarkApplication.decided_at <= end)).scalars().all()
-    reported = set(session.execute(select(m.GIUsageReport.application_id).where(m.GIUsageReport.year == year)).scalars())
-    missing = []
+    reports = {r.application_id: r for r in session.execute(
+        select(m.GIUsageReport).where(m.GIUsageReport.year == year)).scalars()}
+    reported = {app_id for app_id, r in reports.items() if r.status != "returned"}
+    missing, names = [], {}
     for app in apps:
         if app.status == "revoked" and app.decided_at and app.decided_at < start:
             continue
+        gi = session.get(m.GeographicalIndication, app.gi_id)
+        names[app.id] = (app.applicant_name, gi.name)
         if app.id not in reported:
-            gi = session.get(m.GeographicalIndication, app.gi_id)
             reminders = [h for h in (app.history or []) if h.get("action") == "reminded" and h.get("year") == year]
             missing.append({"application_id": app.id, "applicant_name": app.applicant_name, "gi_name": gi.name,
                             "prefecture_code": app.prefecture_code, "reminders": len(reminders),
-                            "last_reminded": reminders[-1]["at"] if reminders else None})
-    due = dt.date(year + 1, settings.due_month, 1) + dt.timedelta(days=31)
-    due = due.replace(day=1) - dt.timedelta(days=1)
-    return {"year": year, "due": due, "users": len(apps), "reported": len(reported & {a.id for a in apps}),
-            "missing": missing}
+                            "last_reminded": reminders[-1]["at"] if reminders else None,
+                            "returned": app.id in reports})
+    filed = []
+    for app_id, r in sorted(reports.items(), key=lambda item: item[1].submitted_at):
+        if app_id not in names:
+            app = session.get(m.GIMarkApplication, app_id)
+            gi = session.get(m.GeographicalIndication, app.gi_id) if app else None
+            names[app_id] = (app.applicant_name if app else None, gi.name if gi else None)
+        filed.append({**report_dict(r), "applicant_name": names[app_id][0], "gi_name": names[app_id][1]})
+    return {"year": year, "due": due_date(year, settings), "users": len(apps),
+            "reported": len(reported & {a.id for a in apps}), "missing": missing, "filed": filed}
 
 
 def send_reminders(session: Session, year: int, actor: str) -> dict[str, Any]:
@@ -394,7 +517,8 @@ def annual_report_rows(session: Session, year: int) -> dict[str, list[list[Any]]
                                .order_by(m.GIMarkApplication.id)).scalars():
         gi = session.get(m.GeographicalIndication, app.gi_id)
         rep = session.execute(select(m.GIUsageReport).where(m.GIUsageReport.application_id == app.id,
-                                                            m.GIUsageReport.year == year)).scalar()
+                                                            m.GIUsageReport.year == year,
+                                                            m.GIUsageReport.status != "returned")).scalar()
         user = session.get(m.GIMarkUser, app.mark_user_id) if app.mark_user_id else None
         use.append([gi.name, app.applicant_name, app.credit_code, app.user_type, app.prefecture_code, app.status,
                     user.announcement_no if user else None, "是" if rep else "否",

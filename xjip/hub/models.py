@@ -670,7 +670,7 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(100), unique=True)
     password_hash: Mapped[str] = mapped_column(String(300))
-    role: Mapped[str] = mapped_column(String(20))  # admin | staff | viewer
+    role: Mapped[str] = mapped_column(String(20))  # admin | staff | viewer | enterprise (xjip.web.auth)
     display_name: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -888,7 +888,28 @@ class GIUsageReport(Base):
     note: Mapped[str | None] = mapped_column(Text)
     submitted_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     submitted_by: Mapped[str | None] = mapped_column(String(100))
+    # submitted → accepted (locked) | returned (with a reason; the user corrects it → submitted)
+    status: Mapped[str] = mapped_column(String(20), default="submitted", server_default="submitted", index=True)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    updated_by: Mapped[str | None] = mapped_column(String(100))
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    reviewed_by: Mapped[str | None] = mapped_column(String(100))
+    review_reason: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (UniqueConstraint("application_id", "year", name="uq_gi_usage_report"),)
+
+
+class GIEnterpriseLink(Base):
+    """An enterprise account (`app_user.role` = enterprise) and a special-mark user it reports for.
+    One account may hold several (a cooperative using two GIs' marks); one user may have several
+    accounts (two clerks of the same company)."""
+
+    __tablename__ = "gi_enterprise_link"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    mark_user_id: Mapped[int] = mapped_column(ForeignKey("gi_mark_user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str | None] = mapped_column(String(100))
+    __table_args__ = (UniqueConstraint("user_id", "mark_user_id", name="uq_gi_enterprise_link"),)
 
 
 class GIListing(Base):

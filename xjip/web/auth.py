@@ -2,6 +2,10 @@
 
 Roles, from least to most: viewer (logged-in reader: sees records unmasked), staff (+ imports, jobs,
 entity merge/split), admin (+ user management). Anonymous visitors see aggregates and masked records.
+
+Beside the ranks, an `enterprise` account (a GI special-mark user, 地理标志专用标志使用人) files its own
+annual usage reports (`xjip.gi.enterprise`). It holds no rank: every `require(role)` refuses it, and
+it sees the public pages as an anonymous visitor does.
 """
 from __future__ import annotations
 
@@ -28,8 +32,10 @@ from xjip.web.sessions import normalise_username
 
 log = logging.getLogger(__name__)
 
-ROLES = ("viewer", "staff", "admin")
+ROLES = ("viewer", "staff", "admin")  # ranked: each includes the ones before
 ROLE_RANK = {role: rank for rank, role in enumerate(ROLES, start=1)}
+ENTERPRISE = "enterprise"  # no rank: only its own special-mark users' reports (xjip.gi.enterprise)
+KINDS = (*ROLES, ENTERPRISE)  # every value of app_user.role
 MIN_PASSWORD = 8
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 
@@ -86,7 +92,7 @@ def create_user(session: Session, username: str, password: str, role: str, *, di
     username = (username or "").strip()
     if not USERNAME_RE.match(username):
         raise UserError("bad_username")
-    if role not in ROLES:
+    if role not in KINDS:
         raise UserError("bad_role", role=role)
     _check_password(password)
     if session.scalar(select(m.User.id).where(func.lower(m.User.username) == username.lower())):
@@ -128,8 +134,11 @@ def update_user(session: Session, user_id: int, *, role: str | None = None, acti
     user = session.get(m.User, user_id) if m.is_row_id(user_id) else None
     if user is None:
         raise UserError("no_such_user", username=str(user_id))
-    if role is not None and role not in ROLES:
+    if role is not None and role not in KINDS:
         raise UserError("bad_role", role=role)
+    if role is not None and (role == ENTERPRISE) != (user.role == ENTERPRISE):
+        # An enterprise account is no reader of the records, nor a reader an enterprise: a new account instead.
+        raise UserError("enterprise_kind", username=user.username)
     losing_admin = user.role == "admin" and ((role is not None and role != "admin") or active is False)
     if losing_admin:
         admins = session.scalar(select(func.count()).select_from(m.User).where(
@@ -187,4 +196,12 @@ class Principal:
     display_name: str | None = None
 
     def has(self, role: str) -> bool:
+        """`has("staff")`: staff or admin. `has("enterprise")`: an enterprise account, nothing else;
+        an enterprise account has none of the ranks."""
+        if role == ENTERPRISE:
+            return self.role == ENTERPRISE
         return ROLE_RANK.get(self.role, 0) >= ROLE_RANK[role]
+
+    @property
+    def is_enterprise(self) -> bool:
+        return self.role == ENTERPRISE

@@ -11,7 +11,7 @@ from fastapi import Request
 from xjip.hub.store import Store
 from xjip.settings import Settings
 from xjip.web import sessions
-from xjip.web.auth import ROLE_RANK, Principal
+from xjip.web.auth import ENTERPRISE, ROLE_RANK, Principal
 from xjip.web.errors import ApiError
 
 SESSION_TOKEN = "sid"  # the server-side session's token (xjip.web.sessions)
@@ -58,8 +58,9 @@ def client_address(request: Request) -> str:
 
 
 def require(role: str) -> Callable[[Request], Principal]:
-    """Dependency: the account must hold `role` (or a higher one); 401 when not logged in, 403 otherwise."""
-    if role not in ROLE_RANK:
+    """Dependency: the account must hold `role` (or a higher one); 401 when not logged in, 403 otherwise.
+    `require("enterprise")` admits enterprise accounts only (staff work on their behalf elsewhere)."""
+    if role not in ROLE_RANK and role != ENTERPRISE:
         raise ValueError(role)
 
     def dependency(request: Request) -> Principal:
@@ -75,8 +76,10 @@ def require(role: str) -> Callable[[Request], Principal]:
 
 
 def sees_personal_data(request: Request) -> bool:
-    """Anonymous visitors get masked records; any account sees them whole."""
-    return current_user(request) is not None
+    """Anonymous visitors get masked records; ranked accounts (viewer and up) see them whole. An
+    enterprise account sees what the public sees, besides its own reports."""
+    user = current_user(request)
+    return user is not None and user.has("viewer")
 
 
 def csrf_token(request: Request) -> str:

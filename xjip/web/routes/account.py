@@ -18,7 +18,16 @@ from xjip.web.errors import ApiError
 
 router = APIRouter()
 ADMIN = require("admin")
-VIEWER = require("viewer")
+
+
+def _any_account(request: Request) -> Principal:
+    """Any logged-in account, enterprise accounts too: one's own account page and password."""
+    user = current_user(request)
+    if user is None:
+        raise ApiError(401)
+    return user
+
+
 Admin = Annotated[Principal, Depends(ADMIN)]
 ADMIN_POST = [Depends(ADMIN), Depends(verify_csrf)]
 FLASH = "flash"
@@ -92,13 +101,25 @@ def login_form(request: Request, username: Annotated[str, Form(max_length=100)],
                password: Annotated[str, Form(max_length=200)],
                next: Annotated[str, Form(max_length=500)] = "/") -> Response:
     try:
-        _login(request, username, password)
+        principal = _login(request, username, password)
     except ApiError as error:
         if error.status not in (401, 429):
             raise
         return request.app.state.render(request, "login.html", {"next": safe_next(next), "error": error.message_id,
                                                                 "username": username}, status=error.status)
+    if principal.is_enterprise:
+        return RedirectResponse(_enterprise_landing(request, principal, safe_next(next)), status_code=303)
     return RedirectResponse(safe_next(next), status_code=303)
+
+
+def _enterprise_landing(request: Request, principal: Principal, target: str) -> str:
+    """An enterprise lands on its annual reports, told how many wait for it (the reminder on login)."""
+    from xjip.gi.enterprise import my_reports
+
+    with get_store(request).reading() as s:
+        due = my_reports(s, principal.id)["due"]
+    flash(request, "error" if due else "ok", "gi.my.due_on_login" if due else "gi.my.none_due", n=due)
+    return "/gi/my" if target == "/" else target
 
 
 @router.post("/logout", include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -133,7 +154,7 @@ def logout_api(request: Request) -> dict[str, Any]:
 # --- own account ---------------------------------------------------------------------------
 
 @router.get("/account", response_class=HTMLResponse, include_in_schema=False)
-def account_page(request: Request, user: Annotated[Principal, Depends(VIEWER)]) -> HTMLResponse:
+def account_page(request: Request, user: Annotated[Principal, Depends(_any_account)]) -> HTMLResponse:
     return request.app.state.render(request, "account.html", {})
 
 
@@ -161,8 +182,8 @@ def _change_own_password(request: Request, user: Principal, current: str, new: s
     csrf_token(request)
 
 
-@router.post("/account/password", include_in_schema=False, dependencies=[Depends(VIEWER), Depends(verify_csrf)])
-def account_password_form(request: Request, user: Annotated[Principal, Depends(VIEWER)],
+@router.post("/account/password", include_in_schema=False, dependencies=[Depends(_any_account), Depends(verify_csrf)])
+def account_password_form(request: Request, user: Annotated[Principal, Depends(_any_account)],
                           current_password: Annotated[str, Form(max_length=200)],
                           new_password: Annotated[str, Form(max_length=200)]) -> RedirectResponse:
     try:
@@ -179,9 +200,9 @@ class PasswordChange(BaseModel):
     new_password: str = Field(max_length=200)
 
 
-@router.post("/api/account/password", tags=["session"], dependencies=[Depends(VIEWER), Depends(verify_csrf)],
+@router.post("/api/account/password", tags=["session"], dependencies=[Depends(_any_account), Depends(verify_csrf)],
              summary="Change one's own password; every session of the account ends, this one goes on with a new token")
-def account_password_api(request: Request, user: Annotated[Principal, Depends(VIEWER)],
+def account_password_api(request: Request, user: Annotated[Principal, Depends(_any_account)],
                          body: Annotated[PasswordChange, Body()]) -> dict[str, Any]:
     _change_own_password(request, user, body.current_password, body.new_password)
     return {"ok": True, "csrf_token": request.session[SESSION_CSRF]}

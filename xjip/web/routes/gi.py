@@ -14,8 +14,8 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from pydantic import BaseModel, Field
 
 from xjip.gi import GIError
-from xjip.web.auth import Principal
-from xjip.web.deps import get_store, require, sees_personal_data, verify_csrf
+from xjip.web.auth import ENTERPRISE, Principal
+from xjip.web.deps import get_store, require, safe_next, sees_personal_data, verify_csrf
 from xjip.web.errors import ApiError
 from xjip.web.routes.account import flash
 
@@ -23,6 +23,9 @@ router = APIRouter()
 STAFF = require("staff")
 STAFF_POST = [Depends(STAFF), Depends(verify_csrf)]
 Staff = Annotated[Principal, Depends(STAFF)]
+ENTERPRISE_ONLY = require(ENTERPRISE)
+ENTERPRISE_POST = [Depends(ENTERPRISE_ONLY), Depends(verify_csrf)]
+Enterprise = Annotated[Principal, Depends(ENTERPRISE_ONLY)]
 Code = Annotated[str | None, Query(pattern=r"^(\d{6})?$")]
 Text = Annotated[str | None, Query(max_length=100)]
 
@@ -259,16 +262,15 @@ def submit_api(request: Request, gi_id: int, body: Annotated[ApplicationRequest,
 
 
 def application_data(request: Request, app_id: int) -> dict[str, Any]:
-    from sqlalchemy import select  # noqa: F401
-
     from xjip.gi import marks
+    from xjip.gi.enterprise import accounts_of
     from xjip.hub import models as m
 
     with get_store(request).reading() as s:
         app = s.get(m.GIMarkApplication, app_id) if m.is_row_id(app_id) else None
         if app is None:
             raise ApiError(404)
-        return marks.application_dict(s, app)
+        return {**marks.application_dict(s, app), "accounts": accounts_of(s, app.mark_user_id)}
 
 
 @router.get("/gi/marks/{app_id:int}", response_class=HTMLResponse, include_in_schema=False)
@@ -361,6 +363,295 @@ def report_api(request: Request, app_id: int, body: Annotated[ReportRequest, Bod
         with get_store(request).session() as s:
             return marks.submit_report(s, app_id, body.year, body.model_dump(), user.username)
     except GIError as err:
+        raise api_error(err) from None
+
+
+# --- users approved before the platform: enrolment (staff) ------------------------------------
+
+UserType = Annotated[str, Form(max_length=40)]
+
+
+def _enrol(request: Request, mark_user_id: int, user_type: str, user: Principal) -> dict[str, Any]:
+    from xjip.gi import marks
+
+    with get_store(request).session() as s:
+        return marks.enrol(s, mark_user_id, user_type, user.username)
+
+
+@router.post("/gi/marks/users/{mark_user_id:int}/enrol", include_in_schema=False, dependencies=STAFF_POST)
+def enrol_form(request: Request, mark_user_id: int, user: Staff, user_type: UserType = "",
+               gi_id: Annotated[int | None, Form(ge=1, le=2**31 - 1)] = None) -> RedirectResponse:
+    try:
+        app = _enrol(request, mark_user_id, user_type, user)
+    except GIError as err:
+        if err.code == "already_enrolled":
+            return back(request, f"/gi/marks/{err.params['other']}", err)
+        return back(request, f"/gi/{gi_id}#users" if gi_id else "/gi/marks/applications", err)
+    return back(request, f"/gi/marks/{app['id']}#accounts", ok="gi.flash.enrolled")
+
+
+class EnrolRequest(BaseModel):
+    user_type: str = Field(max_length=40)
+
+
+@router.post("/api/gi/marks/users/{mark_user_id:int}/enrol", tags=["gi"], dependencies=STAFF_POST,
+             summary="Staff: bring a user approved before the platform (imported register row) into online reporting")
+def enrol_api(request: Request, mark_user_id: int, body: Annotated[EnrolRequest, Body()], user: Staff) -> dict[str, Any]:
+    try:
+        return _enrol(request, mark_user_id, body.user_type, user)
+    except GIError as err:
+        if err.code == "not_found":
+            raise ApiError(404) from None
+        raise api_error(err) from None
+
+
+# --- enterprise accounts of a user (staff) --------------------------------------------------
+
+HANDED_OVER = "ABCDEFGHJKMNPQRSTUVWXYZabcdefghjkmnpqrstuvwxyz23456789"  # read aloud or copied from paper: no 0/O, 1/l/I
+
+
+def _create_account(request: Request, app_id: int, username: str, display_name: str | None,
+                    user: Principal) -> dict[str, Any]:
+    """A new enterprise account linked to the approved user; the generated password is returned
+    once (shown on the page that answers the form, never stored in clear or in the cookie)."""
+    from xjip.gi import enterprise
+    from xjip.web import auth
+
+    password = "".join(secrets.choice(HANDED_OVER) for _ in range(14))  # ≈ 80 bits
+    with get_store(request).session() as s:
+        mark_user = enterprise.approved_user(s, app_id)
+        try:
+            account = auth.create_user(s, username, password, ENTERPRISE, actor=user.username,
+                                       display_name=(display_name or "").strip() or mark_user.user_name[:100])
+        except auth.UserError as err:
+            raise ApiError(409 if err.code == "user_exists" else 400, err.code, **err.params) from None
+        return {**enterprise.link_account(s, app_id, account, user.username), "password": password}
+
+
+def _link_account(request: Request, app_id: int, username: str, user: Principal) -> dict[str, Any]:
+    from xjip.gi import enterprise
+    from xjip.web.auth import get_user
+
+    with get_store(request).session() as s:
+        return enterprise.link_account(s, app_id, get_user(s, username or ""), user.username, username)
+
+
+def _unlink_account(request: Request, app_id: int, user_id: int, user: Principal) -> dict[str, Any]:
+    from xjip.gi import enterprise
+
+    with get_store(request).session() as s:
+        return enterprise.unlink_account(s, app_id, user_id, user.username)
+
+
+Username = Annotated[str, Form(max_length=100)]
+
+
+@router.post("/gi/marks/{app_id:int}/accounts", include_in_schema=False, dependencies=STAFF_POST)
+def account_create_form(request: Request, app_id: int, user: Staff, username: Username = "",
+                        display_name: Annotated[str, Form(max_length=100)] = "") -> Response:
+    try:
+        created = _create_account(request, app_id, username, display_name, user)
+    except GIError as err:
+        return back(request, f"/gi/marks/{app_id}#accounts", err)
+    except ApiError as err:
+        flash(request, "error", err.message_id, **err.params)
+        return RedirectResponse(f"/gi/marks/{app_id}#accounts", status_code=303)
+    return _render(request, "gi_account_created.html", {"created": created, "app_id": app_id})
+
+
+class AccountRequest(BaseModel):
+    username: str = Field(max_length=100)
+    display_name: str | None = Field(default=None, max_length=100)
+
+
+@router.post("/api/gi/marks/{app_id:int}/accounts", tags=["gi"], dependencies=STAFF_POST, status_code=201,
+             summary="Staff: create an enterprise account for an approved special-mark user (one-time password returned once)")
+def account_create_api(request: Request, app_id: int, body: Annotated[AccountRequest, Body()], user: Staff) -> dict[str, Any]:
+    try:
+        return _create_account(request, app_id, body.username, body.display_name, user)
+    except GIError as err:
+        raise api_error(err) from None
+
+
+@router.post("/gi/marks/{app_id:int}/accounts/link", include_in_schema=False, dependencies=STAFF_POST)
+def account_link_form(request: Request, app_id: int, user: Staff, username: Username = "") -> RedirectResponse:
+    try:
+        linked = _link_account(request, app_id, username, user)
+    except GIError as err:
+        return back(request, f"/gi/marks/{app_id}#accounts", err)
+    return back(request, f"/gi/marks/{app_id}#accounts", ok="gi.flash.account_linked", username=linked["username"])
+
+
+class LinkRequest(BaseModel):
+    username: str = Field(max_length=100)
+
+
+@router.post("/api/gi/marks/{app_id:int}/accounts/link", tags=["gi"], dependencies=STAFF_POST,
+             summary="Staff: link an existing enterprise account to one more approved special-mark user")
+def account_link_api(request: Request, app_id: int, body: Annotated[LinkRequest, Body()], user: Staff) -> dict[str, Any]:
+    try:
+        return _link_account(request, app_id, body.username, user)
+    except GIError as err:
+        raise api_error(err) from None
+
+
+@router.post("/gi/marks/{app_id:int}/accounts/{user_id:int}/unlink", include_in_schema=False, dependencies=STAFF_POST)
+def account_unlink_form(request: Request, app_id: int, user_id: int, user: Staff) -> RedirectResponse:
+    try:
+        gone = _unlink_account(request, app_id, user_id, user)
+    except GIError as err:
+        return back(request, f"/gi/marks/{app_id}#accounts", err)
+    return back(request, f"/gi/marks/{app_id}#accounts", ok="gi.flash.account_unlinked", username=gone["username"])
+
+
+@router.post("/api/gi/marks/{app_id:int}/accounts/{user_id:int}/unlink", tags=["gi"], dependencies=STAFF_POST,
+             summary="Staff: end an enterprise account's access to this user's reports")
+def account_unlink_api(request: Request, app_id: int, user_id: int, user: Staff) -> dict[str, Any]:
+    try:
+        return _unlink_account(request, app_id, user_id, user)
+    except GIError as err:
+        if err.code == "not_found":
+            raise ApiError(404) from None
+        raise api_error(err) from None
+
+
+# --- accepting or returning a report (staff) --------------------------------------------------
+
+Decision = Annotated[str, Form(pattern=r"^(accept|return)$")]
+
+
+def _decide(request: Request, report_id: int, action: str, reason: str | None, user: Principal) -> dict[str, Any]:
+    from xjip.gi import marks
+
+    with get_store(request).session() as s:
+        return marks.decide_report(s, report_id, action == "accept", user.username, reason)
+
+
+@router.post("/gi/reports/{report_id:int}/decision", include_in_schema=False, dependencies=STAFF_POST)
+def decision_form(request: Request, report_id: int, user: Staff, action: Decision,
+                  reason: Annotated[str, Form(max_length=2000)] = "",
+                  next: Annotated[str, Form(max_length=300)] = "/gi/reports") -> RedirectResponse:
+    target = safe_next(next, "/gi/reports")
+    try:
+        result = _decide(request, report_id, action, reason, user)
+    except GIError as err:
+        return back(request, target, err)
+    return back(request, target, ok=f"gi.flash.report_{result['status']}", year=result["year"])
+
+
+class DecisionRequest(BaseModel):
+    action: str = Field(pattern=r"^(accept|return)$")
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+@router.post("/api/gi/reports/{report_id:int}/decision", tags=["gi"], dependencies=STAFF_POST,
+             summary="Staff: accept a usage report (it is then locked) or return it with a reason (the user corrects it)")
+def decision_api(request: Request, report_id: int, body: Annotated[DecisionRequest, Body()], user: Staff) -> dict[str, Any]:
+    try:
+        return _decide(request, report_id, body.action, body.reason, user)
+    except GIError as err:
+        if err.code == "not_found":
+            raise ApiError(404) from None
+        raise api_error(err) from None
+
+
+# --- the enterprise's own annual reports -------------------------------------------------------
+
+def my_data(request: Request, user: Principal) -> dict[str, Any]:
+    from xjip.gi.enterprise import my_reports
+
+    with get_store(request).reading() as s:
+        return my_reports(s, user.id)
+
+
+@router.get("/gi/my", response_class=HTMLResponse, include_in_schema=False)
+def my_page(request: Request, user: Enterprise) -> HTMLResponse:
+    return _render(request, "gi_my.html", {"data": my_data(request, user)})
+
+
+@router.get("/api/gi/my", tags=["gi"], summary="Enterprise: my special-mark users and their annual reports (due, filed, returned, accepted)")
+def my_api(request: Request, user: Enterprise) -> dict[str, Any]:
+    return my_data(request, user)
+
+
+def my_year_data(request: Request, user: Principal, app_id: int, year: int) -> dict[str, Any]:
+    from xjip.gi.enterprise import my_report
+
+    try:
+        with get_store(request).reading() as s:
+            return my_report(s, user.id, app_id, year)
+    except GIError as err:
+        if err.code == "not_found":
+            raise ApiError(404) from None  # another enterprise's, or none: the same answer
+        raise api_error(err) from None
+
+
+MyYear = Annotated[int, FPath(ge=2000, le=2100)]
+
+
+def _my_form(request: Request, data: dict[str, Any], values: dict[str, Any] | None = None,
+             error: GIError | None = None) -> HTMLResponse:
+    from xjip.gi.marks import REPORT_FIELDS
+
+    report = data["report"] or {}
+    shown = values if values is not None else {k: ("" if report.get(k) is None else report.get(k))
+                                               for k in (*REPORT_FIELDS, "note")}
+    return request.app.state.render(request, "gi_my_report.html", {
+        "data": data, "values": shown, "report_fields": REPORT_FIELDS, "error": error.messages() if error else None,
+        "error_field": error.field if error else None}, status=400 if error else 200)
+
+
+@router.get("/gi/my/{app_id:int}/{year:int}", response_class=HTMLResponse, include_in_schema=False)
+def my_year_page(request: Request, app_id: int, year: MyYear, user: Enterprise) -> HTMLResponse:
+    return _my_form(request, my_year_data(request, user, app_id, year))
+
+
+@router.get("/api/gi/my/{app_id:int}/{year:int}", tags=["gi"], summary="Enterprise: one year's usage report of one of my users")
+def my_year_api(request: Request, app_id: int, year: MyYear, user: Enterprise) -> dict[str, Any]:
+    return my_year_data(request, user, app_id, year)
+
+
+def _save_mine(request: Request, user: Principal, app_id: int, year: int, values: dict[str, Any]) -> dict[str, Any]:
+    from xjip.gi.enterprise import save_my_report
+
+    with get_store(request).session() as s:
+        return save_my_report(s, user.id, user.username, app_id, year, values)
+
+
+@router.post("/gi/my/{app_id:int}/{year:int}", include_in_schema=False, dependencies=ENTERPRISE_POST)
+async def my_year_form(request: Request, app_id: int, year: MyYear, user: Enterprise) -> Response:
+    from xjip.gi.marks import REPORT_FIELDS
+
+    data = my_year_data(request, user, app_id, year)  # 404 before the form is read when not this account's
+    form = await request.form()
+    values = {k: str(form.get(k) or "")[:60 if k != "note" else 2000] for k in (*REPORT_FIELDS, "note")}
+    try:
+        _save_mine(request, user, app_id, year, values)
+    except GIError as err:
+        return _my_form(request, data, values, err)
+    return back(request, "/gi/my", ok="gi.flash.my_saved", year=year)
+
+
+class MyReportRequest(BaseModel):
+    output_tonnes: float | str
+    sales_wan_yuan: float | str
+    marks_used: int | str
+    quality_checks: int | str
+    quality_failed: int | str | None = 0
+    price_yuan_per_kg: float | str | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+
+@router.post("/api/gi/my/{app_id:int}/{year:int}", tags=["gi"], dependencies=ENTERPRISE_POST,
+             summary="Enterprise: file the year's usage report, or correct it until staff accept it")
+def my_year_save_api(request: Request, app_id: int, year: MyYear, body: Annotated[MyReportRequest, Body()],
+                     user: Enterprise) -> dict[str, Any]:
+    my_year_data(request, user, app_id, year)
+    try:
+        return _save_mine(request, user, app_id, year, body.model_dump())
+    except GIError as err:
+        if err.code == "not_found":
+            raise ApiError(404) from None
         raise api_error(err) from None
 
 

@@ -83,7 +83,7 @@ def search_page(request: Request, filters: Annotated[service.Filters, Depends(se
     from xjip.search.index import backend_for
 
     user = current_user(request)
-    mine = saved.notices(store, user.username, only_new=False) if user else []
+    mine = saved.notices(store, user.username, only_new=False) if user and user.has("viewer") else []
     notices = [n for n in mine if n["new_count"]]
     params = {"q": q, **filters.as_params(), "sort": sort if sort != "relevance" else None,
               "mode": mode if mode != "lexical" else None, "size": size if size != service.DEFAULT_SIZE else None}
