@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlencode
@@ -43,7 +44,21 @@ def build_environment() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = _num
     env.filters["tojson_safe"] = _tojson
+    env.globals["count_cell"] = count_cell
     return env
+
+
+def count_cell(n: Any, path: str, **params: Any) -> Markup:
+    """A count linking to the list it counts (0 unlinked): the `count_link` macro as a function,
+    for the overview's tables (500 cells: the macro and urlencode were half the page's time)."""
+    if not n:
+        return Markup('<span class="zero">0</span>')
+    return Markup('<a href="%s">%s</a>') % (_list_url(path, tuple(params.items())), _num(n))
+
+
+@lru_cache(maxsize=4096)
+def _list_url(path: str, params: tuple[tuple[str, Any], ...]) -> str:
+    return url_for_params(path, dict(params))
 
 
 def _num(value: Any) -> str:
