@@ -62,8 +62,12 @@ ensure_venv() {
   local stamp=".venv/.installed-${set}"
   if [ ! -f "$stamp" ] || [ "$lock" -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     echo "installing the pinned packages of $lock …" >&2
-    .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r "$lock"
-    .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+    # pip first, at the lock's version and hashes (see requirements/build.in); every step must
+    # succeed before the stamp is written, also when the caller did not `set -e`.
+    awk '/^pip==/{p=1} p{print; if ($0 !~ /\\$/) exit}' "$lock" > .venv/pip.lock
+    .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r .venv/pip.lock || exit 1
+    .venv/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r "$lock" || exit 1
+    .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . || exit 1
     if ! .venv/bin/python -m pip check >&2; then
       echo "错误：$lock 与 pyproject.toml 的依赖不一致：运行 scripts/lock 重新生成锁文件。" >&2
       echo "Error: $lock does not match the dependencies in pyproject.toml: run scripts/lock to regenerate it." >&2
