@@ -265,7 +265,7 @@ def main() -> None:
              "top quartile: signal ≥ its 75th percentile and > 0; AUC = chance that a top-quartile patent scores "
              "above one outside it (0.5 = chance); p: Spearman's two-sided p-value",
              "scorable: invention patents (facts exist for inventions only); the incoPat exports carry no value column"]
-    append_results("Patent value score vs public value signals (real exports)", shell_command(), machine(), rows,
+    append_results("Patent value score vs public value signals on real exports (issue 12 §3)", shell_command(), machine(), rows,
                    columns, notes)
 
 
