@@ -52,6 +52,7 @@ SIGNALS = {
     "施引专利计数": ("cited_by", "citing patents (Derwent 施引专利计数)"),
 }
 NUMBER_HEADERS = {"公开号", "申请号", "公开公告号", "publicationnumber", "applicationnumber"}
+MIN_SUBSET = 30  # the in-force-only comparison is reported where at least this many patents are in force
 CIRCULAR = {"同族数", "同族专利数", "dwpi同族专利成员计数", "dwpi同族专利国家地区计数", "同族国家数", "权利要求数",
             "权利要求计数"}
 
@@ -169,6 +170,26 @@ def matched(keys: dict[str, int], scores: dict[int, Any], by_key: dict[str, floa
     return pairs
 
 
+def compare(ids: list[int], scores: dict[int, dict[str, Any]], pairs: dict[int, float]
+            ) -> tuple[dict[str, Any], list[float], list[float], list[float]]:
+    """Agreement of the total score, of each dimension and of age alone with the signal; the
+    score's agreement with age held fixed (partial rank correlation)."""
+    total = [scores[i]["total"] for i in ids]
+    sig = [pairs[i] for i in ids]
+    age = [float(scores[i].get("age_days") or 0) for i in ids]
+    a = agreement(total, sig)
+    dims = {d: agreement([scores[i]["dimensions"][d]["score"] or 0.0 for i in ids], sig)["rho"]
+            for d in ("legal", "technical", "economic")}
+    by_age = agreement(age, sig)
+    score_age = agreement(total, age)["rho"]
+    row = {"matched": len(ids), "signal_nonzero": sum(1 for v in sig if v > 0), "top": a["top"], "rho": fmt(a["rho"]),
+           "p": fmt(a["p"]), "auc": fmt(a["auc"]), "rho_legal": fmt(dims["legal"]),
+           "rho_technical": fmt(dims["technical"]), "rho_economic": fmt(dims["economic"]),
+           "rho_age": fmt(by_age["rho"]), "auc_age": fmt(by_age["auc"]), "rho_score_age": fmt(score_age),
+           "rho_given_age": fmt(partial(a["rho"], score_age, by_age["rho"]))}
+    return row, total, sig, age
+
+
 def fmt(v: float | None, digits: int = 3) -> str | None:
     return None if v is None else f"{v:.{digits}f}"
 
@@ -208,33 +229,24 @@ def main() -> None:
                 continue
             for name, by_key in signals.items():
                 pairs = matched(keys, scores, by_key)
-                ids = sorted(pairs)
-                total = [scores[i]["total"] for i in ids]
-                sig = [pairs[i] for i in ids]
-                a = agreement(total, sig)
-                dims = {}
-                for d in ("legal", "technical", "economic"):
-                    dims[d] = agreement([scores[i]["dimensions"][d]["score"] or 0.0 for i in ids], sig)["rho"]
-                row = {**base, "signal": name, "matched": len(ids), "signal_nonzero": sum(1 for v in sig if v > 0),
-                       "top": a["top"], "rho": fmt(a["rho"]), "p": fmt(a["p"]), "auc": fmt(a["auc"]),
-                       "rho_legal": fmt(dims["legal"]), "rho_technical": fmt(dims["technical"]),
-                       "rho_economic": fmt(dims["economic"])}
-                age = [float(scores[i].get("age_days") or 0) for i in ids]
-                by_age = agreement(age, sig)
-                score_age = agreement(total, age)["rho"]
-                row.update({"rho_age": fmt(by_age["rho"]), "auc_age": fmt(by_age["auc"]),
-                            "rho_given_age": fmt(partial(a["rho"], score_age, by_age["rho"])),
-                            "rho_score_age": fmt(score_age)})
-                rows.append(row)
-                if name == "cited_by":
-                    t, g, ag = pooled.setdefault(backend, ([], [], []))
-                    t.extend(total)
-                    g.extend(sig)
-                    ag.extend(age)
-                print(f"{backend} {path.name} {name}: n={len(ids)} nonzero={row['signal_nonzero']} rho={row['rho']} "
-                      f"(p={row['p']}) auc={row['auc']} top={a['top']} | legal {row['rho_legal']} technical "
-                      f"{row['rho_technical']} economic {row['rho_economic']} | age alone rho {row['rho_age']} auc "
-                      f"{row['auc_age']}; score~age {row['rho_score_age']}; rho given age {row['rho_given_age']}", flush=True)
+                everyone = sorted(pairs)
+                in_force = [i for i in everyone if scores[i]["dimensions"]["legal"]["subs"][0]["value"]]
+                for label, ids in (("", everyone), (" (in force only)", in_force)):
+                    if label and len(ids) < MIN_SUBSET:
+                        continue
+                    row, total, sig, age = compare(ids, scores, pairs)
+                    row = {**base, "signal": name + label, **row}
+                    rows.append(row)
+                    if name == "cited_by" and not label:
+                        t, g, ag = pooled.setdefault(backend, ([], [], []))
+                        t.extend(total)
+                        g.extend(sig)
+                        ag.extend(age)
+                    print(f"{backend} {path.name} {row['signal']}: n={len(ids)} nonzero={row['signal_nonzero']} "
+                          f"rho={row['rho']} (p={row['p']}) auc={row['auc']} top={row['top']} | legal {row['rho_legal']} "
+                          f"technical {row['rho_technical']} economic {row['rho_economic']} | age alone rho "
+                          f"{row['rho_age']} auc {row['auc_age']}; score~age {row['rho_score_age']}; rho given age "
+                          f"{row['rho_given_age']}", flush=True)
         for backend_name, (t, g, ag) in pooled.items():
             a = agreement(t, g)
             by_age = agreement(ag, g)
