@@ -14,7 +14,8 @@ not keep these columns), keyed by publication / application number:
   Derwent Innovation (施引专利计数 citing patents); the incoPat files carry no value column.
 - Not used as a signal: 同族数 / 同族专利数 / DWPI 同族 counts and 权利要求数: the score is built from
   the family (technical: family_countries; economic: foreign_grant) and the claims (legal: claims),
-  so agreement with them would be circular. The score does not use citations received (the hub
+  so agreement with them would be circular (the table importers keep no claim count today, so
+  the claims sub-indicator is empty for these files all the same). The score does not use citations received (the hub
   does not store them: value.py lists the sub-indicator as unavailable), nor the impact factor.
 
 Scorable: invention patents (the score's facts, `indicator_patent`, exist for invention patents
