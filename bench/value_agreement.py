@@ -197,7 +197,8 @@ def fmt(v: float | None, digits: int = 3) -> str | None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--root", default=None, help="folder of exports (default: ../shared/data/patents/real_exports/cn_export)")
+    ap.add_argument("--root", default=None,
+                    help="folder of exports (default: ../shared/data/patents/real_exports/cn_export)")
     ap.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="sqlite")
     ap.add_argument("--workdir", default=os.environ.get("XJIP_BENCH_DIR", "/tmp/xjip_bench"))
     ap.add_argument("--no-append", action="store_true", help="Print only; do not append to bench/RESULTS.md")
@@ -244,7 +245,8 @@ def main() -> None:
                         g.extend(sig)
                         ag.extend(age)
                     print(f"{backend} {path.name} {row['signal']}: n={len(ids)} nonzero={row['signal_nonzero']} "
-                          f"rho={row['rho']} (p={row['p']}) auc={row['auc']} top={row['top']} | legal {row['rho_legal']} "
+                          f"rho={row['rho']} (p={row['p']}) auc={row['auc']} top={row['top']} | "
+                          f"legal {row['rho_legal']} "
                           f"technical {row['rho_technical']} economic {row['rho_economic']} | age alone rho "
                           f"{row['rho_age']} auc {row['auc_age']}; score~age {row['rho_score_age']}; rho given age "
                           f"{row['rho_given_age']}", flush=True)
@@ -252,14 +254,13 @@ def main() -> None:
             a = agreement(t, g)
             by_age = agreement(ag, g)
             score_age = agreement(t, ag)["rho"]
-            rows.append({"rho_age": fmt(by_age["rho"]), "auc_age": fmt(by_age["auc"]), "rho_score_age": fmt(score_age),
-                         "rho_given_age": fmt(partial(a["rho"], score_age, by_age["rho"])), "db": backend_name, "file": "all files (pooled)", "signal": "cited_by", "matched": a["n"],
+            given_age = fmt(partial(a["rho"], score_age, by_age["rho"]))
+            rows.append({"db": backend_name, "file": "all files (pooled)", "signal": "cited_by", "matched": a["n"],
                          "signal_nonzero": sum(1 for v in g if v > 0), "top": a["top"], "rho": fmt(a["rho"]),
-                         "p": fmt(a["p"]), "auc": fmt(a["auc"])})
+                         "p": fmt(a["p"]), "auc": fmt(a["auc"]), "rho_age": fmt(by_age["rho"]),
+                         "auc_age": fmt(by_age["auc"]), "rho_score_age": fmt(score_age), "rho_given_age": given_age})
             print(f"{backend_name} pooled cited_by: n={a['n']} rho={fmt(a['rho'])} p={fmt(a['p'])} auc={fmt(a['auc'])} "
-                  f"age alone rho {fmt(by_age['rho'])} auc {fmt(by_age['auc'])}; rho given age "
-                  f"{fmt(partial(a['rho'], score_age, by_age['rho']))}",
-                  flush=True)
+                  f"age alone rho {fmt(by_age['rho'])} auc {fmt(by_age['auc'])}; rho given age {given_age}", flush=True)
     if args.no_append:
         return
     columns = [("db", "database"), ("file", "file"), ("rows", "rows in file"), ("patents", "patents stored"),
@@ -278,8 +279,8 @@ def main() -> None:
              "top quartile: signal ≥ its 75th percentile and > 0; AUC = chance that a top-quartile patent scores "
              "above one outside it (0.5 = chance); p: Spearman's two-sided p-value",
              "scorable: invention patents (facts exist for inventions only); the incoPat exports carry no value column"]
-    append_results("Patent value score vs public value signals on real exports (issue 12 §3)", shell_command(), machine(), rows,
-                   columns, notes)
+    append_results("Patent value score vs public value signals on real exports (issue 12 §3)", shell_command(),
+                   machine(), rows, columns, notes)
 
 
 if __name__ == "__main__":
