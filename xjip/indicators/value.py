@@ -8,6 +8,10 @@ management), changed through staff entries ('value_weights_<scenario>': "legal,t
 Not available from the records: citations *received* (the records carry the citations a patent
 makes), litigation outcomes (cases do not name patent numbers). They are listed as unavailable,
 never guessed.
+
+`agreement` measures the score against later transfers, licences and pledges; against the
+citations received that real exports carry (a signal the score does not use), see
+bench/value_agreement.py and its figures in bench/RESULTS.md.
 """
 from __future__ import annotations
 
