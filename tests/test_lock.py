@@ -52,7 +52,15 @@ def test_every_dependency_is_pinned_and_fits() -> None:
 def test_the_build_backend_is_the_one_pyproject_asks_for() -> None:
     lines = [ln.strip() for ln in (ROOT / "requirements" / "build.in").read_text().splitlines()
              if ln.strip() and not ln.startswith("#")]
-    assert lines == PYPROJECT["build-system"]["requires"]
+    assert [ln for ln in lines if not ln.startswith("pip")] == PYPROJECT["build-system"]["requires"]
+
+
+def test_a_new_environment_gets_the_locks_pip_first() -> None:
+    """Python 3.11's own pip (23.2) refused the hash-checked runtime lock on a fresh clone."""
+    env = (ROOT / "scripts" / "_env.sh").read_text()
+    assert env.index("-r .venv/pip.lock") < env.index('-r "$lock"')
+    for name in ("runtime", "test"):
+        assert re.search(r"^pip==\S+ \\\n\s+--hash=sha256:", (ROOT / "requirements" / f"{name}.lock").read_text(), re.M)
 
 
 def test_the_scripts_and_ci_install_from_the_locks() -> None:
