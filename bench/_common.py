@@ -71,6 +71,16 @@ def pg_version() -> str | None:
         return None
 
 
+def measured_backends(choice: str) -> list[str]:
+    """The databases a `--db sqlite|postgresql|both` run measures; PostgreSQL is left out, with a
+    line saying so, when no server answers."""
+    chosen = ["sqlite", "postgresql"] if choice == "both" else [choice]
+    if "postgresql" in chosen and pg_version() is None:
+        print("no PostgreSQL server: measuring SQLite only", flush=True)
+        chosen = [b for b in chosen if b != "postgresql"]
+    return chosen
+
+
 @dataclass
 class Database:
     kind: str  # sqlite | postgresql

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (  # noqa: E402
-    PYTHON, append_results, machine, measure, pg_version, shell_command, throwaway_database,
+    PYTHON, append_results, machine, measure, measured_backends, shell_command, throwaway_database,
 )
 
 
@@ -44,10 +44,7 @@ def main() -> None:
         print(f"generated {sum(counts.values()):,} records in {time.perf_counter() - started:.1f} s: {counts}",
               flush=True)
     megabytes = sum(p.stat().st_size for p in folder.glob("*.csv")) / 1e6
-    backends = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    if "postgresql" in backends and pg_version() is None:
-        print("no PostgreSQL server: measuring SQLite only", flush=True)
-        backends = ["sqlite"]
+    backends = measured_backends(args.db)
     rows = []
     for backend in backends:
         with throwaway_database(backend, workdir, "rights") as db:

@@ -29,7 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (  # noqa: E402
-    PYTHON, append_results, machine, measure, pg_version, shell_command, throwaway_database,
+    PYTHON, append_results, machine, measure, measured_backends, shell_command, throwaway_database,
 )
 
 APP_HEADERS = {"申请号", "applicationnumber", "专利申请号"}
@@ -155,10 +155,7 @@ def main() -> None:
 
     root = Path(args.root or Path(_default_shared_data()) / "patents" / "real_exports")
     files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith(".") and p.suffix != ".md")
-    backends = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    if "postgresql" in backends and pg_version() is None:
-        print("no PostgreSQL server: measuring SQLite only", flush=True)
-        backends = ["sqlite"]
+    backends = measured_backends(args.db)
     workdir = Path(args.workdir)
     rows: list[dict[str, Any]] = []
     totals: dict[str, list[int]] = {}

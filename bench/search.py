@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import PG_ADMIN_URL, PYTHON, append_results, machine, measure, pg_version  # noqa: E402
+from bench._common import PG_ADMIN_URL, PYTHON, append_results, machine, measure, measured_backends  # noqa: E402
 
 
 def pct(values: list[float], p: float) -> float:
@@ -226,9 +226,7 @@ def main() -> None:
                    str(args.patents), "--seed", str(args.seed), "--rights", str(args.rights), "--out", str(source),
                    "--json"], "xjip synth")
         print(f"synthetic files written in {got.wall_s:.0f} s", flush=True)
-    backends = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    if "postgresql" in backends and pg_version() is None:
-        backends.remove("postgresql")
+    backends = measured_backends(args.db)
     from xjip.hub.store import Store
     from xjip.search import service
     from xjip.search.index import backend_for

@@ -795,8 +795,9 @@ _PATENT_PARTIES = _children(m.PatentParty, _PP.role, _PP.seq, limit=2000)
 _PATENT_EVENTS = _children(m.PatentEvent, _PE.event_date.nulls_last(), _PE.id, limit=500)
 _PATENT_FAMILY = _children(m.PatentFamilyMember, _PF.country, _PF.number, limit=500)
 _PATENT_PUBLICATIONS = _children(m.PatentPublication, _PUB.date.nulls_last(), _PUB.number, limit=500)
-_PATENT_CONFLICTS = (select(_PC.id, _PC.patent_id, _PC.field, _PC.kept, _PC.kept_source, _PC.other, _PC.other_source,
-                            _PC.other_locator, _PC.import_job_id, _PC.found_at)
+_CONFLICT_KEYS = ("id", "patent_id", "field", "kept", "kept_source", "other", "other_source", "other_locator",
+                  "import_job_id", "found_at")
+_PATENT_CONFLICTS = (select(*(_PC[k] for k in _CONFLICT_KEYS))
                      .where(_PC.patent_id == bindparam("id")).order_by(_PC.id).limit(200))
 _PATENT_TEXT = select(m.PatentText.__table__).where(m.PatentText.__table__.c.patent_id == bindparam("id"))
 _ENTITIES = select(m.Entity.id, m.Entity.name, m.Entity.kind).where(
@@ -1248,9 +1249,7 @@ def job_conflicts(session: Session, job_id: int, limit: int = 100) -> dict[str, 
 
 
 def _conflict(c: m.PatentConflict) -> dict[str, Any]:
-    return {"id": c.id, "patent_id": c.patent_id, "field": c.field, "kept": c.kept, "kept_source": c.kept_source,
-            "other": c.other, "other_source": c.other_source, "other_locator": c.other_locator,
-            "import_job_id": c.import_job_id, "found_at": c.found_at}
+    return {k: getattr(c, k) for k in _CONFLICT_KEYS}
 
 
 def job_sources(job: m.ImportJob, limit: int = 500) -> list[dict[str, Any]]:

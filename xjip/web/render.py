@@ -49,8 +49,8 @@ def build_environment() -> Environment:
 
 
 def count_cell(n: Any, path: str, **params: Any) -> Markup:
-    """A count linking to the list it counts (0 unlinked): the `count_link` macro as a function,
-    for the overview's tables (500 cells: the macro and urlencode were half the page's time)."""
+    """A count linking to the list it counts (0 unlinked). A function, not a Jinja macro: the
+    overview has ~500 of them, and the macro with its urlencode was half the page's time."""
     if not n:
         return Markup('<span class="zero">0</span>')
     return Markup('<a href="%s">%s</a>') % (_list_url(path, tuple(params.items())), _num(n))

@@ -7,7 +7,7 @@ import re
 import secrets
 import threading
 from pathlib import Path as FsPath
-from typing import Annotated, Any, Iterator, Literal
+from typing import Annotated, Any, Generator, Iterator, Literal
 
 from fastapi import APIRouter, Body, Depends, Form, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
@@ -175,7 +175,7 @@ def records_export(request: Request, record_type: RecordType,
     filename = f"xjip-{record_type}-{dt.datetime.now(dt.timezone.utc):%Y%m%d-%H%M%S}.{format}"
     headers = {"X-XJIP-Export-Limit": str(limit)}
     if format == "csv":
-        def body() -> Iterator[bytes]:
+        def body() -> Generator[bytes, None, None]:
             with store.reading() as s:
                 yield from exports.iter_csv(queries.export_records(s, record_type, filters, masked=masked, limit=limit),
                                             columns, language, zone)
@@ -194,7 +194,7 @@ class _ClosingStream(StreamingResponse):
     client that hung up left the generator suspended inside its read transaction until garbage
     collection, holding its locks (found: a TRUNCATE on PostgreSQL waited for it for ever)."""
 
-    def __init__(self, source: Iterator[bytes], content: Iterator[bytes], **kwargs: Any):
+    def __init__(self, source: Generator[bytes, None, None], content: Iterator[bytes], **kwargs: Any):
         super().__init__(content, **kwargs)
         self.source = source
 
@@ -204,10 +204,8 @@ class _ClosingStream(StreamingResponse):
         try:
             await super().__call__(scope, receive, send)
         finally:
-            close = getattr(self.source, "close", None)
-            if close is not None:
-                with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(close)
+            with anyio.CancelScope(shield=True):  # the read transaction ends even when cancelled
+                await anyio.to_thread.run_sync(self.source.close)
 
 
 class _XlsxExport(Response):

@@ -343,8 +343,9 @@ async def report_form(request: Request, app_id: int, user: Staff) -> RedirectRes
     return back(request, f"/gi/marks/{app_id}", ok="gi.flash.reported")
 
 
-class ReportRequest(BaseModel):
-    year: int
+class ReportFigures(BaseModel):
+    """A usage report's figures, as staff and the enterprise both file them (checked in `marks`,
+    which names the field it refuses)."""
     output_tonnes: float | str
     sales_wan_yuan: float | str
     marks_used: int | str
@@ -352,6 +353,10 @@ class ReportRequest(BaseModel):
     quality_failed: int | str | None = 0
     price_yuan_per_kg: float | str | None = None
     note: str | None = Field(default=None, max_length=2000)
+
+
+class ReportRequest(ReportFigures):
+    year: int
 
 
 @router.post("/api/gi/marks/{app_id:int}/reports", tags=["gi"], dependencies=STAFF_POST,
@@ -632,19 +637,9 @@ async def my_year_form(request: Request, app_id: int, year: MyYear, user: Enterp
     return back(request, "/gi/my", ok="gi.flash.my_saved", year=year)
 
 
-class MyReportRequest(BaseModel):
-    output_tonnes: float | str
-    sales_wan_yuan: float | str
-    marks_used: int | str
-    quality_checks: int | str
-    quality_failed: int | str | None = 0
-    price_yuan_per_kg: float | str | None = None
-    note: str | None = Field(default=None, max_length=2000)
-
-
 @router.post("/api/gi/my/{app_id:int}/{year:int}", tags=["gi"], dependencies=ENTERPRISE_POST,
              summary="Enterprise: file the year's usage report, or correct it until staff accept it")
-def my_year_save_api(request: Request, app_id: int, year: MyYear, body: Annotated[MyReportRequest, Body()],
+def my_year_save_api(request: Request, app_id: int, year: MyYear, body: Annotated[ReportFigures, Body()],
                      user: Enterprise) -> dict[str, Any]:
     my_year_data(request, user, app_id, year)
     try:
