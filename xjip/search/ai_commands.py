@@ -10,7 +10,8 @@ import click
 
 import xjip.search.semantic  # noqa: F401 - `xjip import` in this process queues what it writes for embedding
 from xjip.cli import emit
-from xjip.i18n import both
+from xjip.i18n import both, t
+from xjip.search.semantic.texts import EMBEDDED_TYPES
 
 fmt_option = click.option("--format", "fmt", type=click.Choice(["text", "json", "table"]), default="text",
                           show_default=True, help="Output format / 输出格式")
@@ -22,6 +23,10 @@ def _fail(msg_id: str, code: int = 2, **params: Any) -> None:
     sys.exit(code)
 
 
+def _type_label(record_type: str) -> str:
+    return t("search.type.law" if record_type == "law" else f"web.type.{record_type}", "zh")
+
+
 def _semantic():  # noqa: ANN202 - the encoder's model loads on first use, not here
     from xjip.search.semantic import embed, search
 
@@ -31,21 +36,29 @@ def _semantic():  # noqa: ANN202 - the encoder's model loads on first use, not h
 @click.command("embed")
 @click.option("--model", type=click.Choice(["e5", "static", "all"]), default="all", show_default=True,
               help="Which index to fill: e5 = the shipped encoder, static = the distilled model / 哪个向量索引")
-@click.option("--missing", is_flag=True, help="First queue every patent that has no vector yet / 先补排所有缺向量的专利")
+@click.option("--missing", is_flag=True, help="First queue every record that has no vector yet / 先补排所有缺向量的记录")
+@click.option("--type", "record_types", multiple=True, type=click.Choice(list(EMBEDDED_TYPES)),
+              help="Only these record types (repeatable; default: every embedded type) / 仅处理这些记录类型")
 @click.option("--limit", type=click.IntRange(min=1), help="Embed at most this many, then stop (resumable) / 最多处理条数")
 @click.option("--batch", type=click.IntRange(1, 4096), default=64, show_default=True)
 @click.option("--status", "show_status", is_flag=True, help="Show progress only / 仅显示进度")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_obj
-def embed_command(obj: Any, model: str, missing: bool, limit: int | None, batch: int, show_status: bool, fmt: str) -> None:
-    """Build the semantic-search vectors of queued patents (resumable; Ctrl-C keeps what is done) /
-    生成语义检索向量（可中断、可续）."""
+def embed_command(obj: Any, model: str, missing: bool, record_types: tuple[str, ...], limit: int | None, batch: int,
+                  show_status: bool, fmt: str) -> None:
+    """Build the semantic-search vectors of queued records of every embedded type (patents,
+    trademarks, GIs, copyrights, plant varieties, cases, institutions, law articles; resumable:
+    Ctrl-C keeps what is done) / 生成语义检索向量（可中断、可续）."""
     embed, _ = _semantic()
     store = obj.store
     if show_status:
-        emit(embed.status(store), fmt, lambda rows: [click.echo(
-            f"{r['model']}: {r['vectors']:,} / {r['patents']:,} · {both('ai.embed.queued', n=r['queued'])[0]} · {r['status']}")
-            for r in rows])
+        def show(rows: list[dict[str, Any]]) -> None:
+            for r in rows:
+                click.echo(f"{r['model']}: {r['vectors']:,} / {r['records']:,} · {both('ai.embed.queued', n=r['queued'])[0]} · {r['status']}")
+                for b in r["by_type"]:
+                    click.echo(f"  {_type_label(b['record_type'])}: {b['vectors']:,} / {b['records']:,}"
+                               f" · {both('ai.embed.queued', n=b['queued'])[0]}")
+        emit(embed.status(store), fmt, show)
         return
     names = embed.models_enabled(store) if model == "all" else [model]
     if model == "static" and "static" not in embed.models_enabled(store):
@@ -53,13 +66,17 @@ def embed_command(obj: Any, model: str, missing: bool, limit: int | None, batch:
     results = []
     for name in names:
         if missing:
-            embed.enqueue_missing(store, name)
+            embed.enqueue_missing(store, name, record_types or None)
 
-        def progress(done: int, total: int, rate: float, name: str = name) -> None:
-            if fmt == "text" and sys.stderr.isatty() or fmt == "text" and done == total:
-                click.echo(f"\r{name}: {done:,}/{total:,} · {rate:,.1f}/s", nl=done == total, err=True)
+        def on_type(record_type: str, done: int, total: int, name: str = name) -> None:
+            # one line per type, rewritten in place on a terminal; its last state always printed
+            if fmt == "text" and (sys.stderr.isatty() or done >= total):
+                line = both("ai.embed.type_progress", model=name, type=_type_label(record_type), done=f"{done:,}",
+                            total=f"{total:,}")[0]
+                click.echo(f"\r{line}", nl=done >= total, err=True)
         try:
-            results.append(embed.run(store, name, batch=batch, limit=limit, progress=progress))
+            results.append(embed.run(store, name, batch=batch, limit=limit, on_type=on_type,
+                                     record_types=record_types or None))
         except embed.EmbedAlreadyRunning as exc:
             _fail("ai.error.embed_running", code=3, model=exc.model, pid=exc.pid, host=exc.host)
         except KeyboardInterrupt:
@@ -75,14 +92,18 @@ def embed_command(obj: Any, model: str, missing: bool, limit: int | None, batch:
 @click.option("--size", type=click.IntRange(100, 200_000), default=15_000, show_default=True,
               help="Vocabulary words of the distilled model / 蒸馏词表大小")
 @click.option("--chars", type=click.IntRange(0, 20_000), help="Single characters kept as the fallback (default: size/4) / 单字数")
-@click.option("--similar", "similar_to", type=click.IntRange(1, 2**31 - 1), help="Patents similar to this patent id / 相似专利")
+@click.option("--similar", "similar_to", type=click.IntRange(1, 2**31 - 1),
+              help="Records similar to this record id (of --type, default patent) / 相似记录")
+@click.option("--type", "record_type", type=click.Choice(list(EMBEDDED_TYPES)),
+              help="Only this record type (default: every embedded type) / 仅此类记录")
 @click.option("--hybrid", is_flag=True, help="Fuse every registered ranker (lexical + semantic) / 混合排序")
 @click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
 @fmt_option
 @click.pass_obj
-def semantic_command(obj: Any, query: str | None, distil: bool, size: int, chars: int | None, similar_to: int | None, hybrid: bool,
-                     limit: int, fmt: str) -> None:
-    """Semantic search: describe a technology in a sentence / 语义检索：用一句话描述技术."""
+def semantic_command(obj: Any, query: str | None, distil: bool, size: int, chars: int | None, similar_to: int | None,
+                     record_type: str | None, hybrid: bool, limit: int, fmt: str) -> None:
+    """Semantic search over every embedded record type: describe what you need in a sentence /
+    语义检索：用一句话描述所需."""
     embed, search = _semantic()
     store = obj.store
     if distil:
@@ -96,15 +117,19 @@ def semantic_command(obj: Any, query: str | None, distil: bool, size: int, chars
              lambda r: click.echo(" / ".join(both("ai.distil.done", tokens=r["tokens"], dim=r["dim"], path=r["path"]))))
         return
     if similar_to is not None:
-        hits = [("patent", i, s) for i, s in search.similar(store, similar_to, limit)]
+        kind = record_type or "patent"
+        hits = [(kind, i, s) for i, s in search.similar(store, similar_to, limit, kind)]
     elif query and query.strip():
-        hits = search.hybrid(store, query, limit)[0] if hybrid else search.semantic_ranker(store, query, limit)
+        filters = {"type": record_type} if record_type else None
+        hits = search.hybrid(store, query, limit, filters)[0] if hybrid else \
+            search.semantic_ranker(store, query, limit, filters)
     else:
         _fail("ai.error.empty_query")
         return
     rows = search.hydrate(store, hits, masked=False)
     emit(rows, "json" if fmt == "json" else "text", lambda rs: [click.echo(
-        f"{r['score']:.3f}  {r['number'] or ''}  {r['ipc_main'] or '':<12} {r['title'] or ''}") for r in rs])
+        f"{r['score']:.3f}  {_type_label(r['record_type'])}  {r['number'] or ''}  {r['class'] or '':<12} {r['title'] or ''}")
+        for r in rs])
 
 
 @click.command("classify")

@@ -134,3 +134,10 @@ def index_for(data_dir: str | os.PathLike[str], name: str) -> VectorIndex:
     if key not in _INDEXES:
         _INDEXES[key] = VectorIndex(data_dir, name)
     return _INDEXES[key]
+
+
+def type_index(data_dir: str | os.PathLike[str], model: str, record_type: str) -> VectorIndex:
+    """One folder per (encoder, record type). Patents keep the folder they had before other types
+    were embedded (`semantic/<model>/`), so an existing data dir is searched as it is; every other
+    type sits beside it in `semantic/<model>.<type>/` (e.g. `semantic/e5.trademark/`)."""
+    return index_for(data_dir, model if record_type == "patent" else f"{model}.{record_type}")

@@ -1,5 +1,5 @@
-"""The "AI+" pages (issue 11 §5-6): semantic and hybrid search, "similar patents" on the patent
-page (an htmx fragment), the embedding job's progress, IPC auto-classification. Each page has its
+"""The "AI+" pages (issue 11 §5-6): semantic and hybrid search over every embedded record type,
+"similar records" on patent, trademark and GI pages (an htmx fragment), the embedding job's progress, IPC auto-classification. Each page has its
 JSON twin under /api; all are thin over xjip.search.semantic and xjip.search.classify."""
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import xjip.search.semantic  # noqa: F401 - registers the "semantic" ranker and 
 from xjip.hub.models import MAX_ROW_ID
 from xjip.search.classify import MAX_TEXT, ClassifyInputError, ModelMissing, classify
 from xjip.search.semantic import embed, search
+from xjip.search.semantic.texts import EMBEDDED_TYPES
 from xjip.web.deps import get_store, lang, require, sees_personal_data, verify_csrf
 from xjip.web.errors import ApiError
 
@@ -25,58 +26,68 @@ CLASSIFY_MAX = MAX_TEXT * 10  # longer pastes are refused; up to this, the first
 Mode = Literal["semantic", "hybrid"]
 Limit = Annotated[int, Query(ge=1, le=100, description="Results (1-100)")]
 PatentId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+# "" = every embedded type (the page's "all" choice)
+TypeFilter = Annotated[Literal[("",) + EMBEDDED_TYPES], Query(description="Record type; empty: every type")]  # type: ignore[valid-type]
+SIMILAR_TYPES = ("patent", "trademark", "gi")  # record pages with a "similar" panel
+SimilarType = Literal[SIMILAR_TYPES]  # type: ignore[valid-type]
 
 
 # --- semantic / hybrid search -----------------------------------------------------------------
 
-def semantic_data(request: Request, q: str, mode: str, limit: int) -> dict[str, Any]:
+def semantic_data(request: Request, q: str, mode: str, limit: int, record_type: str = "") -> dict[str, Any]:
     store = get_store(request)
     q = (q or "").strip()
     rankers = [search.SELF]
+    filters = {"type": record_type} if record_type else None
     if not q:
         hits: list[tuple[str, int, float]] = []
     elif mode == "hybrid":
-        hits, rankers = search.hybrid(store, q, limit)
+        hits, rankers = search.hybrid(store, q, limit, filters)
     else:
-        hits = search.semantic_ranker(store, q, limit)
+        hits = search.semantic_ranker(store, q, limit, filters)
     status = {r["model"]: r["vectors"] for r in embed.status(store)}
-    return {"query": q, "mode": mode, "rankers": rankers, "vectors": status,
-            "results": search.hydrate(store, hits, masked=not sees_personal_data(request))}
+    return {"query": q, "mode": mode, "type": record_type, "types": list(EMBEDDED_TYPES), "rankers": rankers,
+            "vectors": status, "results": search.hydrate(store, hits, masked=not sees_personal_data(request))}
 
 
 @router.get("/semantic", response_class=HTMLResponse, include_in_schema=False)
 def semantic_page(request: Request, q: Annotated[str, Query(max_length=MAX_QUERY)] = "",
-                  mode: Mode = "semantic", limit: Limit = 20) -> HTMLResponse:
-    return request.app.state.render(request, "ai_semantic.html", {"data": semantic_data(request, q, mode, limit)})
+                  mode: Mode = "semantic", limit: Limit = 20, type: TypeFilter = "") -> HTMLResponse:  # noqa: A002
+    return request.app.state.render(request, "ai_semantic.html", {"data": semantic_data(request, q, mode, limit, type)})
 
 
-@router.get("/api/semantic", tags=["search"], summary="Semantic (or hybrid) search: patents related to a described technology")
-def semantic_api(request: Request, q: Annotated[str, Query(max_length=MAX_QUERY, description="A sentence describing a technology")] = "",
-                 mode: Mode = "semantic", limit: Limit = 20) -> dict[str, Any]:
-    return semantic_data(request, q, mode, limit)
+@router.get("/api/semantic", tags=["search"],
+            summary="Semantic (or hybrid) search: records of every right (or of `type`) related to a described need")
+def semantic_api(request: Request, q: Annotated[str, Query(max_length=MAX_QUERY, description="A sentence describing what is sought")] = "",
+                 mode: Mode = "semantic", limit: Limit = 20, type: TypeFilter = "") -> dict[str, Any]:  # noqa: A002
+    return semantic_data(request, q, mode, limit, type)
 
 
-# --- similar patents ----------------------------------------------------------------------------
+# --- similar records (patents, trademarks, GIs) ------------------------------------------------
 
-def similar_data(request: Request, patent_id: int, limit: int) -> dict[str, Any]:
+def similar_data(request: Request, record_type: str, record_id: int, limit: int) -> dict[str, Any]:
     store = get_store(request)
     with store.reading() as s:
-        from xjip.hub.models import Patent
+        from xjip.hub.models import RIGHT_MODELS
 
-        if s.get(Patent, patent_id) is None:
+        if s.get(RIGHT_MODELS[record_type], record_id) is None:
             raise ApiError(404, "not_found")
-    hits = [("patent", i, score) for i, score in search.similar(store, patent_id, limit)]
-    return {"patent_id": patent_id, "results": search.hydrate(store, hits, masked=not sees_personal_data(request))}
+    hits = [(record_type, i, score) for i, score in search.similar(store, record_id, limit, record_type)]
+    return {"record_type": record_type, "id": record_id, "patent_id": record_id if record_type == "patent" else None,
+            "results": search.hydrate(store, hits, masked=not sees_personal_data(request))}
 
 
-@router.get("/records/patent/{patent_id}/similar", response_class=HTMLResponse, include_in_schema=False)
-def similar_fragment(request: Request, patent_id: PatentId, limit: Annotated[int, Query(ge=1, le=50)] = 10) -> HTMLResponse:
-    return request.app.state.render(request, "_ai_similar.html", {"data": similar_data(request, patent_id, limit)})
+@router.get("/records/{record_type}/{record_id}/similar", response_class=HTMLResponse, include_in_schema=False)
+def similar_fragment(request: Request, record_type: SimilarType, record_id: PatentId,
+                     limit: Annotated[int, Query(ge=1, le=50)] = 10) -> HTMLResponse:
+    return request.app.state.render(request, "_ai_similar.html", {"data": similar_data(request, record_type, record_id, limit)})
 
 
-@router.get("/api/records/patent/{patent_id}/similar", tags=["search"], summary="Patents similar to one patent (semantic)")
-def similar_api(request: Request, patent_id: PatentId, limit: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
-    return similar_data(request, patent_id, limit)
+@router.get("/api/records/{record_type}/{record_id}/similar", tags=["search"],
+            summary="Records of the same type similar to one patent, trademark or GI (semantic)")
+def similar_api(request: Request, record_type: SimilarType, record_id: PatentId,
+                limit: Annotated[int, Query(ge=1, le=50)] = 10) -> dict[str, Any]:
+    return similar_data(request, record_type, record_id, limit)
 
 
 # --- the embedding job ----------------------------------------------------------------------------
@@ -110,7 +121,7 @@ def start_worker(store: Any) -> bool:
 def status_data(request: Request) -> dict[str, Any]:
     rows = embed.status(get_store(request))
     for r in rows:
-        r["percent"] = int(100 * r["vectors"] / r["patents"]) if r["patents"] else None
+        r["percent"] = min(100, int(100 * r["vectors"] / r["records"])) if r["records"] else None
     thread = _worker.get("embed")
     return {"models": rows, "worker_alive": bool(thread and thread.is_alive())}
 
