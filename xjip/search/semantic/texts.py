@@ -53,10 +53,16 @@ def _trademarks(s: Session, ids: list[int]) -> dict[int, str]:
             for r in _rows(s, (tm.id, tm.word_element, tm.goods), tm.id, ids)}
 
 
+AREA_CHARS = 200  # a protected area's text can be a long legal citation: its first places say enough
+
+
 def _gis(s: Session, ids: list[int]) -> dict[int, str]:
+    # name, product category, GI system in words and where it comes from; `notes` are import
+    # remarks (status, source), not a description of the product
     gi = m.GeographicalIndication
-    return {r.id: join(r.name, r.category, r.notes, r.protected_area_text and f"产地：{r.protected_area_text}")
-            for r in _rows(s, (gi.id, gi.name, gi.category, gi.notes, gi.protected_area_text), gi.id, ids)}
+    return {r.id: join(r.name, r.category, _words(r.gi_system),
+                       r.protected_area_text and f"产地：{r.protected_area_text[:AREA_CHARS]}")
+            for r in _rows(s, (gi.id, gi.name, gi.category, gi.gi_system, gi.protected_area_text), gi.id, ids)}
 
 
 def _copyrights(s: Session, ids: list[int]) -> dict[int, str]:
