@@ -29,7 +29,10 @@ def _semantic_api_and_page(client) -> None:  # noqa: ANN001
     assert response.status_code == 200
     data = response.json()
     assert data["mode"] == "semantic" and 0 < len(data["results"]) <= 5
-    assert all(r["record_type"] == "patent" and r["number"] for r in data["results"])
+    assert all(r["record_type"] in ("patent", "gi", "institution") and r["title"] for r in data["results"])
+    assert any(r["record_type"] == "patent" and r["number"] for r in data["results"])
+    patents = client.get("/api/semantic", params={"q": "农作物种植的方法", "limit": 5, "type": "patent"}).json()
+    assert patents["results"] and all(r["record_type"] == "patent" and r["number"] for r in patents["results"])
     page = client.get("/semantic", params={"q": "农作物种植的方法"})
     assert page.status_code == 200 and 'id="semantic-results"' in page.text
     hybrid = client.get("/api/semantic", params={"q": "农作物", "mode": "hybrid"}).json()
@@ -63,9 +66,11 @@ def _similar_panel(client, embedded: Loaded) -> None:  # noqa: ANN001
     assert client.get("/api/records/patent/2147483647/similar").status_code == 404
     assert client.get("/api/records/patent/99999999999/similar").status_code == 422
     assert client.get("/records/patent/0/similar").status_code == 422
-    # a GI page has no similar-patents panel
+    # a GI page has its similar-GIs panel; an institution's page none
     gi_id = next(iter(embedded.gis.values()))
-    assert "similar-panel" not in client.get(f"/records/gi/{gi_id}").text
+    assert f'hx-get="/records/gi/{gi_id}/similar"' in client.get(f"/records/gi/{gi_id}").text
+    assert client.get(f"/api/records/gi/{gi_id}/similar").status_code == 200
+    assert "similar-panel" not in client.get(f"/records/institution/{embedded.institution_id}").text
 
 
 def test_similar_before_the_worker_ran(client, store, loaded: Loaded) -> None:  # noqa: ANN001
@@ -76,7 +81,17 @@ def test_similar_before_the_worker_ran(client, store, loaded: Loaded) -> None:  
 
 
 def test_embed_job_is_staff_only_then_semantic_search_and_similar(client, store, users, loaded: Loaded) -> None:  # noqa: ANN001
-    """One embedding of the loaded patents (the staff's job, ~40 s here) serves every reading check."""
+    """One embedding of the loaded patents, three GIs and the institution (the staff's job, ~40 s
+    here) serves every reading check. The other GIs are removed first: embedding them all would
+    add ~20 s per database and check nothing more (tests/web/test_ai_types.py covers the types)."""
+    from sqlalchemy import delete
+
+    from xjip.hub.models import GeographicalIndication
+
+    keep = sorted(loaded.gis.values())[:3]
+    with store.session() as s:
+        s.execute(delete(GeographicalIndication).where(GeographicalIndication.id.not_in(keep)))
+    loaded.gis = {k: i for k, i in loaded.gis.items() if i in keep}
     assert client.post("/api/semantic/embed").status_code == 401
     status = client.get("/api/semantic/status").json()
     assert status["models"][0]["model"] == "e5"
@@ -90,7 +105,10 @@ def test_embed_job_is_staff_only_then_semantic_search_and_similar(client, store,
 
     ai._worker["embed"].join(timeout=300)
     after = client.get("/api/semantic/status").json()["models"][0]
-    assert after["vectors"] == len(loaded.patents) and after["queued"] == 0 and after["status"] == "idle"
+    assert after["vectors"] == after["records"] == len(loaded.patents) + len(keep) + 1
+    assert after["queued"] == 0 and after["status"] == "idle"
+    assert {b["record_type"]: b["vectors"] for b in after["by_type"]} == {
+        "patent": len(loaded.patents), "gi": len(keep), "institution": 1}
     assert client.get("/semantic/status").status_code == 200
     _semantic_api_and_page(client)
     _semantic_bad_input(client)

@@ -1,6 +1,7 @@
 """The "AI+" pages in Debian's chromium: a sentence finds patents, the patent page loads its
-similar-patents panel through htmx, the classifier answers a pasted abstract. No request leaves
-127.0.0.1 and the console stays clean (CSP)."""
+similar-patents panel through htmx, the type filter keeps GIs only and a GI's page loads its
+similar GIs, the classifier answers a pasted abstract. No request leaves 127.0.0.1 and the
+console stays clean (CSP)."""
 from __future__ import annotations
 
 import shutil
@@ -23,7 +24,10 @@ def test_semantic_similar_and_classify(server: str, browser, store, settings, lo
                                        tmp_path: Path) -> None:
     if not (shared_data / LABELLED).is_file():
         pytest.skip("labelled records not present")
-    embed.enqueue_missing(store, "e5")
+    embed.enqueue_missing(store, "e5", ["patent"])
+    # three GIs beside the patents (all 93 would add ~20 s and check nothing more)
+    gis = [i for k, i in loaded.gis.items() if k.split("|")[0] in ("库尔勒香梨", "玛纳斯碧玉", "伊犁薰衣草精油")]
+    embed.enqueue(store, gis, ["e5"], "gi")
     embed.run(store, "e5", batch=64)
     train(settings.data_dir, shared_data, evaluate_first=False, sample=800)
     assert model_path(settings.data_dir).is_file()
@@ -43,6 +47,23 @@ def test_semantic_similar_and_classify(server: str, browser, store, settings, lo
     page.wait_for_selector("#similar-panel #similar-table tbody tr")  # htmx loaded the fragment
     assert page.locator("#similar-table tbody tr").count() > 0
     _shot(page, tmp_path, "patent_similar_zh")
+
+    # the type filter: a described product finds GIs only, the GI's page loads its similar GIs
+    page.goto(server + "/semantic")
+    page.fill("#semantic-q", "一种芳香的植物提取物")
+    page.select_option("#semantic-type", "gi")
+    page.click('#semantic-form button[type="submit"]')
+    page.wait_for_selector("#semantic-results tbody tr")
+    rows = page.locator("#semantic-results tbody tr")
+    assert rows.count() == len(gis)
+    assert {rows.nth(i).get_attribute("data-type") for i in range(rows.count())} == {"gi"}
+    assert "地理标志" in rows.first.inner_text() and "伊犁薰衣草精油" in rows.first.inner_text()
+    assert page.locator("#semantic-type").input_value() == "gi"
+    _shot(page, tmp_path, "semantic_gi_zh")
+    rows.first.locator("a").first.click()
+    page.wait_for_url("**/records/gi/*")
+    page.wait_for_selector("#similar-panel #similar-table tbody tr")
+    assert page.locator("#similar-panel h2").inner_text() == "相似地理标志"
 
     page.goto(server + "/classify")
     page.fill("#classify-text", "一种棉花采摘机，包括机架、采摘头和输送装置，采摘头设有旋转的摘锭")
