@@ -205,3 +205,31 @@ def test_old_patent_only_data_dir_still_searched(store) -> None:  # noqa: ANN001
     assert embed.enqueue_missing(store, "e5", ["patent"]) == {"patent": 0}
     status = embed.status(store)[0]
     assert status["vectors"] == status["patents"] == 2
+
+
+def test_law_articles_queued_once(store) -> None:  # noqa: ANN001
+    """`xjip reference sync` reports every article each time: only those without a vector are queued."""
+    import numpy as np
+    from sqlalchemy import delete
+
+    store.upgrade()
+    with store.session() as s:
+        law = m.Law(key="商标法@2019-04-23", title="商标法", category="law")
+        s.add(law)
+        s.flush()
+        arts = [m.LawArticle(law_id=law.id, seq=n, number=f"第{n}条", text=text)
+                for n, text in ((1, "为了加强商标管理，保护商标专用权……"), (2, "国务院工商行政管理部门商标局主管全国商标注册和管理的工作。"))]
+        s.add_all(arts)
+        s.flush()
+        ids = [a.id for a in arts]
+        mark_changed(s, "law", ids)
+    assert _queued(store) == {"law": 2}
+    with store.reading() as s:
+        assert texts_of(s, "law", ids[:1]) == {ids[0]: "商标法 第1条。为了加强商标管理，保护商标专用权……"}
+    with store.session() as s:
+        s.execute(delete(m.EmbedQueue))
+    type_index(store.settings.data_dir, "e5", "law").append(ids[:1], np.eye(1, 4, dtype=np.float32))
+    with store.session() as s:
+        mark_changed(s, "law", ids)  # as a second sync does
+    with store.reading() as s:
+        assert s.scalars(select(m.EmbedQueue.record_id).where(m.EmbedQueue.record_type == "law")).all() == ids[1:]

@@ -26,6 +26,10 @@ from xjip.search.semantic.texts import EMBEDDED_TYPES, MODELS, patent_text, text
 log = logging.getLogger(__name__)
 RECORD_TYPE = "patent"  # the first type embedded; its vectors keep their folder (index.type_index)
 CHUNK = 1000
+# `xjip reference sync` reports every law article as changed each time it runs, and an article's
+# text does not change under its id (a law's new version is new rows): only articles without a
+# vector are queued, rather than ~1,500 re-embedded per sync.
+ONLY_NEW = {"law"}
 __all__ = ["EMBEDDED_TYPES", "patent_text"]
 
 
@@ -97,7 +101,12 @@ def after_commit(store: Store, changed: dict[str, list[int]]) -> None:
         if not ids:
             continue
         try:
-            enqueue(store, ids, record_type=record_type)
+            if record_type in ONLY_NEW:
+                for name in models_enabled(store):
+                    have = set(type_index(store.settings.data_dir, name, record_type).ids().tolist())
+                    enqueue(store, [i for i in ids if i not in have], [name], record_type)
+            else:
+                enqueue(store, ids, record_type=record_type)
         except Exception:  # noqa: BLE001
             log.exception("semantic: could not queue %d %s records for embedding", len(ids), record_type)
 
