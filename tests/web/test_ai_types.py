@@ -233,3 +233,30 @@ def test_law_articles_queued_once(store) -> None:  # noqa: ANN001
         mark_changed(s, "law", ids)  # as a second sync does
     with store.reading() as s:
         assert s.scalars(select(m.EmbedQueue.record_id).where(m.EmbedQueue.record_type == "law")).all() == ids[1:]
+
+
+def test_cli_embeds_type_by_type(settings, store, shared_data) -> None:  # noqa: ANN001
+    """`xjip embed --type` as a person runs it (a child process): one progress line per type, the
+    other types stay queued, and the vectors it wrote are searched."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    store.upgrade()
+    _load(store, shared_data, hook=True)
+    env = {**os.environ, "XJIP_DATABASE_URL": settings.database_url, "XJIP_DATA_DIR": settings.data_dir,
+           "XJIP_SHARED_DATA_DIR": settings.shared_data_dir}
+
+    def xjip(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "xjip.cli", *args], env=env, capture_output=True, text=True,
+                              timeout=300)
+
+    done = xjip("embed", "--type", "copyright")
+    assert done.returncode == 0, done.stderr
+    assert "e5 · 著作权登记：4/4" in done.stderr and "商标" not in done.stderr
+    assert _queued(store) == {"trademark": len(TM_NUMBERS), "gi": len(GI_NAMES)}
+    status = {b["record_type"]: b for b in json.loads(xjip("embed", "--status", "--format", "json").stdout)[0]["by_type"]}
+    assert status["copyright"]["vectors"] == 4 and status["trademark"]["queued"] == len(TM_NUMBERS)
+    found = search.hydrate(store, search.semantic_ranker(store, "一首关于草原放牧的歌曲", 5, {"type": "copyright"}))
+    assert found[0]["title"] == "天山牧歌" and {r["record_type"] for r in found} == {"copyright"}
