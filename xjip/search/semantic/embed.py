@@ -1,8 +1,9 @@
-"""Embeddings built in the background: the hub's after-commit hook queues the records an import
-wrote, of every embedded type (`texts.EMBEDDED_TYPES`; `embed_queue`), and `xjip embed` (or the job page's button) empties the queue, a batch at
-a time: vectors are appended to disk first, then the batch's queue rows are deleted in one
-transaction, so a run stopped anywhere (Ctrl-C, kill -9) loses at most one batch of work and the
-next run resumes with the rows still queued."""
+"""Embeddings built in the background: the hub's after-commit hook queues the records of every
+embedded type (`texts.EMBEDDED_TYPES`) an import or an edit wrote (`embed_queue`), and `xjip
+embed` (or the job page's button) empties the queue type by type, a batch at a time: vectors are
+appended to disk first, then the batch's queue rows are deleted in one transaction, so a run
+stopped anywhere (Ctrl-C, kill -9) loses at most one batch of work and the next run resumes with
+the rows still queued."""
 from __future__ import annotations
 
 import datetime as dt

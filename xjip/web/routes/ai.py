@@ -1,6 +1,6 @@
-"""The "AI+" pages (issue 11 §5-6): semantic and hybrid search over every embedded record type,
-"similar records" on patent, trademark and GI pages (an htmx fragment), the embedding job's progress, IPC auto-classification. Each page has its
-JSON twin under /api; all are thin over xjip.search.semantic and xjip.search.classify."""
+"""The "AI+" pages (issue 11 §5-6): semantic and hybrid search over every embedded record
+type, "similar records" on patent, trademark and GI pages (an htmx fragment), the embedding
+job's progress, IPC auto-classification. Each page has its JSON twin under /api; all are thin over xjip.search.semantic and xjip.search.classify."""
 from __future__ import annotations
 
 import threading
@@ -27,7 +27,8 @@ Mode = Literal["semantic", "hybrid"]
 Limit = Annotated[int, Query(ge=1, le=100, description="Results (1-100)")]
 PatentId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 # "" = every embedded type (the page's "all" choice)
-TypeFilter = Annotated[Literal[("",) + EMBEDDED_TYPES], Query(description="Record type; empty: every type")]  # type: ignore[valid-type]
+TypeFilter = Annotated[Literal[("",) + EMBEDDED_TYPES],  # type: ignore[valid-type]
+                       Query(description="Record type; empty: every type")]
 SIMILAR_TYPES = ("patent", "trademark", "gi")  # record pages with a "similar" panel
 SimilarType = Literal[SIMILAR_TYPES]  # type: ignore[valid-type]
 
