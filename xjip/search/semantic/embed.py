@@ -200,11 +200,12 @@ def run(store: Store, model: str = E5_NAME, *, batch: int = 64, limit: int | Non
     except Exception as exc:
         _finish(store, model, "failed", str(exc)[:2000])
         raise
+    ann = index.refresh_ann() if status == "idle" else None  # at 1M+ rows: the approximate index
     _finish(store, model, status)
     elapsed = time.perf_counter() - started
     return {"model": model, "embedded": done, "seconds": round(elapsed, 2),
             "texts_per_second": round(done / spent, 1) if spent else None, "status": status,
-            "vectors": index.count()}
+            "vectors": index.count(), **({"approximate_index": ann} if ann else {})}
 
 
 def vector_of(store: Store, model: str, record_id: int) -> np.ndarray | None:
