@@ -133,6 +133,9 @@ def test_one_build_at_a_time(store, shared_data: Path) -> None:  # noqa: ANN001
         assert caught.value.pid == sleeper.pid and caught.value.host == here
         assert backend.status()["state"] == "building"
         assert backend.request_stop() and backend._read_status()["stop_requested"] is True
+        backend._update(pid_start="1")  # the pid now belongs to another process than the claim's
+        assert backend.status()["state"] == "interrupted"
+        assert backend.rebuild(store)["state"] == "ready"
         _claim(backend, 12345, "another-host", time.time())
         with pytest.raises(RebuildRunning):
             backend.rebuild(store)  # a fresh heartbeat from elsewhere

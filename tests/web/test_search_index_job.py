@@ -65,7 +65,7 @@ def test_rebuild_job_routes(app, client, users, store, cut_off) -> None:  # noqa
     assert admin.post("/api/search/rebuild/stop", headers={"X-CSRF-Token": token}).json()["error"]["code"] \
         == "search_rebuild_not_running"
     r = admin.post("/api/search/rebuild", headers={"X-CSRF-Token": token})  # continues from the checkpoint
-    assert r.status_code == 202 and r.json()["started"]
+    assert r.status_code == 202 and r.json()["accepted"] and r.json()["state"] in ("building", "ready")
     index.wait(store)
     state = admin.get("/api/search/status").json()
     assert state["state"] == "ready" and state["resumed"] and state["percent"] == 100.0
@@ -99,6 +99,7 @@ def test_rebuild_job_routes(app, client, users, store, cut_off) -> None:  # noqa
     assert state["state"] == "ready" and not state["resumed"] and state["docs"] == _expected(store)
 
 
+@pytest.mark.browser
 def test_the_page_shows_and_continues_a_rebuild_in_chromium(store, cut_off, tmp_path: Path,  # noqa: ANN001
                                                             request: pytest.FixtureRequest) -> None:
     if not os.path.exists("/usr/bin/chromium"):

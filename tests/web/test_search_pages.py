@@ -157,7 +157,7 @@ def test_rebuild_and_saved_searches_need_an_account(app, client, users, store, i
                        follow_redirects=False).status_code == 303
     assert viewer.get("/api/search/saved").json()["items"] == []
     admin, atoken = client_as(app, "admin")
-    assert admin.post("/api/search/rebuild", headers={"X-CSRF-Token": atoken}).json()["started"] is True
+    assert admin.post("/api/search/rebuild", headers={"X-CSRF-Token": atoken}).json()["accepted"] is True
     index.wait(store)
 
 

@@ -41,7 +41,8 @@ RAW_FIELDS = ("rtype", "num", "ipc", "ipc_sec", "ipc_cls", "ipc_sub", "ipc_grp",
 INT_FIELDS = ("date", "ad", "pd", "gd", "year", "gyear")
 WRITER_HEAP = 128 << 20
 CHECKPOINT_EVERY = 20_000  # records between a rebuild's commits (each with its checkpoint)
-STALE_SECONDS = 300  # a building claim whose heartbeat is older is taken over
+STALE_SECONDS = 180  # a building claim whose heartbeat is older is taken over
+HEARTBEAT_SECONDS = 20
 
 
 def build_schema() -> tantivy.Schema:
@@ -304,7 +305,7 @@ class TantivyBackend:
             return False
         beat = data.get("heartbeat") or 0
         if beat < time.time() - stale_seconds:
-            return False
+            return False  # a live builder beats every HEARTBEAT_SECONDS, whatever it is doing
         pid, host = data.get("pid"), data.get("host")
         if host == socket.gethostname() and isinstance(pid, int):
             if pid == os.getpid():
@@ -314,7 +315,9 @@ class TantivyBackend:
             except ProcessLookupError:
                 return False
             except PermissionError:
-                return True
+                pass
+            started = data.get("pid_start")  # the pid reused by another process: not the claim's
+            return not (started and _proc_start(pid) not in (None, started))
         return True
 
     def claim(self, actor: str | None = None, stale_seconds: float = STALE_SECONDS) -> dict[str, Any]:
@@ -323,7 +326,8 @@ class TantivyBackend:
             data = self._read_status()
             if self._alive(data, stale_seconds):
                 raise RebuildRunning(data.get("pid"), data.get("host"))
-            data.update(state="building", pid=os.getpid(), host=socket.gethostname(), heartbeat=time.time(),
+            data.update(state="building", pid=os.getpid(), pid_start=_proc_start(os.getpid()),
+                        host=socket.gethostname(), heartbeat=time.time(),
                         actor=actor, stop_requested=False, error=None, finished=None)
             data.setdefault("done", 0)
             data.setdefault("total", 0)
@@ -350,6 +354,18 @@ class TantivyBackend:
         process has it, RebuildInterrupted on Ctrl-C or a stop request (a rerun continues)."""
         if not _claimed:
             self.claim(actor, _stale_seconds(store))
+        beating = threading.Event()
+
+        def beat() -> None:  # the claim stays fresh through long commits, merges and the replay
+            while not beating.wait(HEARTBEAT_SECONDS):
+                with contextlib.suppress(Exception):
+                    with self._status_lock():
+                        data = self._read_status()
+                        if data.get("state") == "building" and data.get("pid") == os.getpid():
+                            data["heartbeat"] = time.time()
+                            self._write_status(data)
+
+        threading.Thread(target=beat, name="xjip-search-rebuild-heartbeat", daemon=True).start()
         try:
             return self._build(store, progress, threads, restart, stop)
         except KeyboardInterrupt:
@@ -359,6 +375,7 @@ class TantivyBackend:
             self._update(state="failed", error=f"{type(exc).__name__}: {exc}"[:2000], finished=time.time())
             raise
         finally:
+            beating.set()
             _HERE[str(self.root)] -= 1
 
     def _build(self, store: Any, progress: Callable[[dict[str, Any]], None] | None, threads: int,
@@ -481,14 +498,22 @@ class TantivyBackend:
         out["percent"] = 100.0 if out.get("state") == "ready" else (
             round(min(100.0, 100.0 * done / total), 1) if total else None)
         out["eta_seconds"] = None
-        if out.get("state") == "building" and out.get("run_started") and out.get("heartbeat"):
-            ran, moved = out["heartbeat"] - out["run_started"], done - int(out.get("run_done_start") or 0)
+        if out.get("state") == "building" and out.get("run_started"):
+            ran, moved = time.time() - out["run_started"], done - int(out.get("run_done_start") or 0)
             if ran > 0 and moved > 0:
                 out["eta_seconds"] = round(max(total - done, 0) * ran / moved)
         return out
 
 
 _HERE: dict[str, int] = {}  # builds running in this process, by index folder
+
+
+def _proc_start(pid: int) -> str | None:
+    """When process `pid` started (Linux /proc, clock ticks since boot); None elsewhere."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
 
 
 def _stale_seconds(store: Any) -> float:

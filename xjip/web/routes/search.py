@@ -275,7 +275,7 @@ def _start(request: Request, user: Principal, restart: bool) -> dict[str, Any]:
     except RebuildRunning as exc:
         raise ApiError(409, "search_rebuild_running", {"pid": exc.pid, "host": exc.host},
                        message_id="search.error.rebuild_running", pid=exc.pid, host=exc.host) from None
-    return {"started": True, **index_state(request)}
+    return {**index_state(request), "accepted": True}
 
 
 def _stop(request: Request) -> dict[str, Any]:
@@ -284,7 +284,7 @@ def _stop(request: Request) -> dict[str, Any]:
     store = get_store(request)
     if not backend_for(store.settings).request_stop(_stale_seconds(store)):
         raise ApiError(409, "search_rebuild_not_running", message_id="search.error.rebuild_not_running")
-    return {"stop_requested": True, **index_state(request)}
+    return {**index_state(request), "accepted": True}
 
 
 @router.get("/api/search/status", tags=["search"],
