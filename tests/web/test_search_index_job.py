@@ -99,6 +99,19 @@ def test_rebuild_job_routes(app, client, users, store, cut_off) -> None:  # noqa
     assert state["state"] == "ready" and not state["resumed"] and state["docs"] == _expected(store)
 
 
+def test_the_page_before_any_rebuild_and_after_a_failure(app, users, store, loaded: Loaded) -> None:  # noqa: ANN001
+    admin, _ = client_as(app, "admin")
+    page = admin.get("/search/index")
+    assert page.status_code == 200 and 'data-state="none"' in page.text and "尚未重建过" in page.text
+    assert "还没有建好的索引" in page.text and "重建索引" in page.text and 'id="rebuild-resume"' not in page.text
+    assert 'href="/search/index"' in admin.get("/search").text  # linked from the search page (and the menu)
+    backend_for(store.settings)._write_status({"state": "failed", "done": 5, "total": 9, "error": "OSError: disk full",
+                                               "checkpoint": {"folder": "idx-x", "done": 5}})
+    page = admin.get("/search/index?lang=en")
+    assert 'id="rebuild-error"' in page.text and "Continue the rebuild" in page.text and "disk full" not in page.text
+    assert 'id="rebuild-restart"' in page.text and "Start again from nothing" in page.text
+
+
 @pytest.mark.browser
 def test_the_page_shows_and_continues_a_rebuild_in_chromium(store, cut_off, tmp_path: Path,  # noqa: ANN001
                                                             request: pytest.FixtureRequest) -> None:
