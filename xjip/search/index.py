@@ -384,7 +384,8 @@ class TantivyBackend:
         status = self._read_status()
         live = self._live_path()
         cp = None if restart else status.get("checkpoint")
-        if cp and not (self.root / str(cp.get("folder")) / "meta.json").exists():
+        name = str((cp or {}).get("folder") or "")
+        if cp and not (name.startswith("idx-") and "/" not in name and (self.root / name / "meta.json").exists()):
             cp = None  # its folder is gone: from nothing
         journal_size = self.journal.stat().st_size if self.journal.exists() else 0
         if cp:
