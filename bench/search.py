@@ -19,6 +19,7 @@ N and seed; --fresh rebuilds them)."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
@@ -214,6 +215,8 @@ def main() -> None:
     ap.add_argument("--reuse-index", action="store_true", help="query the index an earlier run built (its build "
                                                                   "figures are reported again) instead of rebuilding")
     ap.add_argument("--no-append", action="store_true")
+    ap.add_argument("--build-only", action="store_true", help="import and build the index, then stop (measure later, "
+                                                                 "on a quiet machine, with --reuse-index)")
     args = ap.parse_args()
     args.rights = args.patents // 10 if args.rights is None else args.rights
     workdir = Path(args.workdir)
@@ -247,7 +250,12 @@ def main() -> None:
         else:
             built = run(base + ["search", "--rebuild", "--format", "json"], "xjip search --rebuild")
             result = built.json()
-        rss = (built.peak_rss_mb or 0) if built is not None else float("nan")
+        kept = Path(db["data_dir"]) / "bench_build.json"  # what the build run measured, for --reuse-index
+        if built is not None:
+            rss = built.peak_rss_mb or 0
+            kept.write_text(json.dumps({"peak_rss_mb": rss, "load_average": os.getloadavg()[0]}))
+        else:
+            rss = json.loads(kept.read_text())["peak_rss_mb"] if kept.exists() else float("nan")
         docs = result["done"]
         per100k = 100_000 / max(1, docs)
         rows.append({"backend": kind, "engine": "xjip index build", "what": f"{docs:,} records",
@@ -257,6 +265,8 @@ def main() -> None:
                              f"peak RSS {rss:.0f} MB" + (" (index of an earlier run, reused)" if built is None else "")})
         print(f"{kind}: index {docs:,} docs in {result['seconds']:.0f} s, {result['bytes'] / 1e6:.0f} MB, "
               f"RSS {rss:.0f} MB", flush=True)
+        if args.build_only:
+            continue
         store = Store(Settings.from_env(database_url=db["url"], data_dir=str(db["data_dir"])))
         queries = sample_queries(store, args.queries, args.seed)
         _index, searcher = backend_for(store.settings).searcher()  # type: ignore[misc]
@@ -323,7 +333,7 @@ def main() -> None:
             ("p95_ms", "p95 ms"), ("note", "note")]
     for r in rows:
         print(r)
-    if not args.no_append:
+    if not args.no_append and not args.build_only:
         append_results("Search: keyword and fielded latency, index cost, analysis, peers (issue 11)",
                        "nice -n 10 .venv/bin/python bench/search.py " + " ".join(sys.argv[1:]), machine(), rows, cols,
                        notes)

@@ -169,3 +169,43 @@ def test_cli_import_queues_for_embedding(tmp_path, shared_data) -> None:  # noqa
                             capture_output=True, text=True, timeout=600)
     rows = {r["model"]: r for r in __import__("json").loads(status.stdout)}
     assert rows["e5"]["queued"] == rows["e5"]["patents"] > 50
+
+
+def _clustered(rng: np.random.Generator, n: int, dim: int = 32) -> np.ndarray:
+    """Unit vectors around 50 centres, like embeddings of texts on a few topics."""
+    centres = rng.normal(size=(50, dim))
+    x = centres[rng.integers(0, 50, n)] + 0.3 * rng.normal(size=(n, dim))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_approximate_index_agrees_with_exact_search(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """Above ANN_MIN_ROWS the search probes the IVF index: its hits carry exact scores, it finds
+    (nearly) the exact top k, drops superseded and excluded records, and sees rows appended since."""
+    from xjip.search.semantic import index as vindex
+
+    monkeypatch.setattr(vindex, "ANN_MIN_ROWS", 1000)
+    monkeypatch.setattr(vindex, "ANN_TRAIN_ROWS", 2000)
+    rng = np.random.default_rng(7)
+    vectors = _clustered(rng, 4000)
+    index = VectorIndex(tmp_path, "t")
+    index.append(list(range(1, 4001)), vectors)
+    queries = _clustered(np.random.default_rng(8), 20)
+    exact = [index.search(q, 10) for q in queries]  # no approximate index yet: exact
+    assert index.ann_needed()
+    built = index.refresh_ann()
+    assert built is not None and built["rows"] == 4000 and index.ann_path.is_file()
+    assert not index.ann_needed() and index.refresh_ann() is None
+    found = [index.search(q, 10) for q in queries]
+    recall = np.mean([len({i for i, _ in a} & {i for i, _ in e}) / 10 for a, e in zip(found, exact)])
+    assert recall >= 0.9
+    for hits in found:
+        for record, score in hits:
+            assert score == pytest.approx(float(vectors[record - 1] @ queries[found.index(hits)]), abs=1e-5)
+    best = exact[0][0][0]
+    assert best not in {i for i, _ in index.search(queries[0], 10, exclude={best})}
+    index.append([best], -queries[0][None, :])  # embedded again: its old row is superseded
+    assert best not in {i for i, _ in index.search(queries[0], 10)}
+    index.append([9999], queries[0][None, :])  # the tail: appended after the build
+    assert index.search(queries[0], 1)[0] == (9999, pytest.approx(1.0))
+    index.clear()
+    assert not index.ann_path.exists() and index.search(queries[0], 5) == []

@@ -39,3 +39,52 @@ def test_search_cli(settings, store, shared_data: Path) -> None:  # noqa: ANN001
     assert run(settings, "search", "香梨", "--type", "nonsense").returncode == 2
     status = json.loads(run(settings, "search", "--status").stdout)
     assert status["exists"] and status["docs"] > 0
+
+
+def test_rebuild_cli_continues_after_ctrl_c_and_runs_one_at_a_time(settings, store, shared_data: Path,  # noqa: ANN001
+                                                                    monkeypatch) -> None:  # noqa: ANN001
+    import socket
+    import time
+
+    from click.testing import CliRunner
+
+    from xjip.cli import main
+    from xjip.hub.pipeline import run_import
+    from xjip.search import documents, index
+
+    run_import(store, shared_data / GI)
+    monkeypatch.setattr(index, "CHECKPOINT_EVERY", 20)
+    monkeypatch.setattr(documents, "CHUNK", 10)
+    real, calls = documents.build_docs, []
+
+    def build(*args):  # noqa: ANN002, ANN202
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt  # Ctrl-C while the fourth part is read: 20 committed, 10 not
+        return real(*args)
+
+    monkeypatch.setattr(documents, "build_docs", build)
+    env = {"XJIP_DATABASE_URL": settings.database_url, "XJIP_DATA_DIR": settings.data_dir,
+           "XJIP_SHARED_DATA_DIR": settings.shared_data_dir}
+    cut = CliRunner().invoke(main, ["search", "--rebuild"], env=env)
+    assert cut.exit_code == 130, cut.output
+    assert "20/" in cut.output and "再次运行 xjip search --rebuild 会接着建" in cut.output and "continues" in cut.output
+    monkeypatch.setattr(documents, "build_docs", real)
+    resumed = run(settings, "search", "--rebuild", "--format", "json")
+    assert resumed.returncode == 0, resumed.stderr
+    result = json.loads(resumed.stdout)
+    assert result["resumed"] and result["done"] == result["total"] > 20
+    assert json.loads(run(settings, "search", "--status").stdout)["docs"] == result["done"]
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        index.backend_for(settings)._update(state="building", pid=sleeper.pid, host=socket.gethostname(),
+                                            heartbeat=time.time())
+        refused = run(settings, "search", "--rebuild")
+        assert refused.returncode == 1 and f"{sleeper.pid}@" in refused.stderr
+        assert "另一个进程正在重建检索索引" in refused.stderr and "Another process" in refused.stderr
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    fresh = run(settings, "search", "--rebuild", "--restart", "--format", "json")  # the claim's process is gone
+    assert fresh.returncode == 0 and not json.loads(fresh.stdout)["resumed"]
+    assert run(settings, "search", "--restart").returncode == 2

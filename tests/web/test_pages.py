@@ -24,7 +24,7 @@ from .conftest import PASSWORDS, ReadOnly, client_as
 
 PUBLIC_PAGES = ["/", "/regions", "/entities", "/templates", "/docs", "/login", "/records/patent", "/records/gi",
                 "/records/trademark", "/records/institution"]
-STAFF_PAGES = ["/import", "/jobs"]
+STAFF_PAGES = ["/import", "/jobs", "/search/index"]
 
 
 def envelope(response) -> dict:  # noqa: ANN001

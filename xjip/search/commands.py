@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from xjip.i18n import t
+from xjip.i18n import both, t
 from xjip.search import live
 
 live.install()
@@ -24,6 +24,61 @@ def _fail(message: str, as_json: bool, payload: dict[str, Any]) -> None:
     raise SystemExit(2)
 
 
+def _rebuild(store: Any, lang: str, as_json: bool, restart: bool) -> None:
+    """The rebuild in the foreground with a progress bar on stderr; Ctrl-C keeps what is committed
+    (exit 130, a rerun continues); refused (exit 1) while another process runs it."""
+    import sys
+
+    from tqdm import tqdm
+
+    from xjip.search.index import RebuildInterrupted, RebuildRunning, backend_for
+
+    bar: Any = None
+
+    def progress(state: dict[str, Any]) -> None:
+        nonlocal bar
+        if as_json:
+            return
+        if bar is None:  # a resumed build starts where it stopped: its rate counts this run only
+            bar = tqdm(total=state["total"], initial=state.get("run_done_start") or 0, unit="rec", file=sys.stderr,
+                       desc=t("search.cli.rebuilding", lang))
+        bar.total = state["total"]
+        bar.n = min(state["done"], state["total"])
+        bar.set_postfix_str(state.get("type", ""), refresh=False)
+        bar.refresh()
+
+    def both_fail(msg_id: str, code: int, **params: Any) -> None:
+        zh, en = both(msg_id, **params)
+        if as_json:
+            click.echo(json.dumps({"error": {"code": msg_id.rsplit(".", 1)[-1], "message_zh": zh, "message_en": en,
+                                             **params}}, ensure_ascii=False, indent=2))
+        else:
+            click.echo(f"{zh}\n{en}", err=True)
+        raise SystemExit(code)
+
+    backend = backend_for(store.settings)
+    try:
+        result = backend.rebuild(store, progress, restart=restart, actor="cli")
+    except RebuildRunning as exc:
+        both_fail("search.cli.rebuild_running", 1, pid=exc.pid, host=exc.host)
+        return
+    except RebuildInterrupted:
+        if bar is not None:
+            bar.close()
+        state = backend.status()
+        both_fail("search.cli.rebuild_interrupted", 130, done=state.get("checkpoint", {}).get("done", 0),
+                  total=state.get("total", 0))
+        return
+    finally:
+        if bar is not None:
+            bar.close()
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+    else:
+        click.echo(t("search.cli.rebuilt", lang, done=result["done"], seconds=result["seconds"],
+                     mb=round(result["bytes"] / 1e6, 1)))
+
+
 @click.command("search")
 @click.argument("query", required=False)
 @click.option("--type", "record_type", type=click.Choice(list(__import__("xjip.search.documents", fromlist=["x"]).INDEXED_TYPES)),
@@ -34,10 +89,12 @@ def _fail(message: str, as_json: bool, payload: dict[str, Any]) -> None:
               help="Output format / 输出格式")
 @click.option("--analyse", "analyse", is_flag=True, help="Analyse the whole result set / 检索分析")
 @click.option("--rebuild", is_flag=True, help="Rebuild the index from the database, then swap it in / 重建索引")
+@click.option("--restart", is_flag=True,
+              help="With --rebuild: start again from nothing, even when a rebuild was cut off / 从头重建")
 @click.option("--status", "show_status", is_flag=True, help="Show the index's state / 索引状态")
 @click.pass_obj
 def search(obj: Any, query: str | None, record_type: str | None, limit: int, sort: str, fmt: str, analyse: bool,
-           rebuild: bool, show_status: bool) -> None:
+           rebuild: bool, restart: bool, show_status: bool) -> None:
     """Search every right the hub holds (expert syntax: TI= PA= IPC=A01B* AD=2019..2021 …) /
     检索平台上的全部权利（支持专家检索式）。"""
     from xjip.search import service
@@ -48,24 +105,10 @@ def search(obj: Any, query: str | None, record_type: str | None, limit: int, sor
     as_json = fmt == "json"
     store = obj.store
     if rebuild:
-        from tqdm import tqdm
-
-        bar = tqdm(total=None, unit="rec", disable=as_json, desc=t("search.cli.rebuilding", lang))
-
-        def progress(state: dict[str, Any]) -> None:
-            bar.total = state["total"]
-            bar.n = state["done"]
-            bar.set_postfix_str(state.get("type", ""))
-            bar.refresh()
-
-        result = backend_for(store.settings).rebuild(store, progress)
-        bar.close()
-        if as_json:
-            click.echo(json.dumps(result, ensure_ascii=False, indent=2, default=str))
-        else:
-            click.echo(t("search.cli.rebuilt", lang, done=result["done"], seconds=result["seconds"],
-                         mb=round(result["bytes"] / 1e6, 1)))
+        _rebuild(store, lang, as_json, restart)
         return
+    if restart:
+        _fail(t("search.cli.restart_alone", lang), as_json, {"code": "restart_alone"})
     if show_status:
         click.echo(json.dumps(backend_for(store.settings).status(), ensure_ascii=False, indent=2, default=str))
         return

@@ -322,9 +322,10 @@ def build_docs(session: Session, record_type: str, rows: list[Any]) -> Iterator[
 
 
 def iter_docs(session: Session, record_type: str, ids: list[int] | None = None,
-              chunk: int = CHUNK) -> Iterator[tuple[list[int], list[Doc]]]:
-    """([ids read], [docs]) chunk by chunk: every record of the type, or those of `ids`. An id
-    whose row is gone (or an entity merged away) yields no doc: the caller deletes it."""
+              chunk: int = CHUNK, after: int = 0) -> Iterator[tuple[list[int], list[Doc]]]:
+    """([ids read], [docs]) chunk by chunk: every record of the type (with an id above `after`: a
+    resumed rebuild), or those of `ids`. An id whose row is gone (or an entity merged away) yields
+    no doc: the caller deletes it."""
     model = MODELS[record_type]
     if ids is not None:
         wanted = sorted({int(i) for i in ids if m.is_row_id(int(i))})
@@ -334,7 +335,6 @@ def iter_docs(session: Session, record_type: str, ids: list[int] | None = None,
             yield part, list(build_docs(session, record_type, rows))
             session.expunge_all()
         return
-    after = 0
     while True:
         rows = _rows(session, model, None, after, chunk)
         if not rows:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from xjip.hub import models as m
 from xjip.hub import queries
 from xjip.search import documents, text
-from xjip.search.index import SCHEMA, TantivyBackend, backend_for
+from xjip.search.index import SCHEMA, RebuildRunning, TantivyBackend, backend_for
 from xjip.search.query import Q, QueryError, compile_query
 from xjip.search.rankers import get_ranker, reciprocal_rank_fusion
 
@@ -124,7 +124,10 @@ def _searcher(store: Any) -> tuple[tantivy.Index, tantivy.Searcher]:
                     small = sum(documents.count_rows(s).values()) <= AUTO_BUILD_MAX
                 if not small:
                     raise IndexNotReady()  # a bigger hub: `xjip search --rebuild` (minutes), not a page's wait
-                backend.rebuild(store)
+                try:
+                    backend.rebuild(store)
+                except RebuildRunning:
+                    raise IndexNotReady() from None  # another process builds it: ready when it has
                 pair = backend.searcher()
     if pair is None:
         raise IndexNotReady()

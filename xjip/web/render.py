@@ -31,7 +31,7 @@ NAVIGATION: list[tuple[str, list[tuple[str, str, str | None]]]] = [
             ("gi_clues", "/gi/clues", "staff"), ("gi_census", "/gi/census", None)]),
     ("ai", [("semantic", "/semantic", None), ("classify", "/classify", None)]),
     ("imports", [("import", "/import", "staff"), ("jobs", "/jobs", "staff"), ("templates", "/templates", None)]),
-    ("system", [("users", "/users", "admin"), ("api", "/docs", None)]),
+    ("system", [("users", "/users", "admin"), ("search_index", "/search/index", "staff"), ("api", "/docs", None)]),
 ]
 
 

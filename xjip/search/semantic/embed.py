@@ -248,11 +248,14 @@ def run(store: Store, model: str = E5_NAME, *, batch: int = 64, limit: int | Non
     except Exception as exc:
         _finish(store, model, "failed", str(exc)[:2000])
         raise
+    # at 200k+ rows of a type: its approximate index (index.VectorIndex.refresh_ann), per type
+    ann = {t: built for t in types if status == "idle" and (built := type_index(data_dir, model, t).refresh_ann())}
     _finish(store, model, status)
     elapsed = time.perf_counter() - started
     return {"model": model, "embedded": done, "seconds": round(elapsed, 2),
             "texts_per_second": round(done / spent, 1) if spent else None, "status": status,
-            "vectors": sum(type_index(data_dir, model, t).count() for t in EMBEDDED_TYPES), "by_type": by_type}
+            "vectors": sum(type_index(data_dir, model, t).count() for t in EMBEDDED_TYPES), "by_type": by_type,
+            **({"approximate_index": ann} if ann else {})}
 
 
 def vector_of(store: Store, model: str, record_id: int, record_type: str = RECORD_TYPE) -> np.ndarray | None:

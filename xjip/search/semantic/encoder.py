@@ -18,6 +18,7 @@ import numpy as np
 # cost grows with length (the C engine is quadratic in attention), so longer text is cut here.
 MAX_CHARS = 600
 E5_NAME = "e5"
+QUERY_THREADS = 1  # OpenMP threads for a query's embedding (passages in bulk use every core)
 STATIC_NAME = "static"
 
 
@@ -49,9 +50,15 @@ class E5Encoder:
         self.model = E5(model_path=model_path or None)
         self.dim = int(self.model.dim)
         self._lock = threading.Lock()  # one engine handle: calls from web threads take turns
+        from threadpoolctl import ThreadpoolController
+
+        self._openmp = ThreadpoolController().select(user_api="openmp")  # the engine's libgomp, now loaded
 
     def queries(self, texts: list[str]) -> np.ndarray:
-        with self._lock:
+        # A query is one short text: on one thread it does not wait at OpenMP barriers for a core
+        # that another worker's request (or BLAS's spinning threads) holds. bench/semantic.py
+        # measures both ("encoder query embed", 1 and 2 threads). The limit is per calling thread.
+        with self._lock, self._openmp.limit(limits=QUERY_THREADS):
             return np.asarray(self.model.query([clip(t) or " " for t in texts]), dtype=np.float32).reshape(len(texts), self.dim)
 
     def passages(self, texts: list[str]) -> np.ndarray:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import secrets
-import threading
 from pathlib import Path as FsPath
 from typing import Annotated, Any, Iterator, Literal
 
@@ -14,7 +13,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
-from xjip.search import live, service
+from xjip.search import documents, live, service
 from xjip.search.query import MAX_QUERY, QueryError
 from xjip.web.auth import Principal
 from xjip.web.deps import current_user, get_store, lang, require, sees_personal_data, verify_csrf
@@ -23,6 +22,7 @@ from xjip.web.errors import ApiError
 live.install()
 router = APIRouter()
 ADMIN = require("admin")
+STAFF = require("staff")
 VIEWER = require("viewer")
 
 Text = Annotated[str | None, Query(max_length=20_000, description="Words or an expert query (see /search help)")]
@@ -251,35 +251,101 @@ def search_export(request: Request, filters: Annotated[service.Filters, Depends(
                         background=BackgroundTask(path.unlink, missing_ok=True))
 
 
-# --- index status and rebuild -----------------------------------------------------------------
+# --- index status and rebuild: a resumable job (xjip.search.index), one process at a time -------
 
-@router.get("/api/search/status", tags=["search"], summary="The index: documents, last build, a rebuild's progress")
-def status_api(request: Request) -> dict[str, Any]:
-    from xjip.search.index import backend_for
-
-    return backend_for(get_store(request).settings).status()
+_PRIVATE = ("pid", "host", "actor", "error", "checkpoint", "folder")  # for staff only
 
 
-_rebuilding = threading.Lock()
-
-
-@router.post("/api/search/rebuild", tags=["search"], dependencies=[Depends(ADMIN), Depends(verify_csrf)],
-             summary="Rebuild the index in the background (admin; X-CSRF-Token header); progress in /api/search/status")
-def rebuild_api(request: Request) -> dict[str, Any]:
-    from xjip.search.index import backend_for
+def index_state(request: Request) -> dict[str, Any]:
+    from xjip.search.index import _stale_seconds, backend_for
 
     store = get_store(request)
-    if not _rebuilding.acquire(blocking=False):
-        raise ApiError(409, "conflict")
+    data = backend_for(store.settings).status(_stale_seconds(store))
+    user = current_user(request)
+    if not (user and user.has("staff")):
+        data = {k: v for k, v in data.items() if k not in _PRIVATE}
+    return data
 
-    def run() -> None:
-        try:
-            backend_for(store.settings).rebuild(store)
-        finally:
-            _rebuilding.release()
 
-    threading.Thread(target=run, name="xjip-search-rebuild", daemon=True).start()
-    return {"started": True}
+def _start(request: Request, user: Principal, restart: bool) -> dict[str, Any]:
+    from xjip.search.index import RebuildRunning, start_background
+
+    try:
+        start_background(get_store(request), restart=restart, actor=user.username)
+    except RebuildRunning as exc:
+        raise ApiError(409, "search_rebuild_running", {"pid": exc.pid, "host": exc.host},
+                       message_id="search.error.rebuild_running", pid=exc.pid, host=exc.host) from None
+    return {**index_state(request), "accepted": True}
+
+
+def _stop(request: Request) -> dict[str, Any]:
+    from xjip.search.index import _stale_seconds, backend_for
+
+    store = get_store(request)
+    if not backend_for(store.settings).request_stop(_stale_seconds(store)):
+        raise ApiError(409, "search_rebuild_not_running", message_id="search.error.rebuild_not_running")
+    return {**index_state(request), "accepted": True}
+
+
+@router.get("/api/search/status", tags=["search"],
+            summary="The index and its rebuild: state, done, total, percent, by type, ETA (pid/host for staff)")
+def status_api(request: Request) -> dict[str, Any]:
+    return index_state(request)
+
+
+@router.post("/api/search/rebuild", tags=["search"], status_code=202,
+             dependencies=[Depends(ADMIN), Depends(verify_csrf)],
+             summary="Start the index rebuild in the background, or continue an unfinished one (admin; X-CSRF-Token)",
+             description="Continues from the last checkpoint when a rebuild was stopped or cut off; `restart=true` "
+                         "starts again from nothing. 409 while another process rebuilds it. Progress in "
+                         "/api/search/status; the new index replaces the old one in one step when complete.")
+def rebuild_api(request: Request, user: Annotated[Principal, Depends(ADMIN)], restart: bool = False) -> dict[str, Any]:
+    return _start(request, user, restart)
+
+
+@router.post("/api/search/rebuild/stop", tags=["search"], status_code=202,
+             dependencies=[Depends(ADMIN), Depends(verify_csrf)],
+             summary="Stop the running index rebuild after its next commit (admin; X-CSRF-Token); it can be continued")
+def rebuild_stop_api(request: Request) -> dict[str, Any]:
+    return _stop(request)
+
+
+def _index_context(request: Request) -> dict[str, Any]:
+    data = index_state(request)
+    finished = data.get("finished") if data.get("state") == "ready" else None
+    return {"data": data, "types": [t for t in documents.INDEXED_TYPES if (data.get("by_type") or {}).get(t)],
+            "finished_at": dt.datetime.fromtimestamp(finished, dt.timezone.utc) if finished else None}
+
+
+@router.get("/search/index", response_class=HTMLResponse, include_in_schema=False)
+def index_page(request: Request, user: Annotated[Principal, Depends(STAFF)]) -> HTMLResponse:
+    return request.app.state.render(request, "search_index.html", _index_context(request))
+
+
+@router.get("/search/index/progress", response_class=HTMLResponse, include_in_schema=False)
+def index_progress_fragment(request: Request, user: Annotated[Principal, Depends(STAFF)]) -> HTMLResponse:
+    return request.app.state.render(request, "_search_rebuild.html", _index_context(request))
+
+
+@router.post("/search/index/rebuild", include_in_schema=False, dependencies=[Depends(ADMIN), Depends(verify_csrf)])
+def index_rebuild_form(request: Request, user: Annotated[Principal, Depends(ADMIN)],
+                       restart: Annotated[str, Form(max_length=5)] = "") -> RedirectResponse:
+    try:
+        _start(request, user, restart in ("1", "true"))
+        request.session.setdefault("flash", []).append(("ok", "search.index.started", {}))
+    except ApiError as exc:
+        request.session.setdefault("flash", []).append(("error", exc.message_id, exc.params))
+    return RedirectResponse("/search/index", status_code=303)
+
+
+@router.post("/search/index/stop", include_in_schema=False, dependencies=[Depends(ADMIN), Depends(verify_csrf)])
+def index_stop_form(request: Request) -> RedirectResponse:
+    try:
+        _stop(request)
+        request.session.setdefault("flash", []).append(("ok", "search.index.stop_sent", {}))
+    except ApiError as exc:
+        request.session.setdefault("flash", []).append(("error", exc.message_id, exc.params))
+    return RedirectResponse("/search/index", status_code=303)
 
 
 # --- saved searches ---------------------------------------------------------------------------
