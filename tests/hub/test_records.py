@@ -377,3 +377,27 @@ def test_a_docdb_placeholder_application_number_keys_the_record_on_its_publicati
     with pytest.raises(RecordError) as err:  # a D number that is not this row's publication is still refused
         build_record({"app_number": "US3440904D", "pub_number": "US3440903A", "title": "x"})
     assert err.value.code == "bad_number"
+
+
+def test_the_claim_count_an_export_states_is_stored(store, shared_data: Path, tmp_path: Path) -> None:
+    """Patentics' 权利要求数 (and Derwent's 权利要求计数) give the number of claims of a patent whose
+    claims the export does not list: stored as `claims_count`, which the value score reads. A
+    count that is not a whole number is refused, located at its column."""
+    rows = lyft_rows(shared_data)
+    col = rows[0].index("权利要求数")
+    stated = {r[rows[0].index("公开号")].split('"')[-2] if r[rows[0].index("公开号")].startswith("=") else
+              r[rows[0].index("公开号")]: r[col] for r in rows[1:31]}
+    run_import(store, write_rows(tmp_path / "lyft30.csv", rows[:31]))
+    with store.reading() as s:
+        counts = dict(s.execute(select(m.Patent.pub_number, m.Patent.claims_count)).all())
+    assert sum(1 for c in counts.values() if c) >= 25
+    known = [(n, v) for n, v in stated.items() if v.strip().isdigit() and int(v) > 0]
+    matched = [n for n, v in known if any(counts.get(p) == int(v) for p in counts if p and n and p.startswith(n[:10]))]
+    assert len(matched) >= len(known) * 0.9
+    bad = [list(r) for r in rows[:3]]
+    bad[1][col] = "十二"
+    job = run_import(store, write_rows(tmp_path / "bad.csv", bad))
+    with store.reading() as s:
+        rej = s.execute(select(m.ImportRejection.code, m.ImportRejection.field, m.ImportRejection.record)
+                        .where(m.ImportRejection.job_id == job.id)).one()
+    assert tuple(rej) == ("bad_value", "权利要求数", 1)

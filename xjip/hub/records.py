@@ -158,6 +158,7 @@ class PatentRecord(BaseRecord):
     # `claims` is the first claim alone (主权项 of a bibliographic export): how many claims the
     # patent has is unknown, and a full text stored earlier keeps its claims
     first_claim_only: bool = False
+    stated_claims_count: int | None = None  # as the export states it (权利要求数), when it lists no claims
     description: str | None = None
     language: str | None = None
     applicants: list[Party] = dc_field(default_factory=list)

@@ -748,7 +748,8 @@ def prepare_patents(env: PrepareEnv, records: list[BaseRecord]) -> PatentBatch:
         else:
             where = [None, None, None, None]
         # the entity id column holds None until `store_patents` knows the owner's entity
-        row += [r.claims[0] if r.claims else None, None if r.first_claim_only else len(r.claims) or None,
+        stated = r.stated_claims_count if r.first_claim_only or not r.claims else None
+        row += [r.claims[0] if r.claims else None, stated or (None if r.first_claim_only else len(r.claims) or None),
                 names[0] if names else None,
                 None, *common, bool(r.is_synthetic), *where]
         rows.append(row)

@@ -52,6 +52,9 @@ _FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "title_en": ("英文标题", "英文名称", "title_en"),
     "abstract": ("摘要", "申请摘要", "中文摘要", "abstract"),
     "claims": ("主权项", "首项权利要求", "独立权利要求", "权利要求", "权利要求书", "claims"),
+    # Patentics 权利要求数, Derwent 权利要求计数 / Claims Count, incoPat and PatSnap 权利要求数量
+    "claims_count": ("权利要求数", "权利要求数量", "权利要求计数", "权利要求项数", "权利要求总数", "claims_count",
+                     "Claims Count", "Claim Count", "Number of Claims"),
     "applicants": ("申请（专利权）人", "申请人", "专利权人", "申请人名称", "权利人", "applicants", "applicant"),
     "address": ("申请人地址", "申请（专利权）人地址", "地址", "第一申请人地址", "applicant_address"),
     "inventors": ("发明人", "发明（设计）人", "设计人", "inventors", "inventor"),
@@ -461,6 +464,7 @@ def build_record(v: dict[str, Any]) -> PatentRecord:
         rec.claims = [str(c).strip() for c in claims if _text(c)]
     elif isinstance(claims, str) and claims.strip():
         rec.claims, rec.first_claim_only = [claims.strip()], True  # 主权项
+    rec.stated_claims_count = _count(v.get("claims_count"), "claims_count") or None  # 0: the tool did not count
 
     applicants = next((v[k] for k in ("applicants", "applicants_std", "current_owner", "current_owner_std",
                                       "first_applicant")
