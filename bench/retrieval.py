@@ -250,10 +250,37 @@ def run_rankers(store: Any, titles: dict[int, str], weights: list[float], corpus
 
     deep = corpus is not None
 
-    def keep(hits: list[Hit], pid: int) -> list[Hit]:
+    def restrict(hits: list[Hit], pid: int) -> list[Hit]:
         if not deep:  # other record types keep their places, as the hybrid ranks them
-            return [h for h in hits if not (h[0] == "patent" and h[1] == pid)][:DEPTH]
-        return [h for h in hits if h[0] == "patent" and h[1] != pid and h[1] in corpus][:DEPTH]
+            return [h for h in hits if not (h[0] == "patent" and h[1] == pid)]
+        return [h for h in hits if h[0] == "patent" and h[1] != pid and h[1] in corpus]
+
+    def keep(hits: list[Hit], pid: int) -> list[Hit]:
+        return restrict(hits, pid)[:DEPTH]
+
+    # the semantic ranker's own pieces, each over the corpus: the encoder's exact search, the
+    # distilled model's, and its two stages (static top RECALL, reranked by the encoder's vectors)
+    data_dir = store.settings.data_dir
+    e5_queries: dict[str, Any] = {}
+
+    def e5_query(q: str) -> Any:
+        if q not in e5_queries:
+            e5_queries[q] = search.encoder_for(store, search.E5_NAME).queries([q])[0]
+        return e5_queries[q]
+
+    def everything(name: str, vector: Any) -> list[Hit]:
+        index = search.index_for(data_dir, name)
+        return [("patent", i, sc) for i, sc in index.search(vector, index.count())]
+
+    def static_only(pid: int, q: str) -> list[Hit]:
+        return everything(search.STATIC_NAME, search.static(data_dir).queries([q])[0])
+
+    def two_stage(pid: int, q: str) -> list[Hit]:
+        candidates = restrict(static_only(pid, q), pid)[:max(search.RECALL, DEPTH)]
+        vectors = search.index_for(data_dir, search.E5_NAME).vectors_of([i for _t, i, _s in candidates])
+        qv = e5_query(q)
+        return sorted((("patent", i, float(vectors[i] @ qv)) for _t, i, _s in candidates if i in vectors),
+                      key=lambda h: -h[2])
 
     def lexical(q: str) -> list[Hit]:
         return service.lexical_ranker(store, q, 50_000 if deep else DEPTH + 1)
@@ -268,6 +295,10 @@ def run_rankers(store: Any, titles: dict[int, str], weights: list[float], corpus
         "lexical OR": lambda pid, q: lexical(or_query(q)),
         "semantic": lambda pid, q: search.semantic_ranker(store, q, search.MAX_LIMIT if deep else DEPTH + 1),
         "hybrid": hybrid,
+        "semantic (encoder exact)": lambda pid, q: everything(search.E5_NAME, e5_query(q)),
+        "static": static_only,
+        "two-stage": two_stage,
+        "hybrid two-stage": lambda pid, q: reciprocal_rank_fusion([raw["lexical"][pid], raw["two-stage"][pid]]),
     }
     raw: dict[str, dict[int, list[Hit]]] = {}
     stats: dict[str, dict[str, int]] = {}
@@ -280,7 +311,7 @@ def run_rankers(store: Any, titles: dict[int, str], weights: list[float], corpus
             except QueryError:
                 hits, stats[name]["refused"] = [], stats[name]["refused"] + 1
             raw[name][pid] = keep(hits, pid)
-    if "semantic" in raw:
+    if "semantic" in raw and weights:
         for lex in ("lexical", "lexical OR"):
             for w in weights if lex in raw else []:
                 raw[f"RRF {lex} ×{w:g} + semantic"] = {
@@ -327,7 +358,8 @@ def evaluate(store: Any, queries: int, weights: list[float], corpus: list[int] |
     corpus_label = f"{len(rows):,} of the patents (sample)" if allowed is not None else f"all {len(rows):,}"
     out = []
     for kind, qs, relevant in judged:
-        base = [scores(ranked[names[0] if "semantic" not in ranked else "semantic"][p], relevant(p))[0] for p in qs]
+        first = next((n for n in ranked if n.startswith("semantic")), names[0])
+        base = [scores(ranked[first][p], relevant(p))[0] for p in qs]
         for name in ranked:
             got = [scores(ranked[name][p], relevant(p)) for p in qs]
             if not got:
@@ -339,7 +371,7 @@ def evaluate(store: Any, queries: int, weights: list[float], corpus: list[int] |
                         "mrr": sum(g[2] for g in got) / n,
                         "zero": 100.0 * len(stats[name]["empty_ids"].intersection(qs)) / n,
                         "delta": None if delta is None else f"{delta[0]:+.3f} [{delta[1]:+.3f}, {delta[2]:+.3f}]",
-                        "versus": "semantic" if "semantic" in ranked else names[0]})
+                        "versus": first})
     info["refused"] = {name: st["refused"] for name, st in stats.items()}
     from xjip.search.rankers import RANKERS
 
@@ -369,6 +401,8 @@ def main() -> None:
     ap.add_argument("--corpus", type=int, default=2000,
                     help="patents embedded and searched (fixed-seed sample; 0 = all, ~70 min of encoder on 2 busy cores)")
     ap.add_argument("--weights", default="2,1.5,1,0.75,0.5", help="lexical weights of the weighted RRF rows")
+    ap.add_argument("--rankers", default="lexical,lexical OR,semantic,hybrid",
+                    help="with --static also: 'semantic (encoder exact)', static, two-stage, hybrid two-stage")
     ap.add_argument("--store", default=None, help="a SQLite store folder to fill or reuse (kept afterwards)")
     ap.add_argument("--workdir", default=os.environ.get("XJIP_BENCH_DIR", "/tmp/xjip_bench"))
     ap.add_argument("--no-append", action="store_true", help="Print only; do not append to bench/RESULTS.md")
@@ -394,9 +428,9 @@ def main() -> None:
             info, chosen = fill(db, root, args.static, args.corpus)
             print(f"{backend}: filled {info}", flush=True)
             store = open_store(db)
-            got, more = evaluate(store, args.queries, weights, chosen)
+            got, more = evaluate(store, args.queries, weights, chosen, tuple(n.strip() for n in args.rankers.split(",")))
             info.update(more)
-            if chosen is not None:  # the lexical ranker needs no vectors: also over every patent
+            if chosen is not None and not args.static:  # the lexical ranker needs no vectors: also over every patent
                 whole, more = evaluate(store, args.queries, weights, None, ("lexical", "lexical OR"))
                 got += whole
                 info["whole"] = more
