@@ -24,10 +24,18 @@ Rankers, through the platform's own functions:
   form a searcher could type; the shipped ranker has no such fallback;
 - semantic: `xjip.search.semantic.search.semantic_ranker`;
 - hybrid: `xjip.search.semantic.search.hybrid` (RRF over the registered rankers, depth 100);
-- weighted RRF of the lexical (AND or OR) and semantic rankings, to measure what a weighting would do.
+- weighted RRF of the lexical (AND or OR) and semantic rankings, to measure what a weighting would do;
+- with --static, the semantic ranker's pieces: the encoder's exact search, the distilled model's,
+  and its two stages (static top 200 reranked by the encoder), and hybrid over the two stages.
+
+The encoder embeds about 2 texts/s on the 2 shared cores of the benchmark machine, so by default
+the corpus is a fixed-seed sample of 2,000 patents (--corpus; 0 = all): every ranker's list is
+restricted to it, and the lexical rankers are measured again over every patent.
 
     nice -n 15 .venv/bin/python bench/retrieval.py                     # SQLite, appends to RESULTS.md
-    nice -n 15 .venv/bin/python bench/retrieval.py --db both --static
+    nice -n 15 .venv/bin/python bench/retrieval.py --db both
+    nice -n 15 .venv/bin/python bench/retrieval.py --store DIR --static \
+        --rankers 'lexical,semantic (encoder exact),static,two-stage,hybrid two-stage' --weights ''
     nice -n 15 .venv/bin/python bench/retrieval.py --store /tmp/xjip_bench/retrieval_sqlite --no-append
 """
 from __future__ import annotations
