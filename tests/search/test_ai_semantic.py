@@ -121,6 +121,22 @@ def test_hybrid_fuses_registered_rankers(store, imported, monkeypatch) -> None: 
         assert fused[0][1] in both_ranked
 
 
+def test_hybrid_ranks_patents_only(store, imported) -> None:  # noqa: ANN001
+    """The lexical ranker also finds the applicant (an entity); hybrid lists patents, so an entity
+    must not take a place (a page of 10 showed 6 on the real exports, bench/retrieval.py)."""
+    from xjip.search import live
+    from xjip.search.index import backend_for
+
+    live.install()
+    backend_for(store.settings).rebuild(store)
+    query = "开放智能机器"
+    assert any(t != "patent" for t, _i, _s in rankers.RANKERS["lexical"](store, query, 100))
+    fused, used = search.hybrid(store, query, 10)
+    assert "lexical" in used and len(fused) == 10
+    assert all(t == "patent" for t, _i, _s in fused)
+    assert len(search.hydrate(store, fused)) == 10
+
+
 def test_static_model_two_stage(store, imported, tmp_path) -> None:  # noqa: ANN001
     """A tiny distilled model (built by the real code from the store's texts) recalls, the encoder reranks."""
     from xjip.search.semantic import distil

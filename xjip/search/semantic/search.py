@@ -114,7 +114,11 @@ def similar(store: Store, record_id: int, limit: int = 10, record_type: str = RE
 def hybrid(store: Store, query: str, limit: int, filters: dict[str, Any] | None = None,
            depth: int = 100) -> tuple[list[tuple[str, int, float]], list[str]]:
     """RRF over every registered ranker (whatever is present: lexical, semantic, others), each
-    asked for `depth` results. Returns the fused ranking and the rankers that took part."""
+    asked for `depth` results. Returns the fused ranking and the rankers that took part.
+    Patents only unless the filters name a type: the lexical ranker also finds applicants and
+    laws, which `hydrate` drops, so they would take places and leave a page short."""
+    if not (filters or {}).get("type"):
+        filters = {**(filters or {}), "type": RECORD_TYPE}
     used, rankings = [], []
     for name, ranker in sorted(RANKERS.items()):
         if name == "hybrid":
