@@ -27,6 +27,7 @@ ANN_MIN_ROWS = 200_000  # below this an exact search is fast enough and needs no
 ANN_STALE_SHARE = 0.1  # rebuild when the exactly-searched tail exceeds this share of the rows
 ANN_NPROBE = 64  # lists probed per query (of about 4·sqrt(rows))
 ANN_TRAIN_ROWS = 150_000  # k-means sample
+ANN_OVERFETCH = 1.5  # candidates asked of the index per result wanted, all then scored exactly
 
 
 class VectorIndex:
@@ -209,7 +210,8 @@ class VectorIndex:
         few are left after dropping superseded and excluded rows (the caller then searches exactly)."""
         covered = int(ann.ntotal)
         ann.nprobe = ANN_NPROBE
-        _, found = ann.search(query[None, :], min(covered, k + k // 2 + len(exclude or ()) + 16))
+        want = int(k * ANN_OVERFETCH) + len(exclude or ()) + 16  # 8-bit codes blur the order near the cut
+        _, found = ann.search(query[None, :], min(covered, want))
         rows = np.unique(found[0][found[0] >= 0])  # sorted: the memory map is read in order
         scores = np.asarray(matrix[rows] @ query)
         if covered < len(ids):  # appended since the build: one contiguous product

@@ -115,10 +115,9 @@ def hybrid(store: Store, query: str, limit: int, filters: dict[str, Any] | None 
            depth: int = 100) -> tuple[list[tuple[str, int, float]], list[str]]:
     """RRF over every registered ranker (whatever is present: lexical, semantic, others), each
     asked for `depth` results. Returns the fused ranking and the rankers that took part.
-    Patents only unless the filters name a type: the lexical ranker also finds applicants and
-    laws, which `hydrate` drops, so they would take places and leave a page short."""
-    if not (filters or {}).get("type"):
-        filters = {**(filters or {}), "type": RECORD_TYPE}
+    Only the kinds of record `hydrate` lists take part: the lexical ranker also finds owners,
+    special-mark users, transfers and pledges, which would take places and leave a page short
+    (a page of 10 showed 6 on the real exports, bench/retrieval.py)."""
     used, rankings = [], []
     for name, ranker in sorted(RANKERS.items()):
         if name == "hybrid":
@@ -128,7 +127,7 @@ def hybrid(store: Store, query: str, limit: int, filters: dict[str, Any] | None 
         except Exception:  # noqa: BLE001 - a ranker that cannot answer (index not built, bad syntax) sits out
             continue
         used.append(name)
-        rankings.append(ranking)
+        rankings.append([hit for hit in ranking if hit[0] in EMBEDDED_TYPES])
     return reciprocal_rank_fusion(rankings)[:limit], used
 
 
