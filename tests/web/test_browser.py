@@ -116,16 +116,21 @@ def test_overview_drill_down_detail_and_english(server: str, browser, loaded: Lo
     assert not watch.errors, watch.errors
 
 
+def log_in(page, server: str, username: str, target: str) -> None:  # noqa: ANN001
+    """Open `target`, get sent to the login form, sign in as `username`, land back on `target`."""
+    page.goto(server + target)
+    page.wait_for_url("**/login?next=*")
+    page.fill('input[name="username"]', username)
+    page.fill('input[name="password"]', PASSWORDS[username])
+    page.click('form button[type="submit"]')
+    page.wait_for_url("**" + target)
+
+
 def _staff_upload(browser, server: str, path: Path) -> tuple[object, Watch]:  # noqa: ANN001
     """staff1 (created by the test) logs in from the import page and uploads `path`: the job page."""
     page = browser.new_page(viewport={"width": 1366, "height": 900})
     watch = Watch(page)
-    page.goto(server + "/import")
-    page.wait_for_url("**/login?next=*")
-    page.fill('input[name="username"]', "staff1")
-    page.fill('input[name="password"]', PASSWORDS["staff1"])
-    page.click('form button[type="submit"]')
-    page.wait_for_url("**/import")
+    log_in(page, server, "staff1", "/import")
     page.set_input_files('input[name="file"]', str(path))
     page.click('#upload-form button[type="submit"]')
     page.wait_for_url("**/jobs/*")

@@ -3,7 +3,6 @@ continue for admins with CSRF, a resumed build through POST /api/search/rebuild,
 another process refused, and the page in Chromium continuing a cut-off build."""
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import time
@@ -14,7 +13,7 @@ import pytest
 from xjip.search import documents, index, live
 from xjip.search.index import RebuildInterrupted, backend_for
 
-from .conftest import PASSWORDS, Loaded, client_as
+from .conftest import Loaded, client_as
 
 live.install()
 
@@ -115,18 +114,11 @@ def test_the_page_before_any_rebuild_and_after_a_failure(app, users, store, load
 @pytest.mark.browser
 def test_the_page_shows_and_continues_a_rebuild_in_chromium(store, cut_off, tmp_path: Path,  # noqa: ANN001
                                                             request: pytest.FixtureRequest) -> None:
-    if not os.path.exists("/usr/bin/chromium"):
-        pytest.skip("no /usr/bin/chromium")
     server, browser = request.getfixturevalue("server"), request.getfixturevalue("browser")
     page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="zh-CN")
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(server + "/search/index")
-    page.wait_for_url("**/login?next=*")
-    page.fill('input[name="username"]', "admin")
-    page.fill('input[name="password"]', PASSWORDS["admin"])
-    page.click('form button[type="submit"]')
-    page.wait_for_url("**/search/index")
+    log_in(page, server, "admin", "/search/index")
     assert page.get_attribute("#index-rebuild", "data-state") == "interrupted"
     assert "已暂停，可以继续" in page.inner_text("#rebuild-state")
     page.click("#rebuild-resume")
@@ -137,4 +129,4 @@ def test_the_page_shows_and_continues_a_rebuild_in_chromium(store, cut_off, tmp_
     assert backend_for(store.settings).status()["docs"] == _expected(store)
 
 
-from .test_browser import browser, server  # noqa: E402,F401 - the Chromium fixtures
+from .test_browser import browser, log_in, server  # noqa: E402,F401 - the Chromium fixtures

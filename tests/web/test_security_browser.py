@@ -9,19 +9,11 @@ from pathlib import Path
 
 from .conftest import PASSWORDS
 from .test_browser import Watch, _shot, browser, server  # noqa: F401 - the fixtures
+from .test_browser import log_in as _log_in
 
 import pytest
 
 pytestmark = [pytest.mark.browser]
-
-
-def _log_in(page, server: str, username: str, target: str) -> None:  # noqa: ANN001
-    page.goto(server + target)
-    page.wait_for_url("**/login?next=*")
-    page.fill('input[name="username"]', username)
-    page.fill('input[name="password"]', PASSWORDS[username])
-    page.click('form button[type="submit"]')
-    page.wait_for_url("**" + target)
 
 
 def test_a_copied_cookie_opens_nothing_after_the_owner_logs_out(server: str, browser, store, tmp_path: Path) -> None:  # noqa: ANN001, F811

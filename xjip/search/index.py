@@ -149,9 +149,11 @@ class TantivyBackend:
         return path if (path / "meta.json").exists() else None
 
     @contextlib.contextmanager
-    def _writer_lock(self) -> Iterator[None]:
+    def _flock(self, name: str) -> Iterator[None]:
+        """An exclusive lock across processes on `<root>/<name>`: `writer.lock` for the live index
+        and its journal, `rebuild.lock` for the rebuild's status file."""
         self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / "writer.lock", "a+") as fh:
+        with open(self.root / name, "a+") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 yield
@@ -258,7 +260,7 @@ class TantivyBackend:
         changed = {t: list(ids) for t, ids in changed.items() if t in documents.MODELS and ids}
         if not changed:
             return 0
-        with self._writer_lock():
+        with self._flock("writer.lock"):
             with open(self.journal, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps({"at": time.time(), "changed": changed}) + "\n")
             path = self._live_path()
@@ -268,20 +270,10 @@ class TantivyBackend:
             return self._apply(index, store, changed)
 
     # --- the rebuild: a resumable job, one at a time across processes ---------------------------
-    # Its state is `status.json` (written atomically, read-modify-written under `rebuild.lock`): the
+    # Its state is `status.json` (written atomically, read-modify-written under `_flock("rebuild.lock")`): the
     # claim (pid, host, heartbeat), the progress and the checkpoint (the build folder, the record
     # type and last id committed, the journal offset). The builder commits the tantivy writer every
     # CHECKPOINT_EVERY records together with the checkpoint; a rerun continues in the same folder.
-
-    @contextlib.contextmanager
-    def _status_lock(self) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / "rebuild.lock", "a+") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def _read_status(self) -> dict[str, Any]:
         try:
@@ -292,7 +284,7 @@ class TantivyBackend:
 
     def _update(self, **values: Any) -> dict[str, Any]:
         """Merge `values` into the status file (under the lock: a stop request is never lost)."""
-        with self._status_lock():
+        with self._flock("rebuild.lock"):
             data = self._read_status()
             data.update(values)
             self._write_status(data)
@@ -322,7 +314,7 @@ class TantivyBackend:
 
     def claim(self, actor: str | None = None, stale_seconds: float = STALE_SECONDS) -> dict[str, Any]:
         """Take the rebuild for this process, or raise RebuildRunning (a live claim elsewhere)."""
-        with self._status_lock():
+        with self._flock("rebuild.lock"):
             data = self._read_status()
             if self._alive(data, stale_seconds):
                 raise RebuildRunning(data.get("pid"), data.get("host"))
@@ -338,7 +330,7 @@ class TantivyBackend:
 
     def request_stop(self, stale_seconds: float = STALE_SECONDS) -> bool:
         """Ask the running build to stop after committing what it has; False when none runs."""
-        with self._status_lock():
+        with self._flock("rebuild.lock"):
             data = self._read_status()
             if not self._alive(data, stale_seconds):
                 return False
@@ -353,13 +345,13 @@ class TantivyBackend:
         checkpoint unless `restart`), then swap it in atomically. Raises RebuildRunning when a live
         process has it, RebuildInterrupted on Ctrl-C or a stop request (a rerun continues)."""
         if not _claimed:
-            self.claim(actor, _stale_seconds(store))
+            self.claim(actor, stale_seconds(store))
         beating = threading.Event()
 
         def beat() -> None:  # the claim stays fresh through long commits, merges and the replay
             while not beating.wait(HEARTBEAT_SECONDS):
                 with contextlib.suppress(Exception):
-                    with self._status_lock():
+                    with self._flock("rebuild.lock"):
                         data = self._read_status()
                         if data.get("state") == "building" and data.get("pid") == os.getpid():
                             data["heartbeat"] = time.time()
@@ -463,7 +455,7 @@ class TantivyBackend:
             with contextlib.suppress(Exception):
                 writer.wait_merging_threads()
             raise
-        with self._writer_lock():
+        with self._flock("writer.lock"):
             replay: dict[str, set[int]] = {}
             if self.journal.exists():
                 with open(self.journal, encoding="utf-8") as fh:
@@ -487,7 +479,7 @@ class TantivyBackend:
                   "finished": finished, "seconds": round(finished - started, 2), "bytes": size,
                   "by_type": counts, "done_by_type": dict(done_by_type),
                   "replayed": sum(len(v) for v in replay.values()), "resumed": bool(cp)}
-        with self._status_lock():
+        with self._flock("rebuild.lock"):
             self._write_status(result)  # the claim and the checkpoint end with the build
         return result
 
@@ -517,7 +509,7 @@ def _proc_start(pid: int) -> str | None:
         return None
 
 
-def _stale_seconds(store: Any) -> float:
+def stale_seconds(store: Any) -> float:
     return max(STALE_SECONDS, float(getattr(store.settings, "heartbeat_stale_seconds", 0) or 0))
 
 
@@ -528,7 +520,7 @@ def start_background(store: Any, *, restart: bool = False, actor: str | None = N
     """Claim the rebuild now (RebuildRunning when a live process has it), then run it in a daemon
     thread of this process (the web's start and resume); returns the job's state."""
     backend = backend_for(store.settings)
-    backend.claim(actor, _stale_seconds(store))
+    backend.claim(actor, stale_seconds(store))
 
     def target() -> None:
         try:

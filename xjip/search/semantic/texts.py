@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from xjip.hub import models as m
 from xjip.i18n import t
+from xjip.search import documents
 
 Builder = Callable[[Session, list[int]], dict[int, str]]
 
@@ -108,8 +109,7 @@ TEXTS: dict[str, Builder] = {
     "law": _laws,
 }
 EMBEDDED_TYPES = tuple(TEXTS)
-# the table whose ids a type's vectors are keyed by (the search index's, `documents.MODELS`)
-MODELS: dict[str, Any] = {**m.RIGHT_MODELS, "law": m.LawArticle}
+MODELS = documents.MODELS  # the table whose ids a type's vectors are keyed by: the search index's
 
 
 def texts_of(session: Session, record_type: str, ids: list[int]) -> dict[int, str]:

@@ -257,10 +257,10 @@ _PRIVATE = ("pid", "host", "actor", "error", "checkpoint", "folder")  # for staf
 
 
 def index_state(request: Request) -> dict[str, Any]:
-    from xjip.search.index import _stale_seconds, backend_for
+    from xjip.search.index import backend_for, stale_seconds
 
     store = get_store(request)
-    data = backend_for(store.settings).status(_stale_seconds(store))
+    data = backend_for(store.settings).status(stale_seconds(store))
     user = current_user(request)
     if not (user and user.has("staff")):
         data = {k: v for k, v in data.items() if k not in _PRIVATE}
@@ -279,10 +279,10 @@ def _start(request: Request, user: Principal, restart: bool) -> dict[str, Any]:
 
 
 def _stop(request: Request) -> dict[str, Any]:
-    from xjip.search.index import _stale_seconds, backend_for
+    from xjip.search.index import backend_for, stale_seconds
 
     store = get_store(request)
-    if not backend_for(store.settings).request_stop(_stale_seconds(store)):
+    if not backend_for(store.settings).request_stop(stale_seconds(store)):
         raise ApiError(409, "search_rebuild_not_running", message_id="search.error.rebuild_not_running")
     return {**index_state(request), "accepted": True}
 
