@@ -251,3 +251,34 @@ def test_the_cli_says_a_job_past_the_databases_range_does_not_exist(tmp_path: Pa
     result = CliRunner().invoke(main, ["--database-url", ro.settings.database_url, "--data-dir", str(tmp_path),
                                        "jobs", "show", str(2**63)])
     assert result.exit_code == 2 and "不存在" in result.output and "not found" in result.output
+
+
+def test_a_browser_that_leaves_mid_body_is_not_logged_as_our_error(app, users, caplog) -> None:  # noqa: ANN001
+    """htmx queues previews and people close tabs mid-upload: the request body ends in a
+    disconnect. That is answered quietly, not logged as an unhandled error."""
+    import asyncio
+    import logging
+
+    client, token = client_as(app, "staff1")
+    cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+    sent: list[dict] = []
+    body_parts = [{"type": "http.request", "body": f"csrf_token={token}&col_0=".encode(), "more_body": True},
+                  {"type": "http.disconnect"}]
+
+    async def receive() -> dict:
+        return body_parts.pop(0) if body_parts else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": "/jobs/1/mapping/preview", "raw_path": b"/jobs/1/mapping/preview",
+             "query_string": b"", "root_path": "", "server": ("testserver", 80), "client": ("127.0.0.1", 1),
+             "headers": [(b"host", b"testserver"), (b"content-type", b"application/x-www-form-urlencoded"),
+                         (b"x-csrf-token", token.encode()), (b"cookie", cookie.encode())]}
+    with caplog.at_level(logging.INFO):
+        asyncio.run(app(scope, receive, send))
+    starts = [m for m in sent if m["type"] == "http.response.start"]
+    assert starts and starts[0]["status"] == 499, starts
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert "client left" in caplog.text

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from xjip.hub.queries import BadFilter, BadPageToken
 from xjip.i18n import both, t
@@ -99,6 +100,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(BadPageToken)
     async def _bad_page_token(request: Request, exc: BadPageToken) -> Response:
         return error_response(request, ApiError(400, "bad_page_token"))
+
+    @app.exception_handler(ClientDisconnect)
+    async def _client_gone(request: Request, exc: ClientDisconnect) -> Response:
+        # The browser left mid-body (a page closed, a request htmx replaced): nobody is there to
+        # read an answer, and it is not our failure, so no error is logged.
+        log.info("client left during %s %s", request.method, request.url.path)
+        return Response(status_code=499)
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> Response:
