@@ -132,13 +132,19 @@ def sample_queries(store: Any, n: int, seed: int) -> dict[str, list[str]]:
     return {"keyword_1": one[:n], "keyword_2": two[:n], "fielded": fielded[:n]}
 
 
-def peer_body(store: Any, limit: int) -> list[tuple[int, str]]:
-    """id, the tokens the index gets for title + abstract + claims + applicants (space-joined)."""
+def peer_body(store: Any, limit: int, cache: Path | None = None) -> list[tuple[int, str]]:
+    """id, the tokens the index gets for title + abstract + claims + applicants (space-joined).
+
+    Both databases hold the same synthetic records, so the second run reads the tokens the first
+    wrote to `cache` (at 1,000,000 patents tokenising takes about ten minutes)."""
     from sqlalchemy import select
 
     from xjip.hub import models as m
     from xjip.search import text
 
+    if cache is not None and cache.exists():
+        with open(cache, encoding="utf-8") as fh:
+            return [(int(pid), body.rstrip("\n")) for pid, body in (line.split("\t", 1) for line in fh)]
     out = []
     with store.reading() as s:
         for pid, title, abstract, claim, applicant in s.execute(
@@ -146,6 +152,11 @@ def peer_body(store: Any, limit: int) -> list[tuple[int, str]]:
                 .order_by(m.Patent.id).limit(limit)):
             toks = [t for part in (title, abstract, claim, applicant) for t in text.tokens(part)]
             out.append((pid, " ".join(toks)))
+    if cache is not None:
+        partial = cache.with_suffix(".partial")
+        with open(partial, "w", encoding="utf-8") as fh:
+            fh.writelines(f"{pid}\t{body}\n" for pid, body in out)
+        partial.replace(cache)
     return out
 
 
@@ -292,7 +303,8 @@ def main() -> None:
                      "p50_ms": round(pct(analysis, 0.5), 1), "p95_ms": round(max(analysis), 1), "note": "target ≤ 1,000 ms"})
         print(f"  analysis of {total:,}: {pct(analysis, .5):.0f} ms", flush=True)
         if not args.no_peers:
-            bodies = peer_body(store, args.patents)
+            bodies = peer_body(store, args.patents,
+                               workdir / f"peer_tokens_{args.patents}_r{args.rights}_s{args.seed}.tsv")
             kw = [" ".join(service.text.tokens(q)) for q in queries["keyword_1"] + queries["keyword_2"]]
             if kind == "sqlite":
                 query, build, size = fts5_peer(bodies, Path(db["data_dir"]))
