@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -16,12 +16,12 @@ def _lang(obj: Any) -> str:
     return getattr(obj.settings, "default_language", "zh") or "zh"
 
 
-def _fail(message: str, as_json: bool, payload: dict[str, Any]) -> None:
+def _fail(message: str, as_json: bool, payload: dict[str, Any], exit_code: int = 2) -> NoReturn:
     if as_json:
         click.echo(json.dumps({"error": payload}, ensure_ascii=False, indent=2))
     else:
         click.echo(message, err=True)
-    raise SystemExit(2)
+    raise SystemExit(exit_code)
 
 
 def _rebuild(store: Any, lang: str, as_json: bool, restart: bool) -> None:
@@ -47,28 +47,22 @@ def _rebuild(store: Any, lang: str, as_json: bool, restart: bool) -> None:
         bar.set_postfix_str(state.get("type", ""), refresh=False)
         bar.refresh()
 
-    def both_fail(msg_id: str, code: int, **params: Any) -> None:
+    def both_fail(msg_id: str, exit_code: int, **params: Any) -> NoReturn:
         zh, en = both(msg_id, **params)
-        if as_json:
-            click.echo(json.dumps({"error": {"code": msg_id.rsplit(".", 1)[-1], "message_zh": zh, "message_en": en,
-                                             **params}}, ensure_ascii=False, indent=2))
-        else:
-            click.echo(f"{zh}\n{en}", err=True)
-        raise SystemExit(code)
+        _fail(f"{zh}\n{en}", as_json, {"code": msg_id.rsplit(".", 1)[-1], "message_zh": zh, "message_en": en,
+                                        **params}, exit_code)
 
     backend = backend_for(store.settings)
     try:
         result = backend.rebuild(store, progress, restart=restart, actor="cli")
     except RebuildRunning as exc:
         both_fail("search.cli.rebuild_running", 1, pid=exc.pid, host=exc.host)
-        return
     except RebuildInterrupted:
         if bar is not None:
             bar.close()
         state = backend.status()
         both_fail("search.cli.rebuild_interrupted", 130, done=state.get("checkpoint", {}).get("done", 0),
                   total=state.get("total", 0))
-        return
     finally:
         if bar is not None:
             bar.close()

@@ -413,8 +413,8 @@ class TantivyBackend:
         if state.get("stop_requested") or (stop is not None and stop.is_set()):
             raise RebuildInterrupted()
         writer = index.writer(WRITER_HEAP * max(1, threads), threads)
-        # Killed between a commit and its checkpoint, the index may hold up to one chunk after the
-        # checkpoint: until this run's first commit, each document replaces any of its key.
+        # Killed between a commit and its checkpoint, the index may hold records past the checkpoint,
+        # how many is not recorded: a resumed build replaces by key throughout.
         dedupe, since = bool(cp), 0
         chunk = max(1, min(documents.CHUNK, CHECKPOINT_EVERY))
         order = list(documents.INDEXED_TYPES)
@@ -437,7 +437,7 @@ class TantivyBackend:
                         if since >= CHECKPOINT_EVERY:
                             writer.commit()
                             values["checkpoint"] = checkpoint()
-                            dedupe, since = bool(cp), 0
+                            since = 0
                         state = self._update(**values)
                         if state.get("stop_requested") or (stop is not None and stop.is_set()):
                             if since:

@@ -103,7 +103,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ClientDisconnect)
     async def _client_gone(request: Request, exc: ClientDisconnect) -> Response:
-        # The browser left mid-body (a page closed, a request htmx replaced): nobody is there to
+        # The browser left mid-body (a tab closed during an upload or a preview): nobody is there to
         # read an answer, and it is not our failure, so no error is logged.
         log.info("client left during %s %s", request.method, request.url.path)
         return Response(status_code=499)
